@@ -1,1 +1,20 @@
+//! ClassCord: a chat server appliance for school networks, wire-compatible with the Java chat
+//! clients students write (see `PROTOCOL.md` in the shared docs: TCP port 12345, one JSON object
+//! per line).
+//!
+//! # Layout
+//! - `classcord_core` (the `core/` crate): framing, typed messages and the chat hub. Every protocol
+//!   decision lives there, without I/O; this crate is the shell around it.
+//! - [`config`]: the TOML file and flags, validated into a [`config::Config`].
+//! - [`net`]: listeners, per-connection reader and writer tasks, the hub task, shutdown.
+//! - [`accounts`]: password checks and registrations off the executor.
+//! - [`store`]: the redb database (accounts) and argon2id hashing.
+//! - [`logging`]: console log lines, with stable security tokens.
+//! - [`clock`]: wall-clock and local time for the hub.
 
+pub mod accounts;
+pub mod clock;
+pub mod config;
+pub mod logging;
+pub mod net;
+pub mod store;

@@ -34,7 +34,10 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     pub fn new(max_line: usize) -> Self {
-        LineSplitter { partial: Vec::new(), max_line }
+        LineSplitter {
+            partial: Vec::new(),
+            max_line,
+        }
     }
 
     /// Bytes of an unfinished line currently buffered.
@@ -74,7 +77,9 @@ impl LineSplitter {
 
     fn check_len(&self, len: usize) -> Result<(), LineTooLong> {
         if len > self.max_line {
-            Err(LineTooLong { limit: self.max_line })
+            Err(LineTooLong {
+                limit: self.max_line,
+            })
         } else {
             Ok(())
         }
@@ -215,7 +220,10 @@ pub struct JsonLine {
 impl JsonLine {
     /// Starts an object whose first key is `type`.
     pub fn new(kind: &str) -> Self {
-        let mut line = JsonLine { buf: Vec::with_capacity(96), empty: true };
+        let mut line = JsonLine {
+            buf: Vec::with_capacity(96),
+            empty: true,
+        };
         line.push_str("type", kind);
         line
     }
@@ -245,7 +253,8 @@ impl JsonLine {
 
     pub fn push_bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key);
-        self.buf.extend_from_slice(if value { b"true" } else { b"false" });
+        self.buf
+            .extend_from_slice(if value { b"true" } else { b"false" });
         self
     }
 
@@ -287,7 +296,10 @@ impl JsonLine {
                 self.buf.push(b',');
             }
             self.buf.push(b'{');
-            let mut writer = ObjectWriter { buf: &mut self.buf, empty: true };
+            let mut writer = ObjectWriter {
+                buf: &mut self.buf,
+                empty: true,
+            };
             write_item(&mut writer, item);
             self.buf.push(b'}');
         }
@@ -332,7 +344,8 @@ impl ObjectWriter<'_> {
 
     pub fn push_bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key);
-        self.buf.extend_from_slice(if value { b"true" } else { b"false" });
+        self.buf
+            .extend_from_slice(if value { b"true" } else { b"false" });
         self
     }
 }
@@ -342,7 +355,10 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    fn split_all(splitter: &mut LineSplitter, chunks: &[&[u8]]) -> Result<Vec<Vec<u8>>, LineTooLong> {
+    fn split_all(
+        splitter: &mut LineSplitter,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<Vec<u8>>, LineTooLong> {
         let mut lines = Vec::new();
         for chunk in chunks {
             splitter.feed(chunk, |line| lines.push(line.to_vec()))?;
@@ -392,7 +408,10 @@ mod tests {
         let mut splitter = LineSplitter::new(8);
         assert_eq!(split_all(&mut splitter, &[b"12345678\n"]).unwrap().len(), 1);
         let mut splitter = LineSplitter::new(8);
-        assert_eq!(split_all(&mut splitter, &[b"123456789\n"]), Err(LineTooLong { limit: 8 }));
+        assert_eq!(
+            split_all(&mut splitter, &[b"123456789\n"]),
+            Err(LineTooLong { limit: 8 })
+        );
     }
 
     #[test]
@@ -436,7 +455,10 @@ mod tests {
         line.push_str("user", "Élodie").push_str("state", "online");
         let bytes = line.finish();
         assert!(bytes.is_ascii());
-        assert_eq!(bytes, b"{\"type\":\"status\",\"user\":\"\\u00c9lodie\",\"state\":\"online\"}\n");
+        assert_eq!(
+            bytes,
+            b"{\"type\":\"status\",\"user\":\"\\u00c9lodie\",\"state\":\"online\"}\n"
+        );
     }
 
     #[test]

@@ -67,17 +67,23 @@ pub enum Inbound {
     Request(Request),
     Invalid(RequestError),
     /// The line cap was exceeded: answer with an error, then close.
-    LineTooLong { limit: usize },
+    LineTooLong {
+        limit: usize,
+    },
 }
 
 /// The result of an [`Effect::VerifyLogin`] or [`Effect::Register`], fed back by the shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthOutcome {
     /// `name` is the account's registered spelling.
-    LoggedIn { name: String },
+    LoggedIn {
+        name: String,
+    },
     LoginFailed,
     /// Durably committed.
-    Registered { name: String },
+    Registered {
+        name: String,
+    },
     RegisterTaken,
     /// Storage or hashing failed; the client may retry.
     Unavailable,
@@ -93,28 +99,72 @@ pub enum CloseReason {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Check the password, then call [`Hub::auth_result`].
-    VerifyLogin { session: SessionId, username: String, password: Secret },
+    VerifyLogin {
+        session: SessionId,
+        username: String,
+        password: Secret,
+    },
     /// Hash, commit durably, then call [`Hub::auth_result`].
-    Register { session: SessionId, username: String, password: Secret },
+    Register {
+        session: SessionId,
+        username: String,
+        password: Secret,
+    },
     /// Close the connection once the frames already queued for it are written.
-    Close { session: SessionId, reason: CloseReason },
+    Close {
+        session: SessionId,
+        reason: CloseReason,
+    },
     Log(Event),
 }
 
 /// Something worth a log line. Carries no password; message contents only through `frame`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    GuestNamed { session: SessionId, name: String },
-    LoggedIn { session: SessionId, name: String },
-    LoginFailed { session: SessionId, username: String },
-    Registered { session: SessionId, name: String },
-    RegisterRefused { session: SessionId, username: String, reason: &'static str },
+    GuestNamed {
+        session: SessionId,
+        name: String,
+    },
+    LoggedIn {
+        session: SessionId,
+        name: String,
+    },
+    LoginFailed {
+        session: SessionId,
+        username: String,
+    },
+    Registered {
+        session: SessionId,
+        name: String,
+    },
+    RegisterRefused {
+        session: SessionId,
+        username: String,
+        reason: &'static str,
+    },
     /// A relayed chat line; `frame` is what recipients get (contents: debug level only).
-    Message { session: SessionId, from: String, target: String, recipients: usize, frame: Frame },
+    Message {
+        session: SessionId,
+        from: String,
+        target: String,
+        /// Length of the content, in bytes.
+        length: usize,
+        recipients: usize,
+        frame: Frame,
+    },
     /// A line was rejected with an error reply.
-    Rejected { session: SessionId, reason: &'static str },
-    ChannelJoined { session: SessionId, channel: String },
-    ChannelLeft { session: SessionId, channel: String },
+    Rejected {
+        session: SessionId,
+        reason: &'static str,
+    },
+    ChannelJoined {
+        session: SessionId,
+        channel: String,
+    },
+    ChannelLeft {
+        session: SessionId,
+        channel: String,
+    },
 }
 
 /// Frames to deliver and effects to perform. Reuse one across calls (call [`Output::clear`]).
@@ -149,14 +199,21 @@ impl Output {
 
     /// Each frame with its recipients, in production order.
     pub fn deliveries(&self) -> impl Iterator<Item = (&Frame, &[SessionId])> {
-        self.deliveries
-            .iter()
-            .map(|delivery| (&delivery.frame, &self.recipients[delivery.start..delivery.end]))
+        self.deliveries.iter().map(|delivery| {
+            (
+                &delivery.frame,
+                &self.recipients[delivery.start..delivery.end],
+            )
+        })
     }
 
     fn begin(&mut self, frame: Frame) {
         let at = self.recipients.len();
-        self.deliveries.push(Delivery { frame, start: at, end: at });
+        self.deliveries.push(Delivery {
+            frame,
+            start: at,
+            end: at,
+        });
     }
 
     fn add_recipient(&mut self, session: SessionId) {
@@ -271,7 +328,11 @@ impl Hub {
         let mut channels = BTreeMap::new();
         channels.insert(
             default.key,
-            Channel { display: default.display, members: BTreeSet::new(), closed: false },
+            Channel {
+                display: default.display,
+                members: BTreeSet::new(),
+                closed: false,
+            },
         );
         Hub {
             config,
@@ -330,8 +391,18 @@ impl Hub {
     }
 
     /// The outcome of a password check or a registration.
-    pub fn auth_result(&mut self, session: SessionId, outcome: AuthOutcome, now: &Now, out: &mut Output) {
-        let Some(pending) = self.sessions.get_mut(&session).and_then(|state| state.auth.take()) else {
+    pub fn auth_result(
+        &mut self,
+        session: SessionId,
+        outcome: AuthOutcome,
+        now: &Now,
+        out: &mut Output,
+    ) {
+        let Some(pending) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|state| state.auth.take())
+        else {
             return;
         };
         match outcome {
@@ -344,7 +415,11 @@ impl Hub {
             }
             AuthOutcome::RegisterTaken => {
                 self.send_error(session, USERNAME_TAKEN, out);
-                out.log(Event::RegisterRefused { session, username: pending.username, reason: "exists" });
+                out.log(Event::RegisterRefused {
+                    session,
+                    username: pending.username,
+                    reason: "exists",
+                });
             }
             AuthOutcome::LoggedIn { name } => {
                 let mut reply = JsonLine::new("login");
@@ -352,15 +427,25 @@ impl Hub {
                 self.send_direct(session, reply.finish(), out);
                 self.accounts.insert(fold_name(&name));
                 self.become_user(session, &name, out);
-                out.log(Event::LoggedIn { session, name: name.clone() });
+                out.log(Event::LoggedIn {
+                    session,
+                    name: name.clone(),
+                });
                 self.welcome(session, &name, now, out);
             }
             AuthOutcome::LoginFailed => {
                 self.send_error(session, LOGIN_FAILED, out);
-                out.log(Event::LoginFailed { session, username: pending.username });
+                out.log(Event::LoginFailed {
+                    session,
+                    username: pending.username,
+                });
             }
             AuthOutcome::Unavailable => {
-                self.send_error(session, "Service momentanément indisponible, réessayez.", out);
+                self.send_error(
+                    session,
+                    "Service momentanément indisponible, réessayez.",
+                    out,
+                );
             }
         }
         for frame in pending.held {
@@ -368,7 +453,11 @@ impl Hub {
         }
         let mut queued = pending.queued;
         while let Some(inbound) = queued.pop_front() {
-            match self.sessions.get_mut(&session).and_then(|state| state.auth.as_mut()) {
+            match self
+                .sessions
+                .get_mut(&session)
+                .and_then(|state| state.auth.as_mut())
+            {
                 Some(again) => {
                     again.queued.push_back(inbound);
                     again.queued.extend(queued.drain(..));
@@ -393,7 +482,10 @@ impl Hub {
             }
         }
         for &session in self.sessions.keys() {
-            out.effects.push(Effect::Close { session, reason: CloseReason::Shutdown });
+            out.effects.push(Effect::Close {
+                session,
+                reason: CloseReason::Shutdown,
+            });
         }
     }
 
@@ -419,11 +511,14 @@ impl Hub {
         if !closed && !self.channels.contains_key(&channel.key) {
             return false;
         }
-        let entry = self.channels.entry(channel.key.clone()).or_insert_with(|| Channel {
-            display: channel.display.clone(),
-            members: BTreeSet::new(),
-            closed,
-        });
+        let entry = self
+            .channels
+            .entry(channel.key.clone())
+            .or_insert_with(|| Channel {
+                display: channel.display.clone(),
+                members: BTreeSet::new(),
+                closed,
+            });
         entry.closed = closed;
         let display = entry.display.clone();
         let members: Vec<SessionId> = entry.members.iter().copied().collect();
@@ -444,13 +539,23 @@ impl Hub {
         match inbound {
             Inbound::Invalid(error) => {
                 self.send_error(session, &format!("{error}"), out);
-                out.log(Event::Rejected { session, reason: error.reason() });
+                out.log(Event::Rejected {
+                    session,
+                    reason: error.reason(),
+                });
             }
             Inbound::LineTooLong { limit } => {
-                let text = format!("Ligne trop longue (maximum {limit} octets) : connexion fermée.");
+                let text =
+                    format!("Ligne trop longue (maximum {limit} octets) : connexion fermée.");
                 self.send_error(session, &text, out);
-                out.log(Event::Rejected { session, reason: "line-too-long" });
-                out.effects.push(Effect::Close { session, reason: CloseReason::LineTooLong });
+                out.log(Event::Rejected {
+                    session,
+                    reason: "line-too-long",
+                });
+                out.effects.push(Effect::Close {
+                    session,
+                    reason: CloseReason::LineTooLong,
+                });
             }
             Inbound::Request(request) => self.request(session, request, now, out),
         }
@@ -458,7 +563,9 @@ impl Hub {
 
     fn request(&mut self, session: SessionId, request: Request, now: &Now, out: &mut Output) {
         match request {
-            Request::Register { username, password } => self.register(session, username, password, out),
+            Request::Register { username, password } => {
+                self.register(session, username, password, out)
+            }
             Request::Login { username, password } => self.login(session, username, password, out),
             Request::Chat(message) => self.chat(session, message, now, out),
             Request::Status { state, user } => self.status(session, state, user, now, out),
@@ -480,15 +587,25 @@ impl Hub {
         }
     }
 
-    fn register(&mut self, session: SessionId, username: String, password: Secret, out: &mut Output) {
+    fn register(
+        &mut self,
+        session: SessionId,
+        username: String,
+        password: Secret,
+        out: &mut Output,
+    ) {
         let username: String = nfc(&username);
         let refusal = match check_name(&username) {
             // Reserved names behave as taken accounts: guest-retry flows match "already exists".
             Err(NameProblem::Reserved) => Some((String::from(USERNAME_TAKEN), "reserved")),
-            Err(problem) => Some((format!("Nom d'utilisateur invalide : {problem}."), "invalid-name")),
-            Ok(()) if password.expose().is_empty() => {
-                Some((String::from("Mot de passe vide : choisissez un mot de passe."), "empty-password"))
-            }
+            Err(problem) => Some((
+                format!("Nom d'utilisateur invalide : {problem}."),
+                "invalid-name",
+            )),
+            Ok(()) if password.expose().is_empty() => Some((
+                String::from("Mot de passe vide : choisissez un mot de passe."),
+                "empty-password",
+            )),
             Ok(()) if password.expose().len() > MAX_PASSWORD_BYTES => Some((
                 format!("Mot de passe trop long ({MAX_PASSWORD_BYTES} octets maximum)."),
                 "password-too-long",
@@ -497,11 +614,19 @@ impl Hub {
         };
         if let Some((text, reason)) = refusal {
             self.send_error(session, &text, out);
-            out.log(Event::RegisterRefused { session, username, reason });
+            out.log(Event::RegisterRefused {
+                session,
+                username,
+                reason,
+            });
             return;
         }
         self.start_auth(session, &username);
-        out.effects.push(Effect::Register { session, username, password });
+        out.effects.push(Effect::Register {
+            session,
+            username,
+            password,
+        });
     }
 
     fn login(&mut self, session: SessionId, username: String, password: Secret, out: &mut Output) {
@@ -512,12 +637,19 @@ impl Hub {
             return;
         }
         self.start_auth(session, &username);
-        out.effects.push(Effect::VerifyLogin { session, username, password });
+        out.effects.push(Effect::VerifyLogin {
+            session,
+            username,
+            password,
+        });
     }
 
     fn start_auth(&mut self, session: SessionId, username: &str) {
         if let Some(state) = self.sessions.get_mut(&session) {
-            state.auth = Some(PendingAuth { username: String::from(username), ..PendingAuth::default() });
+            state.auth = Some(PendingAuth {
+                username: String::from(username),
+                ..PendingAuth::default()
+            });
         }
     }
 
@@ -538,12 +670,16 @@ impl Hub {
             ChatTarget::Channel(channel) => {
                 let channel = channel.clone().unwrap_or_else(ChannelName::default_channel);
                 if self.join(session, &channel, now, out).is_err() {
-                    let text = format!("Le salon {} est fermé : message non envoyé.", channel.display);
+                    let text = format!(
+                        "Le salon {} est fermé : message non envoyé.",
+                        channel.display
+                    );
                     self.private_notice(session, &sender.display, &text, now, out);
                     return;
                 }
                 let id = self.take_message_id();
-                let Some(display) = self.channels.get(&channel.key).map(|c| c.display.clone()) else {
+                let Some(display) = self.channels.get(&channel.key).map(|c| c.display.clone())
+                else {
                     return;
                 };
                 let frame = encode_chat(&message, &sender.display, None, Some(&display), id, now);
@@ -554,7 +690,15 @@ impl Hub {
                     .filter(|&member| member != session)
                     .collect();
                 let recipients = self.send_many(&frame, members, out);
-                out.log(Event::Message { session, from: sender.display, target: display, recipients, frame });
+                let length = message.content.len();
+                out.log(Event::Message {
+                    session,
+                    from: sender.display,
+                    target: display,
+                    length,
+                    recipients,
+                    frame,
+                });
             }
             ChatTarget::User(to) => {
                 let key = fold_name(to);
@@ -572,12 +716,26 @@ impl Hub {
                 let id = self.take_message_id();
                 let frame = encode_chat(&message, &sender.display, Some(&recipient), None, id, now);
                 let recipients = self.send_many(&frame, targets, out);
-                out.log(Event::Message { session, from: sender.display, target: recipient, recipients, frame });
+                let length = message.content.len();
+                out.log(Event::Message {
+                    session,
+                    from: sender.display,
+                    target: recipient,
+                    length,
+                    recipients,
+                    frame,
+                });
             }
         }
     }
 
-    fn slash_command(&mut self, session: SessionId, command: SlashCommand, now: &Now, out: &mut Output) {
+    fn slash_command(
+        &mut self,
+        session: SessionId,
+        command: SlashCommand,
+        now: &Now,
+        out: &mut Output,
+    ) {
         let (joining, channel) = match command {
             SlashCommand::Join(channel) => (true, channel),
             SlashCommand::Leave(channel) => (false, channel),
@@ -586,7 +744,10 @@ impl Hub {
             Ok(channel) => channel,
             Err(error) => {
                 self.send_error(session, &format!("{error}"), out);
-                out.log(Event::Rejected { session, reason: error.reason() });
+                out.log(Event::Rejected {
+                    session,
+                    reason: error.reason(),
+                });
                 return;
             }
         };
@@ -639,7 +800,9 @@ impl Hub {
         let names: Vec<&str> = self
             .names
             .iter()
-            .filter(|(key, group)| Some(key.as_str()) == own.as_deref() || self.group_visible(group))
+            .filter(|(key, group)| {
+                Some(key.as_str()) == own.as_deref() || self.group_visible(group)
+            })
             .map(|(_, group)| group.display.as_str())
             .collect();
         let mut reply = JsonLine::new(alias.reply_type());
@@ -650,13 +813,19 @@ impl Hub {
     fn who(&mut self, session: SessionId, channel: Option<ChannelName>, out: &mut Output) {
         let channel = channel.unwrap_or_else(ChannelName::default_channel);
         let Some(found) = self.channels.get(&channel.key) else {
-            self.send_error(session, &format!("Salon inconnu : {}.", channel.display), out);
+            self.send_error(
+                session,
+                &format!("Salon inconnu : {}.", channel.display),
+                out,
+            );
             return;
         };
         let own = self.own_key(session);
         let mut names: BTreeMap<&str, &str> = BTreeMap::new();
         for member in &found.members {
-            let Some(state) = self.sessions.get(member) else { continue };
+            let Some(state) = self.sessions.get(member) else {
+                continue;
+            };
             let Some(name) = state.name() else { continue };
             let visible = state.presence != Presence::Invisible || Some(&name.key) == own.as_ref();
             if visible {
@@ -664,7 +833,9 @@ impl Hub {
             }
         }
         let mut reply = JsonLine::new("who");
-        reply.push_str("channel", &found.display).push_str_array("users", names.into_values());
+        reply
+            .push_str("channel", &found.display)
+            .push_str_array("users", names.into_values());
         self.send_direct(session, reply.finish(), out);
     }
 
@@ -672,7 +843,13 @@ impl Hub {
         let listing: Vec<(&str, u64, bool)> = self
             .channels
             .values()
-            .map(|channel| (channel.display.as_str(), self.visible_names_in(channel), channel.closed))
+            .map(|channel| {
+                (
+                    channel.display.as_str(),
+                    self.visible_names_in(channel),
+                    channel.closed,
+                )
+            })
             .collect();
         let mut reply = JsonLine::new("channels");
         reply.push_object_array("channels", listing, |object, (name, members, closed)| {
@@ -712,9 +889,15 @@ impl Hub {
         }
         let display = guest_name(requested);
         let key = fold_name(&display);
-        state.identity = Identity::Guest(Name { display: display.clone(), key });
+        state.identity = Identity::Guest(Name {
+            display: display.clone(),
+            key,
+        });
         self.join_name_group(session, out);
-        out.log(Event::GuestNamed { session, name: display.clone() });
+        out.log(Event::GuestNamed {
+            session,
+            name: display.clone(),
+        });
         self.welcome(session, &display, now, out);
         true
     }
@@ -726,7 +909,10 @@ impl Hub {
         };
         let previous = core::mem::replace(
             &mut state.identity,
-            Identity::User(Name { display: String::from(account), key: key.clone() }),
+            Identity::User(Name {
+                display: String::from(account),
+                key: key.clone(),
+            }),
         );
         match previous {
             Identity::Guest(old) | Identity::User(old) if old.key == key => {
@@ -752,7 +938,10 @@ impl Hub {
         let group = self
             .names
             .entry(name.key.clone())
-            .or_insert_with(|| NameGroup { display: name.display.clone(), sessions: Vec::new() });
+            .or_insert_with(|| NameGroup {
+                display: name.display.clone(),
+                sessions: Vec::new(),
+            });
         group.sessions.push(session);
         if group.sessions.len() == 1 {
             let frame = status_frame(&name.display, "online");
@@ -778,7 +967,13 @@ impl Hub {
 
     /// Joins a channel, creating it if needed, and tells the client if that fails. Returns whether
     /// the session is a member afterwards.
-    fn join_reply(&mut self, session: SessionId, channel: &ChannelName, now: &Now, out: &mut Output) -> bool {
+    fn join_reply(
+        &mut self,
+        session: SessionId,
+        channel: &ChannelName,
+        now: &Now,
+        out: &mut Output,
+    ) -> bool {
         match self.join(session, channel, now, out) {
             Ok(()) => true,
             Err(_) => {
@@ -789,12 +984,21 @@ impl Hub {
         }
     }
 
-    fn join(&mut self, session: SessionId, channel: &ChannelName, now: &Now, out: &mut Output) -> Result<(), MembershipError> {
-        let entry = self.channels.entry(channel.key.clone()).or_insert_with(|| Channel {
-            display: channel.display.clone(),
-            members: BTreeSet::new(),
-            closed: false,
-        });
+    fn join(
+        &mut self,
+        session: SessionId,
+        channel: &ChannelName,
+        now: &Now,
+        out: &mut Output,
+    ) -> Result<(), MembershipError> {
+        let entry = self
+            .channels
+            .entry(channel.key.clone())
+            .or_insert_with(|| Channel {
+                display: channel.display.clone(),
+                members: BTreeSet::new(),
+                closed: false,
+            });
         if entry.closed {
             return Err(MembershipError::Closed);
         }
@@ -807,25 +1011,43 @@ impl Hub {
         };
         state.channels.push(channel.key.clone());
         if let Some(name) = state.name().map(|name| name.display.clone()) {
-            out.log(Event::ChannelJoined { session, channel: display.clone() });
+            out.log(Event::ChannelJoined {
+                session,
+                channel: display.clone(),
+            });
             let text = format!("{name} a rejoint {display}.");
             self.channel_notice(&channel.key, session, &text, now, out);
         }
         Ok(())
     }
 
-    fn leave_reply(&mut self, session: SessionId, channel: &ChannelName, now: &Now, out: &mut Output) -> bool {
+    fn leave_reply(
+        &mut self,
+        session: SessionId,
+        channel: &ChannelName,
+        now: &Now,
+        out: &mut Output,
+    ) -> bool {
         match self.leave(session, channel, now, out) {
             Ok(()) => true,
             Err(_) => {
-                let text = format!("Impossible de quitter {} : c'est le salon de tous.", channel.display);
+                let text = format!(
+                    "Impossible de quitter {} : c'est le salon de tous.",
+                    channel.display
+                );
                 self.send_error(session, &text, out);
                 false
             }
         }
     }
 
-    fn leave(&mut self, session: SessionId, channel: &ChannelName, now: &Now, out: &mut Output) -> Result<(), MembershipError> {
+    fn leave(
+        &mut self,
+        session: SessionId,
+        channel: &ChannelName,
+        now: &Now,
+        out: &mut Output,
+    ) -> Result<(), MembershipError> {
         if channel.is_default() {
             return Err(MembershipError::LeavingDefault);
         }
@@ -841,8 +1063,17 @@ impl Hub {
         let display = self.channel_display(channel);
         self.remove_member(&channel.key, session);
         if let Some(name) = name {
-            out.log(Event::ChannelLeft { session, channel: display.clone() });
-            self.channel_notice(&channel.key, session, &format!("{name} a quitté {display}."), now, out);
+            out.log(Event::ChannelLeft {
+                session,
+                channel: display.clone(),
+            });
+            self.channel_notice(
+                &channel.key,
+                session,
+                &format!("{name} a quitté {display}."),
+                now,
+                out,
+            );
         }
         Ok(())
     }
@@ -852,14 +1083,25 @@ impl Hub {
             return;
         };
         channel.members.remove(&session);
-        if channel.members.is_empty() && !channel.closed && key != ChannelName::default_channel().key {
+        if channel.members.is_empty()
+            && !channel.closed
+            && key != ChannelName::default_channel().key
+        {
             self.channels.remove(key);
         }
     }
 
-    fn membership_reply(&mut self, session: SessionId, kind: &str, channel: &ChannelName, out: &mut Output) {
+    fn membership_reply(
+        &mut self,
+        session: SessionId,
+        kind: &str,
+        channel: &ChannelName,
+        out: &mut Output,
+    ) {
         let mut reply = JsonLine::new(kind);
-        reply.push_str("channel", &self.channel_display(channel)).push_str("status", "ok");
+        reply
+            .push_str("channel", &self.channel_display(channel))
+            .push_str("status", "ok");
         self.send_direct(session, reply.finish(), out);
     }
 
@@ -871,7 +1113,14 @@ impl Hub {
 
     /// A notice to the other identified members of a channel (not the default one: everybody is
     /// there, presence lines already tell).
-    fn channel_notice(&mut self, key: &str, except: SessionId, text: &str, now: &Now, out: &mut Output) {
+    fn channel_notice(
+        &mut self,
+        key: &str,
+        except: SessionId,
+        text: &str,
+        now: &Now,
+        out: &mut Output,
+    ) {
         if key == ChannelName::default_channel().key {
             return;
         }
@@ -879,12 +1128,23 @@ impl Hub {
             return;
         };
         let frame = self.notice_frame(text, None, Some(&channel.display), now);
-        let members: Vec<SessionId> =
-            channel.members.iter().copied().filter(|&member| member != except).collect();
+        let members: Vec<SessionId> = channel
+            .members
+            .iter()
+            .copied()
+            .filter(|&member| member != except)
+            .collect();
         self.send_many(&frame, members, out);
     }
 
-    fn private_notice(&mut self, session: SessionId, to: &str, text: &str, now: &Now, out: &mut Output) {
+    fn private_notice(
+        &mut self,
+        session: SessionId,
+        to: &str,
+        text: &str,
+        now: &Now,
+        out: &mut Output,
+    ) {
         let frame = self.notice_frame(text, Some(to), None, now);
         self.send_frame(session, frame, out);
     }
@@ -898,7 +1158,13 @@ impl Hub {
     }
 
     /// `{"type":"message","subtype":...,"from":"Serveur","content":...,"system":true}`.
-    fn notice_frame(&self, text: &str, to: Option<&str>, channel: Option<&str>, now: &Now) -> Frame {
+    fn notice_frame(
+        &self,
+        text: &str,
+        to: Option<&str>,
+        channel: Option<&str>,
+        now: &Now,
+    ) -> Frame {
         let mut line = JsonLine::new("message");
         line.push_str("subtype", if to.is_some() { "private" } else { "global" })
             .push_str("from", SERVER_NAME)
@@ -909,7 +1175,8 @@ impl Hub {
         if let Some(channel) = channel {
             line.push_str("channel", channel);
         }
-        line.push_str("timestamp", &now.local.iso()).push_bool("system", true);
+        line.push_str("timestamp", &now.local.iso())
+            .push_bool("system", true);
         Arc::from(line.finish())
     }
 
@@ -940,7 +1207,9 @@ impl Hub {
         out.begin(frame.clone());
         let mut count = 0;
         for target in targets {
-            let Some(state) = self.sessions.get_mut(&target) else { continue };
+            let Some(state) = self.sessions.get_mut(&target) else {
+                continue;
+            };
             if matches!(state.identity, Identity::Anonymous) {
                 continue;
             }
@@ -953,7 +1222,10 @@ impl Hub {
         count
     }
 
-    fn identified_sessions(&self, except: Option<SessionId>) -> impl Iterator<Item = SessionId> + '_ {
+    fn identified_sessions(
+        &self,
+        except: Option<SessionId>,
+    ) -> impl Iterator<Item = SessionId> + '_ {
         self.sessions
             .iter()
             .filter(move |(id, state)| Some(**id) != except && state.name().is_some())
@@ -961,12 +1233,17 @@ impl Hub {
     }
 
     fn own_key(&self, session: SessionId) -> Option<String> {
-        self.sessions.get(&session).and_then(Session::name).map(|name| name.key.clone())
+        self.sessions
+            .get(&session)
+            .and_then(Session::name)
+            .map(|name| name.key.clone())
     }
 
     fn group_visible(&self, group: &NameGroup) -> bool {
         group.sessions.iter().any(|member| {
-            self.sessions.get(member).is_some_and(|state| state.presence != Presence::Invisible)
+            self.sessions
+                .get(member)
+                .is_some_and(|state| state.presence != Presence::Invisible)
         })
     }
 
@@ -1021,7 +1298,8 @@ fn encode_chat(
     if let Some(channel) = channel {
         line.push_str("channel", channel);
     }
-    line.push_str("timestamp", &now.local.iso()).push_u64("id", id);
+    line.push_str("timestamp", &now.local.iso())
+        .push_u64("id", id);
     push_extra(&mut line, &message.extra);
     Arc::from(line.finish())
 }

@@ -25,22 +25,35 @@ struct Delivered {
 
 impl Delivered {
     fn to(&self, session: SessionId) -> Vec<Value> {
-        self.lines.iter().filter(|(to, _)| *to == session).map(|(_, line)| line.clone()).collect()
+        self.lines
+            .iter()
+            .filter(|(to, _)| *to == session)
+            .map(|(_, line)| line.clone())
+            .collect()
     }
 
     fn first_to(&self, session: SessionId) -> Value {
-        self.to(session).first().cloned().unwrap_or_else(|| panic!("nothing for {session:?}"))
+        self.to(session)
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("nothing for {session:?}"))
     }
 
     fn chat_to(&self, session: SessionId) -> Vec<Value> {
         self.to(session)
             .into_iter()
-            .filter(|line| (line["type"] == "message" || line["type"] == "private") && line["from"] != "Serveur")
+            .filter(|line| {
+                (line["type"] == "message" || line["type"] == "private")
+                    && line["from"] != "Serveur"
+            })
             .collect()
     }
 
     fn statuses_to(&self, session: SessionId) -> Vec<Value> {
-        self.to(session).into_iter().filter(|line| line["type"] == "status").collect()
+        self.to(session)
+            .into_iter()
+            .filter(|line| line["type"] == "status")
+            .collect()
     }
 
     fn closes(&self) -> Vec<(SessionId, CloseReason)> {
@@ -55,9 +68,16 @@ impl Delivered {
 }
 
 fn check_frame(frame: &[u8]) -> Value {
-    assert!(frame.is_ascii(), "non-ASCII output: {:?}", String::from_utf8_lossy(frame));
+    assert!(
+        frame.is_ascii(),
+        "non-ASCII output: {:?}",
+        String::from_utf8_lossy(frame)
+    );
     assert_eq!(frame.last(), Some(&b'\n'), "line not \\n-terminated");
-    assert!(!frame[..frame.len() - 1].contains(&b'\n'), "embedded newline");
+    assert!(
+        !frame[..frame.len() - 1].contains(&b'\n'),
+        "embedded newline"
+    );
     assert!(!frame[..frame.len() - 1].contains(&b'\r'), "CR in output");
     let value: Value = serde_json::from_slice(frame).expect("output is JSON");
     assert!(value.is_object(), "output is an object");
@@ -72,10 +92,22 @@ impl Harness {
     fn with_accounts(accounts: &[&str]) -> Harness {
         let now = Now {
             unix_micros: 1_764_000_000_000_000,
-            local: LocalTime { year: 2026, month: 11, day: 25, hour: 9, minute: 5, second: 7, micros: 42 },
+            local: LocalTime {
+                year: 2026,
+                month: 11,
+                day: 25,
+                hour: 9,
+                minute: 5,
+                second: 7,
+                micros: 42,
+            },
         };
         Harness {
-            hub: Hub::new(HubConfig::default(), accounts.iter().map(|a| a.to_string()), 1),
+            hub: Hub::new(
+                HubConfig::default(),
+                accounts.iter().map(|a| a.to_string()),
+                1,
+            ),
             out: Output::new(),
             now,
             next_id: 1,
@@ -117,7 +149,8 @@ impl Harness {
     }
 
     fn auth(&mut self, session: SessionId, outcome: AuthOutcome) -> Delivered {
-        self.hub.auth_result(session, outcome, &self.now, &mut self.out);
+        self.hub
+            .auth_result(session, outcome, &self.now, &mut self.out);
         self.collect()
     }
 
@@ -128,14 +161,22 @@ impl Harness {
 
     /// login request + a successful check.
     fn login(&mut self, session: SessionId, name: &str) -> Delivered {
-        let sent = self.send_json(session, json!({"type":"login","username":name,"password":"pw"}));
+        let sent = self.send_json(
+            session,
+            json!({"type":"login","username":name,"password":"pw"}),
+        );
         assert!(
             matches!(sent.effects.as_slice(), [Effect::VerifyLogin { username, .. }] if username == name),
             "login asks for a password check: {:?}",
             sent.effects
         );
         assert!(sent.lines.is_empty(), "nothing is sent before the check");
-        self.auth(session, AuthOutcome::LoggedIn { name: name.to_string() })
+        self.auth(
+            session,
+            AuthOutcome::LoggedIn {
+                name: name.to_string(),
+            },
+        )
     }
 
     fn user(&mut self, name: &str) -> SessionId {
@@ -173,14 +214,28 @@ fn login_reply_is_the_next_line_even_while_others_chat() {
     let alice = h.user("alice");
     let carol = h.user("carol");
     // Re-login of an identified session: broadcasts during the check are held back.
-    h.send_json(carol, json!({"type":"login","username":"carol","password":"pw"}));
+    h.send_json(
+        carol,
+        json!({"type":"login","username":"carol","password":"pw"}),
+    );
     let during = h.send_json(alice, json!({"type":"message","content":"pendant"}));
-    assert!(during.to(carol).is_empty(), "held while the password is checked");
-    let after = h.auth(carol, AuthOutcome::LoggedIn { name: "carol".into() });
+    assert!(
+        during.to(carol).is_empty(),
+        "held while the password is checked"
+    );
+    let after = h.auth(
+        carol,
+        AuthOutcome::LoggedIn {
+            name: "carol".into(),
+        },
+    );
     let lines = after.to(carol);
     assert_eq!(lines[0]["type"], "login");
     assert_eq!(lines[0]["status"], "ok");
-    assert!(lines.iter().any(|line| line["content"] == "pendant"), "held line delivered after the reply");
+    assert!(
+        lines.iter().any(|line| line["content"] == "pendant"),
+        "held line delivered after the reply"
+    );
 }
 
 #[test]
@@ -188,11 +243,20 @@ fn register_reply_is_the_next_line_even_while_others_chat() {
     let mut h = Harness::new();
     let alice = h.user("alice");
     let guest = h.guest("zoe");
-    let sent = h.send_json(guest, json!({"type":"register","username":"zoe","password":"x"}));
+    let sent = h.send_json(
+        guest,
+        json!({"type":"register","username":"zoe","password":"x"}),
+    );
     assert!(matches!(sent.effects.as_slice(), [Effect::Register { .. }]));
-    assert!(h.send_json(alice, json!({"type":"message","content":"hey"})).to(guest).is_empty());
+    assert!(h
+        .send_json(alice, json!({"type":"message","content":"hey"}))
+        .to(guest)
+        .is_empty());
     let after = h.auth(guest, AuthOutcome::Registered { name: "zoe".into() });
-    assert_eq!(after.first_to(guest), json!({"type":"register","status":"ok"}));
+    assert_eq!(
+        after.first_to(guest),
+        json!({"type":"register","status":"ok"})
+    );
     assert_eq!(after.chat_to(guest).len(), 1);
 }
 
@@ -201,13 +265,27 @@ fn requests_sent_right_after_login_wait_for_its_reply() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let alice = h.connect();
-    h.send_json(alice, json!({"type":"login","username":"alice","password":"pw"}));
-    let queued = h.send_json(alice, json!({"type":"message","from":"mallory","content":"after login"}));
+    h.send_json(
+        alice,
+        json!({"type":"login","username":"alice","password":"pw"}),
+    );
+    let queued = h.send_json(
+        alice,
+        json!({"type":"message","from":"mallory","content":"after login"}),
+    );
     assert!(queued.lines.is_empty() && queued.effects.is_empty());
-    let after = h.auth(alice, AuthOutcome::LoggedIn { name: "alice".into() });
+    let after = h.auth(
+        alice,
+        AuthOutcome::LoggedIn {
+            name: "alice".into(),
+        },
+    );
     let relayed = after.chat_to(bob);
     assert_eq!(relayed.len(), 1);
-    assert_eq!(relayed[0]["from"], "alice", "processed as the logged-in user");
+    assert_eq!(
+        relayed[0]["from"], "alice",
+        "processed as the logged-in user"
+    );
 }
 
 #[test]
@@ -215,7 +293,10 @@ fn guest_is_named_by_message_from() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let guest = h.connect();
-    let sent = h.send_json(guest, json!({"type":"message","from":"Zoé","content":"salut"}));
+    let sent = h.send_json(
+        guest,
+        json!({"type":"message","from":"Zoé","content":"salut"}),
+    );
     assert_eq!(sent.chat_to(bob)[0]["from"], "Zoé");
 }
 
@@ -224,8 +305,14 @@ fn guest_is_named_by_status_user() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let guest = h.connect();
-    let sent = h.send_json(guest, json!({"type":"status","user":"Léo","state":"online"}));
-    assert_eq!(sent.statuses_to(bob), vec![json!({"type":"status","user":"Léo","state":"online"})]);
+    let sent = h.send_json(
+        guest,
+        json!({"type":"status","user":"Léo","state":"online"}),
+    );
+    assert_eq!(
+        sent.statuses_to(bob),
+        vec![json!({"type":"status","user":"Léo","state":"online"})]
+    );
 }
 
 #[test]
@@ -237,8 +324,15 @@ fn guest_without_a_name_is_invite() {
     assert_eq!(sent.chat_to(bob)[0]["from"], "invité");
     let guest2 = h.connect();
     let listing = h.send_json(guest2, json!({"type":"users"}));
-    let users = listing.to(guest2).into_iter().find(|line| line["type"] == "users").unwrap();
-    assert!(users["users"].as_array().unwrap().contains(&json!("invité")));
+    let users = listing
+        .to(guest2)
+        .into_iter()
+        .find(|line| line["type"] == "users")
+        .unwrap();
+    assert!(users["users"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("invité")));
 }
 
 #[test]
@@ -246,7 +340,10 @@ fn guest_name_is_fixed_for_the_connection() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let guest = h.guest("zoe");
-    let sent = h.send_json(guest, json!({"type":"message","from":"other","content":"x"}));
+    let sent = h.send_json(
+        guest,
+        json!({"type":"message","from":"other","content":"x"}),
+    );
     assert_eq!(sent.chat_to(bob)[0]["from"], "zoe");
 }
 
@@ -255,9 +352,15 @@ fn guest_is_announced_online_before_its_first_message() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let guest = h.connect();
-    let sent = h.send_json(guest, json!({"type":"message","from":"zoe","content":"hello"}));
+    let sent = h.send_json(
+        guest,
+        json!({"type":"message","from":"zoe","content":"hello"}),
+    );
     let lines = sent.to(bob);
-    assert_eq!(lines[0], json!({"type":"status","user":"zoe","state":"online"}));
+    assert_eq!(
+        lines[0],
+        json!({"type":"status","user":"zoe","state":"online"})
+    );
     assert_eq!(lines[1]["content"], "hello");
 }
 
@@ -276,9 +379,15 @@ fn logged_in_user_from_never_overrides_the_account_name() {
     let mut h = Harness::new();
     let alice = h.user("alice");
     let bob = h.user("bob");
-    let sent = h.send_json(alice, json!({"type":"message","from":"admin","content":"x"}));
+    let sent = h.send_json(
+        alice,
+        json!({"type":"message","from":"admin","content":"x"}),
+    );
     assert_eq!(sent.chat_to(bob)[0]["from"], "alice");
-    let sent = h.send_json(alice, json!({"type":"status","user":"admin","state":"away"}));
+    let sent = h.send_json(
+        alice,
+        json!({"type":"status","user":"admin","state":"away"}),
+    );
     assert_eq!(sent.statuses_to(bob)[0]["user"], "alice");
 }
 
@@ -312,7 +421,10 @@ fn offline_is_sent_only_when_the_last_session_of_a_name_closes() {
     let alice2 = h.user("alice");
     assert!(h.disconnect(alice1).statuses_to(bob).is_empty());
     let last = h.disconnect(alice2);
-    assert_eq!(last.statuses_to(bob), vec![json!({"type":"status","user":"alice","state":"offline"})]);
+    assert_eq!(
+        last.statuses_to(bob),
+        vec![json!({"type":"status","user":"alice","state":"offline"})]
+    );
 }
 
 #[test]
@@ -321,18 +433,36 @@ fn second_session_of_a_name_is_not_announced_again() {
     let bob = h.user("bob");
     h.user("alice");
     let alice2 = h.connect();
-    h.send_json(alice2, json!({"type":"login","username":"alice","password":"pw"}));
-    let after = h.auth(alice2, AuthOutcome::LoggedIn { name: "alice".into() });
+    h.send_json(
+        alice2,
+        json!({"type":"login","username":"alice","password":"pw"}),
+    );
+    let after = h.auth(
+        alice2,
+        AuthOutcome::LoggedIn {
+            name: "alice".into(),
+        },
+    );
     assert!(after.statuses_to(bob).is_empty());
 }
 
 #[test]
 fn reserved_names_cannot_be_registered() {
     let mut h = Harness::new();
-    for name in ["Serveur", "server", "admin", "ADMIN", "global", "Global", "invité", "SERVEUR"] {
+    for name in [
+        "Serveur", "server", "admin", "ADMIN", "global", "Global", "invité", "SERVEUR",
+    ] {
         let session = h.connect();
-        let sent = h.send_json(session, json!({"type":"register","username":name,"password":"pw"}));
-        assert!(sent.effects.iter().all(|effect| !matches!(effect, Effect::Register { .. })), "{name}");
+        let sent = h.send_json(
+            session,
+            json!({"type":"register","username":name,"password":"pw"}),
+        );
+        assert!(
+            sent.effects
+                .iter()
+                .all(|effect| !matches!(effect, Effect::Register { .. })),
+            "{name}"
+        );
         assert_eq!(sent.first_to(session)["message"], USERNAME_TAKEN, "{name}");
     }
 }
@@ -342,7 +472,10 @@ fn reserved_guest_name_becomes_invite() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let guest = h.connect();
-    let sent = h.send_json(guest, json!({"type":"message","from":"Serveur","content":"fake notice"}));
+    let sent = h.send_json(
+        guest,
+        json!({"type":"message","from":"Serveur","content":"fake notice"}),
+    );
     let relayed = sent.chat_to(bob);
     assert_eq!(relayed.len(), 1, "relayed, and not as Serveur");
     assert_eq!(relayed[0]["from"], "invité");
@@ -356,44 +489,74 @@ fn register_replies_ok_and_does_not_log_in() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let session = h.connect();
-    h.send_json(session, json!({"type":"register","username":"zoe","password":"pw"}));
+    h.send_json(
+        session,
+        json!({"type":"register","username":"zoe","password":"pw"}),
+    );
     let after = h.auth(session, AuthOutcome::Registered { name: "zoe".into() });
-    assert_eq!(after.to(session), vec![json!({"type":"register","status":"ok"})]);
-    assert!(after.statuses_to(bob).is_empty(), "registering does not announce anyone");
+    assert_eq!(
+        after.to(session),
+        vec![json!({"type":"register","status":"ok"})]
+    );
+    assert!(
+        after.statuses_to(bob).is_empty(),
+        "registering does not announce anyone"
+    );
     let sent = h.send_json(session, json!({"type":"message","content":"hi"}));
-    assert_eq!(sent.chat_to(bob)[0]["from"], "invité", "still not logged in");
+    assert_eq!(
+        sent.chat_to(bob)[0]["from"],
+        "invité",
+        "still not logged in"
+    );
 }
 
 #[test]
 fn duplicate_username_error_says_already_exists() {
     let mut h = Harness::new();
     let session = h.connect();
-    h.send_json(session, json!({"type":"register","username":"alice","password":"pw"}));
+    h.send_json(
+        session,
+        json!({"type":"register","username":"alice","password":"pw"}),
+    );
     let after = h.auth(session, AuthOutcome::RegisterTaken);
     let error = after.first_to(session);
-    assert_eq!(error, json!({"type":"error","message":"Username already exists.","error":"Username already exists."}));
+    assert_eq!(
+        error,
+        json!({"type":"error","message":"Username already exists.","error":"Username already exists."})
+    );
 }
 
 #[test]
 fn bad_credentials_error_is_login_failed() {
     let mut h = Harness::new();
     let session = h.connect();
-    h.send_json(session, json!({"type":"login","username":"alice","password":"bad"}));
+    h.send_json(
+        session,
+        json!({"type":"login","username":"alice","password":"bad"}),
+    );
     let after = h.auth(session, AuthOutcome::LoginFailed);
-    assert_eq!(after.first_to(session), json!({"type":"error","message":"Login failed.","error":"Login failed."}));
-    assert!(after
-        .effects
-        .iter()
-        .any(|e| matches!(e, Effect::Log(Event::LoginFailed { username, .. }) if username == "alice")));
+    assert_eq!(
+        after.first_to(session),
+        json!({"type":"error","message":"Login failed.","error":"Login failed."})
+    );
+    assert!(after.effects.iter().any(
+        |e| matches!(e, Effect::Log(Event::LoginFailed { username, .. }) if username == "alice")
+    ));
 }
 
 #[test]
 fn login_with_an_impossible_name_fails_without_a_check() {
     let mut h = Harness::new();
     let session = h.connect();
-    let sent = h.send_json(session, json!({"type":"login","username":"","password":"x"}));
+    let sent = h.send_json(
+        session,
+        json!({"type":"login","username":"","password":"x"}),
+    );
     assert_eq!(sent.first_to(session)["message"], LOGIN_FAILED);
-    assert!(!sent.effects.iter().any(|e| matches!(e, Effect::VerifyLogin { .. })));
+    assert!(!sent
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::VerifyLogin { .. })));
 }
 
 #[test]
@@ -402,8 +565,14 @@ fn login_ok_has_type_status_and_username_then_online_to_others() {
     let bob = h.user("bob");
     let alice = h.connect();
     let after = h.login(alice, "alice");
-    assert_eq!(after.first_to(alice), json!({"type":"login","status":"ok","username":"alice"}));
-    assert_eq!(after.statuses_to(bob), vec![json!({"type":"status","user":"alice","state":"online"})]);
+    assert_eq!(
+        after.first_to(alice),
+        json!({"type":"login","status":"ok","username":"alice"})
+    );
+    assert_eq!(
+        after.statuses_to(bob),
+        vec![json!({"type":"status","user":"alice","state":"online"})]
+    );
     assert!(after.statuses_to(alice).is_empty());
 }
 
@@ -424,8 +593,14 @@ fn client_timestamp_is_overwritten() {
     let mut h = Harness::new();
     let alice = h.user("alice");
     let bob = h.user("bob");
-    let sent = h.send_json(alice, json!({"type":"message","content":"x","timestamp":"1999"}));
-    assert_eq!(sent.chat_to(bob)[0]["timestamp"], "2026-11-25T09:05:07.000042");
+    let sent = h.send_json(
+        alice,
+        json!({"type":"message","content":"x","timestamp":"1999"}),
+    );
+    assert_eq!(
+        sent.chat_to(bob)[0]["timestamp"],
+        "2026-11-25T09:05:07.000042"
+    );
 }
 
 #[test]
@@ -434,7 +609,10 @@ fn status_is_broadcast_to_others_never_to_the_sender() {
     let alice = h.user("alice");
     let bob = h.user("bob");
     let sent = h.send_json(alice, json!({"type":"status","state":"away"}));
-    assert_eq!(sent.statuses_to(bob), vec![json!({"type":"status","user":"alice","state":"away"})]);
+    assert_eq!(
+        sent.statuses_to(bob),
+        vec![json!({"type":"status","user":"alice","state":"away"})]
+    );
     assert!(sent.to(alice).is_empty());
 }
 
@@ -443,9 +621,12 @@ fn status_values_are_normalised() {
     let mut h = Harness::new();
     let alice = h.user("alice");
     let bob = h.user("bob");
-    for (sent_state, relayed) in
-        [("do not disturb", "dnd"), ("offline", "invisible"), ("absent", "away"), ("en ligne", "online")]
-    {
+    for (sent_state, relayed) in [
+        ("do not disturb", "dnd"),
+        ("offline", "invisible"),
+        ("absent", "away"),
+        ("en ligne", "online"),
+    ] {
         let sent = h.send_json(alice, json!({"type":"status","state":sent_state}));
         assert_eq!(sent.statuses_to(bob)[0]["state"], relayed, "{sent_state}");
     }
@@ -471,15 +652,27 @@ fn users_reply_is_deduplicated_strings_with_requester_and_without_invisible_othe
     let reply = h.send_json(alice, json!({"type":"users"})).first_to(alice);
     assert_eq!(reply, json!({"type":"users","users":["alice"]}));
     let own = h.send_json(bob, json!({"type":"users"})).first_to(bob);
-    assert_eq!(own, json!({"type":"users","users":["alice","bob"]}), "the requester sees itself");
+    assert_eq!(
+        own,
+        json!({"type":"users","users":["alice","bob"]}),
+        "the requester sees itself"
+    );
 }
 
 #[test]
 fn users_aliases_and_reply_types() {
     let mut h = Harness::new();
     let alice = h.user("alice");
-    assert_eq!(h.send_json(alice, json!({"type":"userlist"})).first_to(alice)["type"], "users");
-    assert_eq!(h.send_json(alice, json!({"type":"list_users"})).first_to(alice)["type"], "list_users");
+    assert_eq!(
+        h.send_json(alice, json!({"type":"userlist"}))
+            .first_to(alice)["type"],
+        "users"
+    );
+    assert_eq!(
+        h.send_json(alice, json!({"type":"list_users"}))
+            .first_to(alice)["type"],
+        "list_users"
+    );
 }
 
 #[test]
@@ -489,15 +682,25 @@ fn users_while_anonymous_makes_a_guest() {
     let anonymous = h.connect();
     let sent = h.send_json(anonymous, json!({"type":"users"}));
     assert_eq!(sent.statuses_to(bob)[0]["user"], "invité");
-    assert_eq!(sent.first_to(anonymous)["from"], "Serveur", "welcome notice first");
-    assert!(sent.to(anonymous).iter().any(|line| line["type"] == "users"));
+    assert_eq!(
+        sent.first_to(anonymous)["from"],
+        "Serveur",
+        "welcome notice first"
+    );
+    assert!(sent
+        .to(anonymous)
+        .iter()
+        .any(|line| line["type"] == "users"));
 }
 
 #[test]
 fn ping_gets_pong() {
     let mut h = Harness::new();
     let anonymous = h.connect();
-    assert_eq!(h.send_json(anonymous, json!({"type":"ping"})).to(anonymous), vec![json!({"type":"pong"})]);
+    assert_eq!(
+        h.send_json(anonymous, json!({"type":"ping"})).to(anonymous),
+        vec![json!({"type":"pong"})]
+    );
 }
 
 #[test]
@@ -515,9 +718,14 @@ fn bad_input_gets_an_error_with_message_and_error_and_a_log_reason() {
         let sent = h.send(session, line);
         let error = sent.first_to(session);
         assert_eq!(error["type"], "error", "{line}");
-        assert!(error["message"].is_string() && error["message"] == error["error"], "{line}");
         assert!(
-            sent.effects.iter().any(|e| matches!(e, Effect::Log(Event::Rejected { reason: r, .. }) if *r == reason)),
+            error["message"].is_string() && error["message"] == error["error"],
+            "{line}"
+        );
+        assert!(
+            sent.effects.iter().any(
+                |e| matches!(e, Effect::Log(Event::Rejected { reason: r, .. }) if *r == reason)
+            ),
             "{line}"
         );
         assert!(sent.closes().is_empty(), "bad input never closes: {line}");
@@ -528,7 +736,12 @@ fn bad_input_gets_an_error_with_message_and_error_and_a_log_reason() {
 fn line_cap_overflow_sends_an_error_then_closes() {
     let mut h = Harness::new();
     let session = h.connect();
-    h.hub.handle(session, Inbound::LineTooLong { limit: 65536 }, &h.now, &mut h.out);
+    h.hub.handle(
+        session,
+        Inbound::LineTooLong { limit: 65536 },
+        &h.now,
+        &mut h.out,
+    );
     let sent = h.collect();
     assert_eq!(sent.first_to(session)["type"], "error");
     assert_eq!(sent.closes(), vec![(session, CloseReason::LineTooLong)]);
@@ -541,7 +754,10 @@ fn relayed_message_has_from_subtype_timestamp_id_and_keeps_extra_keys() {
     let mut h = Harness::new();
     let alice = h.user("alice");
     let bob = h.user("bob");
-    let sent = h.send_json(alice, json!({"type":"message","content":"é🎉","color":"blue"}));
+    let sent = h.send_json(
+        alice,
+        json!({"type":"message","content":"é🎉","color":"blue"}),
+    );
     let line = &sent.chat_to(bob)[0];
     assert_eq!(line["from"], "alice");
     assert_eq!(line["content"], "é🎉");
@@ -551,7 +767,10 @@ fn relayed_message_has_from_subtype_timestamp_id_and_keeps_extra_keys() {
     assert_eq!(line["timestamp"].as_str().unwrap().len(), 26);
     let first = line["id"].as_u64().unwrap();
     let next = h.send_json(alice, json!({"type":"message","content":"2"}));
-    assert!(next.chat_to(bob)[0]["id"].as_u64().unwrap() > first, "ids increase");
+    assert!(
+        next.chat_to(bob)[0]["id"].as_u64().unwrap() > first,
+        "ids increase"
+    );
 }
 
 #[test]
@@ -570,7 +789,10 @@ fn private_message_goes_only_to_the_recipient_with_to_set() {
     let alice = h.user("alice");
     let bob = h.user("bob");
     let carol = h.user("carol");
-    let sent = h.send_json(alice, json!({"type":"message","subtype":"private","to":"bob","content":"x"}));
+    let sent = h.send_json(
+        alice,
+        json!({"type":"message","subtype":"private","to":"bob","content":"x"}),
+    );
     assert_eq!(sent.chat_to(bob)[0]["to"], "bob");
     assert_eq!(sent.chat_to(bob)[0]["subtype"], "private");
     assert!(sent.to(alice).is_empty() && sent.to(carol).is_empty());
@@ -580,7 +802,10 @@ fn private_message_goes_only_to_the_recipient_with_to_set() {
 fn private_message_to_oneself_reaches_the_sender() {
     let mut h = Harness::new();
     let alice = h.user("alice");
-    let sent = h.send_json(alice, json!({"type":"private","to":"alice","content":"note"}));
+    let sent = h.send_json(
+        alice,
+        json!({"type":"private","to":"alice","content":"note"}),
+    );
     assert_eq!(sent.chat_to(alice)[0]["to"], "alice");
 }
 
@@ -635,15 +860,23 @@ fn shutdown_sends_a_notice_then_shutdown_then_closes_everyone() {
     assert_eq!(lines[1]["type"], "shutdown");
     assert!(sent.to(anonymous).is_empty());
     let closes = sent.closes();
-    assert!(closes.contains(&(alice, CloseReason::Shutdown)) && closes.contains(&(anonymous, CloseReason::Shutdown)));
+    assert!(
+        closes.contains(&(alice, CloseReason::Shutdown))
+            && closes.contains(&(anonymous, CloseReason::Shutdown))
+    );
 }
 
 #[test]
 fn history_is_only_sent_in_reply() {
     let mut h = Harness::new();
     let alice = h.user("alice");
-    let reply = h.send_json(alice, json!({"type":"history"})).first_to(alice);
-    assert_eq!(reply, json!({"type":"history","channel":"#général","messages":[]}));
+    let reply = h
+        .send_json(alice, json!({"type":"history"}))
+        .first_to(alice);
+    assert_eq!(
+        reply,
+        json!({"type":"history","channel":"#général","messages":[]})
+    );
 }
 
 // ---- §5 Channels -------------------------------------------------------------------------------
@@ -654,10 +887,15 @@ fn default_channel_aliases_are_one_channel() {
     let alice = h.user("alice");
     let bob = h.user("bob");
     for alias in ["general", "#general", "général", "#général"] {
-        let sent = h.send_json(alice, json!({"type":"message","channel":alias,"content":"x"}));
+        let sent = h.send_json(
+            alice,
+            json!({"type":"message","channel":alias,"content":"x"}),
+        );
         assert_eq!(sent.chat_to(bob)[0]["channel"], "#général", "{alias}");
     }
-    let channels = h.send_json(alice, json!({"type":"channels"})).first_to(alice);
+    let channels = h
+        .send_json(alice, json!({"type":"channels"}))
+        .first_to(alice);
     assert_eq!(channels["channels"].as_array().unwrap().len(), 1);
 }
 
@@ -668,11 +906,19 @@ fn message_in_a_channel_reaches_only_its_members_and_joins_the_sender() {
     let bob = h.user("bob");
     let carol = h.user("carol");
     h.send_json(bob, json!({"type":"join_channel","channel":"java"}));
-    let sent = h.send_json(alice, json!({"type":"message","channel":"#Java","content":"x"}));
+    let sent = h.send_json(
+        alice,
+        json!({"type":"message","channel":"#Java","content":"x"}),
+    );
     assert_eq!(sent.chat_to(bob)[0]["channel"], "#java");
     assert!(sent.chat_to(carol).is_empty());
-    let who = h.send_json(carol, json!({"type":"who","channel":"#java"})).first_to(carol);
-    assert_eq!(who, json!({"type":"who","channel":"#java","users":["alice","bob"]}));
+    let who = h
+        .send_json(carol, json!({"type":"who","channel":"#java"}))
+        .first_to(carol);
+    assert_eq!(
+        who,
+        json!({"type":"who","channel":"#java","users":["alice","bob"]})
+    );
 }
 
 #[test]
@@ -681,12 +927,27 @@ fn join_and_leave_channel_replies() {
     let alice = h.user("alice");
     let bob = h.user("bob");
     let joined = h.send_json(alice, json!({"type":"join_channel","channel":"#Maths"}));
-    assert_eq!(joined.first_to(alice), json!({"type":"join_channel","channel":"#Maths","status":"ok"}));
+    assert_eq!(
+        joined.first_to(alice),
+        json!({"type":"join_channel","channel":"#Maths","status":"ok"})
+    );
     h.send_json(bob, json!({"type":"join_channel","channel":"maths"}));
     let left = h.send_json(alice, json!({"type":"leave_channel","channel":"#maths"}));
-    assert_eq!(left.first_to(alice), json!({"type":"leave_channel","channel":"#Maths","status":"ok"}));
-    assert!(left.to(bob)[0]["content"].as_str().unwrap().contains("a quitté"), "departure notice");
-    let sent = h.send_json(bob, json!({"type":"message","channel":"maths","content":"x"}));
+    assert_eq!(
+        left.first_to(alice),
+        json!({"type":"leave_channel","channel":"#Maths","status":"ok"})
+    );
+    assert!(
+        left.to(bob)[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("a quitté"),
+        "departure notice"
+    );
+    let sent = h.send_json(
+        bob,
+        json!({"type":"message","channel":"maths","content":"x"}),
+    );
     assert!(sent.chat_to(alice).is_empty());
 }
 
@@ -697,11 +958,22 @@ fn slash_join_and_leave_typed_as_content_change_membership_and_are_not_relayed()
     let bob = h.user("bob");
     let sent = h.send_json(alice, json!({"type":"message","content":"/join #sio"}));
     assert!(sent.chat_to(bob).is_empty());
-    assert!(sent.first_to(alice)["content"].as_str().unwrap().contains("#sio"));
+    assert!(sent.first_to(alice)["content"]
+        .as_str()
+        .unwrap()
+        .contains("#sio"));
     h.send_json(bob, json!({"type":"message","content":"/join sio"}));
-    assert_eq!(h.send_json(bob, json!({"type":"message","channel":"sio","content":"x"})).chat_to(alice).len(), 1);
+    assert_eq!(
+        h.send_json(bob, json!({"type":"message","channel":"sio","content":"x"}))
+            .chat_to(alice)
+            .len(),
+        1
+    );
     h.send_json(alice, json!({"type":"message","content":"/leave #sio"}));
-    assert!(h.send_json(bob, json!({"type":"message","channel":"sio","content":"y"})).chat_to(alice).is_empty());
+    assert!(h
+        .send_json(bob, json!({"type":"message","channel":"sio","content":"y"}))
+        .chat_to(alice)
+        .is_empty());
 }
 
 #[test]
@@ -711,7 +983,12 @@ fn the_default_channel_cannot_be_left() {
     let bob = h.user("bob");
     let sent = h.send_json(alice, json!({"type":"leave_channel","channel":"general"}));
     assert_eq!(sent.first_to(alice)["type"], "error");
-    assert_eq!(h.send_json(bob, json!({"type":"message","content":"x"})).chat_to(alice).len(), 1);
+    assert_eq!(
+        h.send_json(bob, json!({"type":"message","content":"x"}))
+            .chat_to(alice)
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -735,15 +1012,35 @@ fn closed_channel_refuses_messages_with_a_notice() {
     let java = ChannelName::parse("java").unwrap();
     assert!(h.hub.set_channel_closed(&java, true, &h.now, &mut h.out));
     h.collect();
-    let sent = h.send_json(alice, json!({"type":"message","channel":"java","content":"x"}));
+    let sent = h.send_json(
+        alice,
+        json!({"type":"message","channel":"java","content":"x"}),
+    );
     assert!(sent.chat_to(bob).is_empty());
     let notice = sent.first_to(alice);
-    assert_eq!((notice["type"].clone(), notice["from"].clone()), (json!("message"), json!("Serveur")));
-    let channels = h.send_json(alice, json!({"type":"channels"})).first_to(alice);
-    assert!(channels["channels"].as_array().unwrap().iter().any(|c| c["closed"] == true));
+    assert_eq!(
+        (notice["type"].clone(), notice["from"].clone()),
+        (json!("message"), json!("Serveur"))
+    );
+    let channels = h
+        .send_json(alice, json!({"type":"channels"}))
+        .first_to(alice);
+    assert!(channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["closed"] == true));
     h.hub.set_channel_closed(&java, false, &h.now, &mut h.out);
     h.collect();
-    assert_eq!(h.send_json(alice, json!({"type":"message","channel":"java","content":"x"})).chat_to(bob).len(), 1);
+    assert_eq!(
+        h.send_json(
+            alice,
+            json!({"type":"message","channel":"java","content":"x"})
+        )
+        .chat_to(bob)
+        .len(),
+        1
+    );
 }
 
 #[test]
@@ -752,8 +1049,13 @@ fn channels_reply_counts_visible_names() {
     let alice = h.user("alice");
     h.user("alice");
     h.user("bob");
-    let reply = h.send_json(alice, json!({"type":"channels"})).first_to(alice);
-    assert_eq!(reply, json!({"type":"channels","channels":[{"name":"#général","members":2}]}));
+    let reply = h
+        .send_json(alice, json!({"type":"channels"}))
+        .first_to(alice);
+    assert_eq!(
+        reply,
+        json!({"type":"channels","channels":[{"name":"#général","members":2}]})
+    );
 }
 
 // ---- §6 Acceptance checklist items that are pure routing ---------------------------------------
@@ -768,9 +1070,15 @@ fn guest_with_and_without_from_can_send_and_receive_global_and_private() {
     assert_eq!(sent.chat_to(unnamed)[0]["from"], "zoe");
     let sent = h.send_json(unnamed, json!({"type":"message","content":"g2"}));
     assert_eq!(sent.chat_to(named)[0]["from"], "invité");
-    let sent = h.send_json(named, json!({"type":"private","to":"invité","content":"p1"}));
+    let sent = h.send_json(
+        named,
+        json!({"type":"private","to":"invité","content":"p1"}),
+    );
     assert_eq!(sent.chat_to(unnamed)[0]["to"], "invité");
-    let sent = h.send_json(unnamed, json!({"type":"message","subtype":"private","to":"zoe","content":"p2"}));
+    let sent = h.send_json(
+        unnamed,
+        json!({"type":"message","subtype":"private","to":"zoe","content":"p2"}),
+    );
     assert_eq!(sent.chat_to(named)[0]["content"], "p2");
 }
 
@@ -783,7 +1091,8 @@ fn windows_1252_line_is_decoded_and_relayed_escaped() {
     bytes.extend_from_slice(&[0xE9, 0x20, 0x80]);
     bytes.extend_from_slice(b"\"}");
     let request = parse_request(&decode_line(&bytes)).unwrap();
-    h.hub.handle(alice, Inbound::Request(request), &h.now, &mut h.out);
+    h.hub
+        .handle(alice, Inbound::Request(request), &h.now, &mut h.out);
     let sent = h.collect();
     assert_eq!(sent.chat_to(bob)[0]["content"], "café €");
 }
@@ -793,9 +1102,17 @@ fn disconnect_while_a_check_is_pending_drops_the_late_result() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let session = h.connect();
-    h.send_json(session, json!({"type":"login","username":"alice","password":"pw"}));
+    h.send_json(
+        session,
+        json!({"type":"login","username":"alice","password":"pw"}),
+    );
     h.disconnect(session);
-    let late = h.auth(session, AuthOutcome::LoggedIn { name: "alice".into() });
+    let late = h.auth(
+        session,
+        AuthOutcome::LoggedIn {
+            name: "alice".into(),
+        },
+    );
     assert!(late.lines.is_empty(), "{:?}", late.to(bob));
 }
 
@@ -809,8 +1126,13 @@ fn many_sessions_fan_out_once_encoded() {
     assert!(frames.is_empty(), "collected already");
     let sent_line = json!({"type":"message","content":"y"}).to_string();
     let request = parse_request(&sent_line).unwrap();
-    h.hub.handle(sender, Inbound::Request(request), &h.now, &mut h.out);
+    h.hub
+        .handle(sender, Inbound::Request(request), &h.now, &mut h.out);
     let deliveries: Vec<usize> = h.out.deliveries().map(|(_, to)| to.len()).collect();
-    assert_eq!(deliveries, vec![receivers.len()], "one frame for all recipients");
+    assert_eq!(
+        deliveries,
+        vec![receivers.len()],
+        "one frame for all recipients"
+    );
     h.out.clear();
 }

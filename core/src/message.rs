@@ -89,7 +89,10 @@ pub struct ChannelName {
 
 impl ChannelName {
     pub fn default_channel() -> Self {
-        ChannelName { key: DEFAULT_CHANNEL.to_owned(), display: DEFAULT_CHANNEL.to_owned() }
+        ChannelName {
+            key: DEFAULT_CHANNEL.to_owned(),
+            display: DEFAULT_CHANNEL.to_owned(),
+        }
     }
 
     pub fn is_default(&self) -> bool {
@@ -116,7 +119,10 @@ impl ChannelName {
         if folded == "general" || folded == "général" {
             return Ok(ChannelName::default_channel());
         }
-        Ok(ChannelName { key: format!("#{folded}"), display: format!("#{display}") })
+        Ok(ChannelName {
+            key: format!("#{folded}"),
+            display: format!("#{display}"),
+        })
     }
 }
 
@@ -238,14 +244,29 @@ pub struct HistoryQuery {
 /// One valid inbound request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Register { username: String, password: Secret },
-    Login { username: String, password: Secret },
+    Register {
+        username: String,
+        password: Secret,
+    },
+    Login {
+        username: String,
+        password: Secret,
+    },
     Chat(ChatMessage),
-    Status { state: Presence, user: Option<String> },
+    Status {
+        state: Presence,
+        user: Option<String>,
+    },
     Users(UsersAlias),
-    Who { channel: Option<ChannelName> },
-    JoinChannel { channel: ChannelName },
-    LeaveChannel { channel: ChannelName },
+    Who {
+        channel: Option<ChannelName>,
+    },
+    JoinChannel {
+        channel: ChannelName,
+    },
+    LeaveChannel {
+        channel: ChannelName,
+    },
     Channels,
     History(HistoryQuery),
     Ping,
@@ -259,7 +280,10 @@ pub enum RequestError {
     MissingType,
     UnknownType(String),
     MissingField(&'static str),
-    WrongType { field: &'static str, expected: &'static str },
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
     InvalidState(String),
     InvalidChannel(String),
     InvalidSubtype(String),
@@ -288,10 +312,16 @@ impl RequestError {
 impl fmt::Display for RequestError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RequestError::InvalidJson => formatter.write_str("JSON invalide : chaque ligne doit être un objet JSON."),
-            RequestError::NotAnObject => formatter.write_str("Chaque ligne doit être un objet JSON ({...})."),
+            RequestError::InvalidJson => {
+                formatter.write_str("JSON invalide : chaque ligne doit être un objet JSON.")
+            }
+            RequestError::NotAnObject => {
+                formatter.write_str("Chaque ligne doit être un objet JSON ({...}).")
+            }
             RequestError::MissingType => formatter.write_str("Champ \"type\" manquant."),
-            RequestError::UnknownType(kind) => write!(formatter, "Type inconnu : \"{}\".", shorten(kind)),
+            RequestError::UnknownType(kind) => {
+                write!(formatter, "Type inconnu : \"{}\".", shorten(kind))
+            }
             RequestError::MissingField(field) => write!(formatter, "Champ \"{field}\" manquant."),
             RequestError::WrongType { field, expected } => {
                 write!(formatter, "Le champ \"{field}\" doit être {expected}.")
@@ -312,7 +342,10 @@ impl fmt::Display for RequestError {
                 shorten(subtype)
             ),
             RequestError::InvalidNumber(field) => {
-                write!(formatter, "Le champ \"{field}\" doit être un entier positif.")
+                write!(
+                    formatter,
+                    "Le champ \"{field}\" doit être un entier positif."
+                )
             }
         }
     }
@@ -337,7 +370,12 @@ pub fn parse_request(line: &str) -> Result<Request, RequestError> {
     let kind = match object.remove("type") {
         None | Some(Value::Null) => return Err(RequestError::MissingType),
         Some(Value::String(kind)) => kind,
-        Some(_) => return Err(RequestError::WrongType { field: "type", expected: STRING }),
+        Some(_) => {
+            return Err(RequestError::WrongType {
+                field: "type",
+                expected: STRING,
+            })
+        }
     };
     match kind.as_str() {
         "register" => {
@@ -359,9 +397,15 @@ pub fn parse_request(line: &str) -> Result<Request, RequestError> {
         "users" => Ok(Request::Users(UsersAlias::Users)),
         "userlist" => Ok(Request::Users(UsersAlias::UserList)),
         "list_users" => Ok(Request::Users(UsersAlias::ListUsers)),
-        "who" => Ok(Request::Who { channel: optional_channel(&mut object)? }),
-        "join_channel" => Ok(Request::JoinChannel { channel: required_channel(&mut object)? }),
-        "leave_channel" => Ok(Request::LeaveChannel { channel: required_channel(&mut object)? }),
+        "who" => Ok(Request::Who {
+            channel: optional_channel(&mut object)?,
+        }),
+        "join_channel" => Ok(Request::JoinChannel {
+            channel: required_channel(&mut object)?,
+        }),
+        "leave_channel" => Ok(Request::LeaveChannel {
+            channel: required_channel(&mut object)?,
+        }),
         "channels" => Ok(Request::Channels),
         "history" => history(&mut object).map(Request::History),
         "ping" => Ok(Request::Ping),
@@ -399,7 +443,13 @@ fn chat(mut object: Map<String, Value>, kind: MessageKind) -> Result<ChatMessage
     for owned in ["timestamp", "id", "system"] {
         object.remove(owned);
     }
-    Ok(ChatMessage { kind, content, target, from, extra: object })
+    Ok(ChatMessage {
+        kind,
+        content,
+        target,
+        from,
+        extra: object,
+    })
 }
 
 fn history(object: &mut Map<String, Value>) -> Result<HistoryQuery, RequestError> {
@@ -407,13 +457,23 @@ fn history(object: &mut Map<String, Value>) -> Result<HistoryQuery, RequestError
     let with = optional_str(object, "with")?;
     let limit = match optional_u64(object, "limit")? {
         None => HISTORY_DEFAULT_LIMIT,
-        Some(limit) => u32::try_from(limit).unwrap_or(HISTORY_MAX_LIMIT).clamp(1, HISTORY_MAX_LIMIT),
+        Some(limit) => u32::try_from(limit)
+            .unwrap_or(HISTORY_MAX_LIMIT)
+            .clamp(1, HISTORY_MAX_LIMIT),
     };
     let before = optional_u64(object, "before")?;
-    Ok(HistoryQuery { channel, with, limit, before })
+    Ok(HistoryQuery {
+        channel,
+        with,
+        limit,
+        before,
+    })
 }
 
-fn required_str(object: &mut Map<String, Value>, field: &'static str) -> Result<String, RequestError> {
+fn required_str(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<String, RequestError> {
     optional_str(object, field)?.ok_or(RequestError::MissingField(field))
 }
 
@@ -425,21 +485,36 @@ fn optional_str(
     match object.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(RequestError::WrongType { field, expected: STRING }),
+        Some(_) => Err(RequestError::WrongType {
+            field,
+            expected: STRING,
+        }),
     }
 }
 
-fn optional_u64(object: &mut Map<String, Value>, field: &'static str) -> Result<Option<u64>, RequestError> {
+fn optional_u64(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<u64>, RequestError> {
     match object.remove(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number.as_u64().map(Some).ok_or(RequestError::InvalidNumber(field)),
-        Some(Value::String(text)) => text.trim().parse().map(Some).map_err(|_| RequestError::InvalidNumber(field)),
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .map(Some)
+            .ok_or(RequestError::InvalidNumber(field)),
+        Some(Value::String(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| RequestError::InvalidNumber(field)),
         Some(_) => Err(RequestError::InvalidNumber(field)),
     }
 }
 
 fn optional_channel(object: &mut Map<String, Value>) -> Result<Option<ChannelName>, RequestError> {
-    optional_str(object, "channel")?.map(|raw| ChannelName::parse(&raw)).transpose()
+    optional_str(object, "channel")?
+        .map(|raw| ChannelName::parse(&raw))
+        .transpose()
 }
 
 fn required_channel(object: &mut Map<String, Value>) -> Result<ChannelName, RequestError> {
@@ -505,21 +580,36 @@ mod tests {
     #[test]
     fn missing_and_unknown_type() {
         assert_eq!(parse(r#"{"content":"x"}"#), Err(RequestError::MissingType));
-        assert_eq!(parse(r#"{"type":"dance"}"#), Err(RequestError::UnknownType("dance".into())));
+        assert_eq!(
+            parse(r#"{"type":"dance"}"#),
+            Err(RequestError::UnknownType("dance".into()))
+        );
         assert_eq!(
             parse(r#"{"type":7}"#),
-            Err(RequestError::WrongType { field: "type", expected: STRING })
+            Err(RequestError::WrongType {
+                field: "type",
+                expected: STRING
+            })
         );
     }
 
     #[test]
     fn missing_field_and_wrong_field_type() {
-        assert_eq!(parse(r#"{"type":"login","username":"a"}"#), Err(RequestError::MissingField("password")));
+        assert_eq!(
+            parse(r#"{"type":"login","username":"a"}"#),
+            Err(RequestError::MissingField("password"))
+        );
         assert_eq!(
             parse(r#"{"type":"message","content":5}"#),
-            Err(RequestError::WrongType { field: "content", expected: STRING })
+            Err(RequestError::WrongType {
+                field: "content",
+                expected: STRING
+            })
         );
-        assert_eq!(parse(r#"{"type":"private","content":"x"}"#), Err(RequestError::MissingField("to")));
+        assert_eq!(
+            parse(r#"{"type":"private","content":"x"}"#),
+            Err(RequestError::MissingField("to"))
+        );
     }
 
     #[test]
@@ -536,9 +626,9 @@ mod tests {
 
     #[test]
     fn message_keeps_unknown_keys_and_drops_server_keys() {
-        let Ok(Request::Chat(chat)) =
-            parse(r#"{"type":"message","content":"hi","color":"red","timestamp":"x","id":3,"system":true}"#)
-        else {
+        let Ok(Request::Chat(chat)) = parse(
+            r#"{"type":"message","content":"hi","color":"red","timestamp":"x","id":3,"system":true}"#,
+        ) else {
             panic!("message should parse");
         };
         assert_eq!(chat.target, ChatTarget::Channel(None));
@@ -548,10 +638,14 @@ mod tests {
 
     #[test]
     fn private_forms() {
-        let Ok(Request::Chat(a)) = parse(r#"{"type":"message","subtype":"private","to":"bob","content":"x"}"#) else {
+        let Ok(Request::Chat(a)) =
+            parse(r#"{"type":"message","subtype":"private","to":"bob","content":"x"}"#)
+        else {
             panic!()
         };
-        let Ok(Request::Chat(b)) = parse(r#"{"type":"private","to":"bob","content":"x"}"#) else { panic!() };
+        let Ok(Request::Chat(b)) = parse(r#"{"type":"private","to":"bob","content":"x"}"#) else {
+            panic!()
+        };
         assert_eq!(a.target, ChatTarget::User("bob".into()));
         assert_eq!(b.target, ChatTarget::User("bob".into()));
         assert_eq!(b.kind, MessageKind::Private);
@@ -577,13 +671,28 @@ mod tests {
             assert_eq!(Presence::parse(raw), Some(expected), "{raw}");
         }
         assert_eq!(Presence::parse("sleeping"), None);
-        assert!(matches!(parse(r#"{"type":"status","state":"zzz"}"#), Err(RequestError::InvalidState(_))));
+        assert!(matches!(
+            parse(r#"{"type":"status","state":"zzz"}"#),
+            Err(RequestError::InvalidState(_))
+        ));
     }
 
     #[test]
     fn channel_aliases_name_the_default_channel() {
-        for raw in ["general", "#general", "général", "#général", "#Général", "GENERAL", "#ge\u{301}ne\u{301}ral"] {
-            assert_eq!(ChannelName::parse(raw).unwrap(), ChannelName::default_channel(), "{raw}");
+        for raw in [
+            "general",
+            "#general",
+            "général",
+            "#général",
+            "#Général",
+            "GENERAL",
+            "#ge\u{301}ne\u{301}ral",
+        ] {
+            assert_eq!(
+                ChannelName::parse(raw).unwrap(),
+                ChannelName::default_channel(),
+                "{raw}"
+            );
         }
     }
 
@@ -600,7 +709,9 @@ mod tests {
 
     #[test]
     fn reserved_names_any_case() {
-        for name in ["Serveur", "server", "admin", "ADMIN", "global", "Global", "invité", "INVITÉ"] {
+        for name in [
+            "Serveur", "server", "admin", "ADMIN", "global", "Global", "invité", "INVITÉ",
+        ] {
             assert!(is_reserved_name(name), "{name}");
             assert_eq!(check_name(name), Err(NameProblem::Reserved));
         }
@@ -618,9 +729,13 @@ mod tests {
 
     #[test]
     fn history_limits() {
-        let Ok(Request::History(query)) = parse(r#"{"type":"history"}"#) else { panic!() };
+        let Ok(Request::History(query)) = parse(r#"{"type":"history"}"#) else {
+            panic!()
+        };
         assert_eq!(query.limit, HISTORY_DEFAULT_LIMIT);
-        let Ok(Request::History(query)) = parse(r#"{"type":"history","limit":100000,"before":"12"}"#) else {
+        let Ok(Request::History(query)) =
+            parse(r#"{"type":"history","limit":100000,"before":"12"}"#)
+        else {
             panic!()
         };
         assert_eq!((query.limit, query.before), (HISTORY_MAX_LIMIT, Some(12)));
@@ -633,15 +748,24 @@ mod tests {
             SlashCommand::parse("/join #Java"),
             Some(SlashCommand::Join(Ok(ChannelName::parse("Java").unwrap())))
         );
-        assert!(matches!(SlashCommand::parse("/leave"), Some(SlashCommand::Leave(Err(_)))));
+        assert!(matches!(
+            SlashCommand::parse("/leave"),
+            Some(SlashCommand::Leave(Err(_)))
+        ));
         assert_eq!(SlashCommand::parse("/me waves"), None);
         assert_eq!(SlashCommand::parse("hello /join"), None);
     }
 
     #[test]
     fn user_list_aliases() {
-        assert_eq!(parse(r#"{"type":"list_users"}"#), Ok(Request::Users(UsersAlias::ListUsers)));
+        assert_eq!(
+            parse(r#"{"type":"list_users"}"#),
+            Ok(Request::Users(UsersAlias::ListUsers))
+        );
         assert_eq!(UsersAlias::ListUsers.reply_type(), "list_users");
-        assert_eq!(parse(r#"{"type":"userlist"}"#), Ok(Request::Users(UsersAlias::UserList)));
+        assert_eq!(
+            parse(r#"{"type":"userlist"}"#),
+            Ok(Request::Users(UsersAlias::UserList))
+        );
     }
 }

@@ -1,0 +1,85 @@
+//! Reads the wall clock for the hub: UTC microseconds plus the local broken-down time that the
+//! wire format's `timestamp` uses (PROTOCOL.md §4). The only place the server asks for the time zone.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use classcord_core::hub::{LocalTime, Now};
+
+/// The current time.
+pub fn now() -> Now {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let unix_micros = u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX);
+    let seconds = since_epoch.as_secs();
+    let micros = since_epoch.subsec_micros();
+    Now {
+        unix_micros,
+        local: local_time(seconds, micros),
+    }
+}
+
+/// Breaks `seconds` down in the local time zone (falls back to UTC if the C library cannot).
+fn local_time(seconds: u64, micros: u32) -> LocalTime {
+    let time = libc::time_t::try_from(seconds).unwrap_or(libc::time_t::MAX);
+    // SAFETY: `tm` is plain old data that localtime_r fully initialises on success; localtime_r is
+    // the thread-safe variant and only reads `time`.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&time, &mut tm).is_null() };
+    if !ok {
+        return utc_time(seconds, micros);
+    }
+    LocalTime {
+        year: tm.tm_year + 1900,
+        month: u8::try_from(tm.tm_mon + 1).unwrap_or(1),
+        day: u8::try_from(tm.tm_mday).unwrap_or(1),
+        hour: u8::try_from(tm.tm_hour).unwrap_or(0),
+        minute: u8::try_from(tm.tm_min).unwrap_or(0),
+        second: u8::try_from(tm.tm_sec).unwrap_or(0),
+        micros,
+    }
+}
+
+/// UTC civil time from days since the epoch (Howard Hinnant's algorithm).
+fn utc_time(seconds: u64, micros: u32) -> LocalTime {
+    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
+    let rem = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    LocalTime {
+        year: i32::try_from(year).unwrap_or(1970),
+        month: month as u8,
+        day: day as u8,
+        hour: (rem / 3600) as u8,
+        minute: (rem % 3600 / 60) as u8,
+        second: (rem % 60) as u8,
+        micros,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_breakdown_matches_known_dates() {
+        let t = utc_time(1_764_063_907, 5);
+        assert_eq!(t.iso(), "2025-11-25T09:45:07.000005");
+        assert_eq!(utc_time(951_782_400, 0).iso(), "2000-02-29T00:00:00.000000");
+    }
+
+    #[test]
+    fn now_has_six_digit_fraction() {
+        let now = now();
+        let iso = now.local.iso();
+        assert_eq!(iso.len(), 26, "{iso}");
+        assert!(now.unix_micros > 1_700_000_000_000_000);
+    }
+}

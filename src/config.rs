@@ -1,0 +1,372 @@
+//! Configuration: the TOML file (every key optional) and command-line flags, merged and checked
+//! into a [`Config`]. The defaults work out of the box: listen on port 12345 on every IPv4 and IPv6
+//! address, data in `./classcord-data/`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use classcord_core::frame::DEFAULT_MAX_LINE_BYTES;
+use classcord_core::hub::HubConfig;
+use serde::Deserialize;
+
+use crate::store::HashParams;
+
+pub const DEFAULT_PORT: u16 = 12345;
+pub const DEFAULT_DATA_DIR: &str = "classcord-data";
+pub const DATABASE_FILE: &str = "classcord.redb";
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    /// True when `listen` is the built-in default (then an address family the host lacks is
+    /// skipped with a warning instead of failing).
+    pub listen_is_default: bool,
+    pub data_dir: PathBuf,
+    pub max_line_bytes: usize,
+    pub outbound_queue_bytes: usize,
+    pub hash: HashParams,
+    pub max_concurrent_hashes: usize,
+    pub db_cache_bytes: usize,
+    pub log_level: log::LevelFilter,
+    pub hub: HubConfig,
+}
+
+impl Config {
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(DATABASE_FILE)
+    }
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Vec<String>,
+    pub data_dir: Option<PathBuf>,
+    pub log_level: Option<String>,
+}
+
+/// The file as written; every key optional, unknown keys refused (typos must not pass silently).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<Vec<String>>,
+    data_dir: Option<PathBuf>,
+    welcome: Option<String>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    passwords: RawPasswords,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_line_bytes: Option<usize>,
+    outbound_queue_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPasswords {
+    memory_kib: Option<u32>,
+    iterations: Option<u32>,
+    parallelism: Option<u32>,
+    max_concurrent_hashes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    cache_mib: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+}
+
+/// Why the configuration cannot be used. Messages are in French: operators read them.
+#[derive(Debug)]
+pub enum ConfigError {
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Parse {
+        path: PathBuf,
+        message: String,
+    },
+    Invalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { path, source } => {
+                write!(
+                    f,
+                    "impossible de lire le fichier de configuration {} : {source}",
+                    path.display()
+                )
+            }
+            ConfigError::Parse { path, message } => {
+                write!(
+                    f,
+                    "fichier de configuration {} invalide : {message}",
+                    path.display()
+                )
+            }
+            ConfigError::Invalid(message) => write!(f, "configuration invalide : {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads `file` (if any), applies `overrides`, checks every value.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let raw = match file {
+            None => RawConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|error| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: error.to_string().trim_end().replace('\n', " | "),
+                })?
+            }
+        };
+        Config::from_raw(raw, overrides)
+    }
+
+    fn from_raw(raw: RawConfig, overrides: Overrides) -> Result<Config, ConfigError> {
+        let listen_texts = if !overrides.listen.is_empty() {
+            Some(overrides.listen)
+        } else {
+            raw.listen
+        };
+        let listen_is_default = listen_texts.is_none();
+        let listen = match listen_texts {
+            None => vec![
+                SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+                SocketAddr::from(([0u16; 8], DEFAULT_PORT)),
+            ],
+            Some(texts) if texts.is_empty() => {
+                return Err(ConfigError::Invalid(
+                    "« listen » ne contient aucune adresse".into(),
+                ))
+            }
+            Some(texts) => texts
+                .iter()
+                .map(|text| parse_listen(text))
+                .collect::<Result<_, _>>()?,
+        };
+
+        let max_line_bytes = raw.limits.max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES);
+        check_range("limits.max_line_bytes", max_line_bytes, 256, 16 << 20)?;
+        let outbound_queue_bytes = raw.limits.outbound_queue_bytes.unwrap_or(256 * 1024);
+        check_range(
+            "limits.outbound_queue_bytes",
+            outbound_queue_bytes,
+            4096,
+            64 << 20,
+        )?;
+
+        let defaults = HashParams::default();
+        let hash = HashParams {
+            memory_kib: raw.passwords.memory_kib.unwrap_or(defaults.memory_kib),
+            iterations: raw.passwords.iterations.unwrap_or(defaults.iterations),
+            parallelism: raw.passwords.parallelism.unwrap_or(defaults.parallelism),
+        };
+        check_range(
+            "passwords.memory_kib",
+            hash.memory_kib as usize,
+            1024,
+            1 << 20,
+        )?;
+        check_range("passwords.iterations", hash.iterations as usize, 1, 100)?;
+        check_range("passwords.parallelism", hash.parallelism as usize, 1, 16)?;
+        let max_concurrent_hashes = raw.passwords.max_concurrent_hashes.unwrap_or(2);
+        check_range(
+            "passwords.max_concurrent_hashes",
+            max_concurrent_hashes,
+            1,
+            64,
+        )?;
+
+        let cache_mib = raw.storage.cache_mib.unwrap_or(32);
+        check_range("storage.cache_mib", cache_mib, 1, 4096)?;
+
+        let level_text = overrides
+            .log_level
+            .or(raw.log.level)
+            .unwrap_or_else(|| "info".into());
+        let log_level = parse_level(&level_text)?;
+
+        let mut hub = HubConfig::default();
+        if let Some(welcome) = raw.welcome {
+            hub.welcome = welcome;
+        }
+
+        Ok(Config {
+            listen,
+            listen_is_default,
+            data_dir: overrides
+                .data_dir
+                .or(raw.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            max_line_bytes,
+            outbound_queue_bytes,
+            hash,
+            max_concurrent_hashes,
+            db_cache_bytes: cache_mib << 20,
+            log_level,
+            hub,
+        })
+    }
+}
+
+/// `ADDR:PORT`, `[V6]:PORT`, or a bare port (all IPv4 addresses).
+fn parse_listen(text: &str) -> Result<SocketAddr, ConfigError> {
+    let text = text.trim();
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    text.parse().map_err(|_| {
+        ConfigError::Invalid(format!(
+            "adresse d'écoute « {text} » invalide (exemples : 0.0.0.0:12345, [::]:12345, 127.0.0.1:12345)"
+        ))
+    })
+}
+
+fn parse_level(text: &str) -> Result<log::LevelFilter, ConfigError> {
+    text.trim().parse().map_err(|_| {
+        ConfigError::Invalid(format!(
+            "niveau de journal « {text} » inconnu (error, warn, info, debug, trace ou off)"
+        ))
+    })
+}
+
+fn check_range(key: &str, value: usize, min: usize, max: usize) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "« {key} » vaut {value}, attendu entre {min} et {max}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_text(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("test.toml"),
+            message: e.to_string(),
+        })?;
+        Config::from_raw(raw, Overrides::default())
+    }
+
+    #[test]
+    fn defaults_listen_on_both_families_port_12345() {
+        let config = from_text("").unwrap();
+        assert_eq!(config.listen.len(), 2);
+        assert!(config.listen.iter().all(|addr| addr.port() == 12345));
+        assert!(config.listen_is_default);
+        assert_eq!(config.data_dir, PathBuf::from("classcord-data"));
+        assert_eq!(config.max_line_bytes, 64 * 1024);
+        assert_eq!(config.outbound_queue_bytes, 256 * 1024);
+        assert_eq!(config.hash, HashParams::default());
+        assert_eq!(config.max_concurrent_hashes, 2);
+    }
+
+    #[test]
+    fn every_key_can_be_set() {
+        let config = from_text(
+            r#"
+            listen = ["127.0.0.1:4000", "[::1]:4000"]
+            data_dir = "/var/lib/classcord"
+            welcome = ""
+            [limits]
+            max_line_bytes = 1024
+            outbound_queue_bytes = 8192
+            [passwords]
+            memory_kib = 12288
+            iterations = 3
+            parallelism = 1
+            max_concurrent_hashes = 1
+            [storage]
+            cache_mib = 8
+            [log]
+            level = "debug"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.listen[1], "[::1]:4000".parse().unwrap());
+        assert_eq!(config.max_line_bytes, 1024);
+        assert_eq!(config.hash.memory_kib, 12288);
+        assert_eq!(config.db_cache_bytes, 8 << 20);
+        assert_eq!(config.log_level, log::LevelFilter::Debug);
+        assert!(config.hub.welcome.is_empty());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let raw: RawConfig =
+            toml::from_str("listen = [\"127.0.0.1:1\"]\ndata_dir = \"a\"").unwrap();
+        let overrides = Overrides {
+            listen: vec!["127.0.0.1:2".into()],
+            data_dir: Some("b".into()),
+            log_level: Some("warn".into()),
+        };
+        let config = Config::from_raw(raw, overrides).unwrap();
+        assert_eq!(config.listen, vec!["127.0.0.1:2".parse().unwrap()]);
+        assert_eq!(config.data_dir, PathBuf::from("b"));
+        assert!(!config.listen_is_default);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
+        assert!(matches!(
+            from_text("lisen = []"),
+            Err(ConfigError::Parse { .. })
+        ));
+        let error = from_text("[limits]\nmax_line_bytes = 10")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("limits.max_line_bytes"), "{error}");
+        assert!(from_text("listen = [\"nowhere\"]").is_err());
+        assert!(from_text("[log]\nlevel = \"loud\"").is_err());
+    }
+
+    #[test]
+    fn bare_port_listens_on_ipv4() {
+        assert_eq!(
+            parse_listen("4000").unwrap(),
+            "0.0.0.0:4000".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let error = Config::load(
+            Some(Path::new("/nonexistent/classcord.toml")),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("/nonexistent/classcord.toml"), "{error}");
+    }
+}

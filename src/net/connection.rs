@@ -1,0 +1,204 @@
+//! One accepted TCP connection: its reader task (bytes -> lines -> typed requests -> hub) and its
+//! writer task (outbox -> socket, everything queued coalesced into one write).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use classcord_core::frame::{decode_line, LineSplitter, LineTooLong};
+use classcord_core::hub::{Frame, Inbound, SessionId};
+use classcord_core::message::parse_request;
+use futures_lite::future;
+use smol::channel::Sender;
+use smol::{Async, Timer};
+
+use super::hub_task::HubCommand;
+use super::outbox::{Batch, Outbox};
+
+pub type Stream = Arc<Async<TcpStream>>;
+
+/// Read size; one buffer per executor thread, so an idle connection holds none.
+const READ_CHUNK: usize = 64 * 1024;
+/// After an over-long line, how long to keep swallowing input while the error line is written.
+const DRAIN_AFTER_CLOSE: Duration = Duration::from_secs(5);
+/// A writer buffer larger than this is released after use.
+const RETAINED_WRITE_BUFFER: usize = 16 * 1024;
+
+thread_local! {
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+}
+
+enum ReadOutcome {
+    Data,
+    Again,
+    Eof,
+    TooLong(LineTooLong),
+    Failed(io::Error),
+}
+
+fn to_inbound(line: &[u8]) -> Inbound {
+    match parse_request(&decode_line(line)) {
+        Ok(request) => Inbound::Request(request),
+        Err(error) => Inbound::Invalid(error),
+    }
+}
+
+/// Reads until EOF, an error or an over-long line, handing every line to the hub in order; then
+/// tells the hub the session is gone.
+pub async fn read_loop(
+    stream: Stream,
+    session: SessionId,
+    hub: Sender<HubCommand>,
+    max_line: usize,
+) {
+    let mut splitter = LineSplitter::new(max_line);
+    loop {
+        if stream.readable().await.is_err() {
+            break;
+        }
+        let mut lines = Vec::new();
+        let outcome = READ_BUFFER.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            match stream.get_ref().read(&mut buffer) {
+                Ok(0) => ReadOutcome::Eof,
+                Ok(read) => {
+                    match splitter.feed(&buffer[..read], |line| lines.push(to_inbound(line))) {
+                        Ok(()) => ReadOutcome::Data,
+                        Err(too_long) => ReadOutcome::TooLong(too_long),
+                    }
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    ReadOutcome::Again
+                }
+                Err(error) => ReadOutcome::Failed(error),
+            }
+        });
+        if !lines.is_empty()
+            && hub
+                .send(HubCommand::Lines { session, lines })
+                .await
+                .is_err()
+        {
+            return; // the hub has stopped: shutting down
+        }
+        match outcome {
+            ReadOutcome::Data | ReadOutcome::Again => {}
+            ReadOutcome::Eof => break,
+            ReadOutcome::Failed(error) => {
+                log::debug!("[DEBUG] lecture interrompue (#{}) : {error}", session.0);
+                break;
+            }
+            ReadOutcome::TooLong(too_long) => {
+                let command = HubCommand::Lines {
+                    session,
+                    lines: vec![Inbound::LineTooLong {
+                        limit: too_long.limit,
+                    }],
+                };
+                if hub.send(command).await.is_err() {
+                    return;
+                }
+                // Keep reading (and discarding) so the close does not reset the connection before
+                // the client has the error line.
+                future::or(discard_until_eof(&stream), async {
+                    Timer::after(DRAIN_AFTER_CLOSE).await;
+                })
+                .await;
+                break;
+            }
+        }
+    }
+    let _ = hub.send(HubCommand::Disconnect { session }).await;
+}
+
+async fn discard_until_eof(stream: &Stream) {
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let done =
+            READ_BUFFER.with(
+                |buffer| match stream.get_ref().read(&mut buffer.borrow_mut()) {
+                    Ok(0) => true,
+                    Ok(_) => false,
+                    Err(error) => !matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ),
+                },
+            );
+        if done {
+            return;
+        }
+    }
+}
+
+/// How a writer ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriterEnd {
+    /// Closed by the server after writing everything queued.
+    Drained,
+    /// Cut off: its queue overflowed.
+    Overflowed,
+    /// The socket failed (peer gone).
+    Failed,
+}
+
+/// Writes whatever the outbox holds, as few writes as possible, until it is closed.
+pub async fn write_loop(stream: Stream, outbox: Arc<Outbox>) -> WriterEnd {
+    let mut batch: VecDeque<Frame> = VecDeque::new();
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        match future::poll_fn(|cx| outbox.poll_batch(cx, &mut batch)).await {
+            Batch::Frames => {
+                let written = if batch.len() == 1 {
+                    write_all(&stream, &batch[0]).await
+                } else {
+                    buffer.clear();
+                    for frame in &batch {
+                        buffer.extend_from_slice(frame);
+                    }
+                    write_all(&stream, &buffer).await
+                };
+                batch.clear();
+                if buffer.capacity() > RETAINED_WRITE_BUFFER {
+                    buffer = Vec::new();
+                }
+                if batch.capacity() > 1024 {
+                    batch = VecDeque::new();
+                }
+                if written.is_err() {
+                    let _ = stream.get_ref().shutdown(Shutdown::Both);
+                    return WriterEnd::Failed;
+                }
+            }
+            Batch::Finished => {
+                let _ = stream.get_ref().shutdown(Shutdown::Write);
+                return WriterEnd::Drained;
+            }
+            Batch::Overflowed => {
+                let _ = stream.get_ref().shutdown(Shutdown::Both);
+                return WriterEnd::Overflowed;
+            }
+        }
+    }
+}
+
+async fn write_all(stream: &Async<TcpStream>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let written = stream.write_with(|socket| (&*socket).write(bytes)).await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[written..];
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The hub task: the one owner of chat state. It receives lines and connection events over a
+//! channel, runs `core::hub`, pushes each produced frame (encoded once, shared) into the
+//! recipients' outboxes, and carries out the effects: password checks on blocking threads, closes,
+//! log lines. It never waits on a socket.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
+
+use classcord_core::hub::{
+    AuthOutcome, CloseReason, Effect, Event, Hub, Inbound, Output, SessionId,
+};
+use smol::channel::{Receiver, Sender};
+use smol::Executor;
+
+use super::connection::Stream;
+use super::outbox::{Outbox, Push};
+use crate::accounts::Accounts;
+use crate::clock;
+use crate::logging::{bare_ip, quoted};
+
+pub const SHUTDOWN_NOTICE: &str = "Le serveur s'arrête. À bientôt !";
+
+/// Everything the hub task is told.
+pub enum HubCommand {
+    Connect {
+        session: SessionId,
+        connection: Connection,
+    },
+    Lines {
+        session: SessionId,
+        lines: Vec<Inbound>,
+    },
+    Disconnect {
+        session: SessionId,
+    },
+    AuthDone {
+        session: SessionId,
+        outcome: AuthOutcome,
+    },
+    Shutdown,
+}
+
+/// The hub's handle on one connection.
+pub struct Connection {
+    pub stream: Stream,
+    pub outbox: Arc<Outbox>,
+    pub peer: SocketAddr,
+    pub outbound_limit: usize,
+}
+
+struct Peer {
+    connection: Connection,
+    name: Option<String>,
+}
+
+impl Peer {
+    fn ip(&self) -> IpAddr {
+        bare_ip(self.connection.peer.ip())
+    }
+}
+
+pub struct HubTask {
+    hub: Hub,
+    peers: HashMap<SessionId, Peer>,
+    accounts: Accounts,
+    executor: Arc<Executor<'static>>,
+    commands: Sender<HubCommand>,
+    output: Output,
+}
+
+impl HubTask {
+    pub fn new(
+        hub: Hub,
+        accounts: Accounts,
+        executor: Arc<Executor<'static>>,
+        commands: Sender<HubCommand>,
+    ) -> Self {
+        HubTask {
+            hub,
+            peers: HashMap::new(),
+            accounts,
+            executor,
+            commands,
+            output: Output::new(),
+        }
+    }
+
+    /// Runs until a `Shutdown` command (or until every sender is gone).
+    pub async fn run(mut self, inbox: Receiver<HubCommand>) {
+        while let Ok(command) = inbox.recv().await {
+            if !self.apply(command) {
+                break;
+            }
+        }
+        for peer in self.peers.values() {
+            peer.connection.outbox.close();
+        }
+    }
+
+    /// Returns false once the server is shutting down.
+    fn apply(&mut self, command: HubCommand) -> bool {
+        let mut output = std::mem::take(&mut self.output);
+        let keep_going = match command {
+            HubCommand::Connect {
+                session,
+                connection,
+            } => {
+                log::info!("[CONNEXION] {} (#{})", connection.peer, session.0);
+                self.hub.connect(session);
+                self.peers.insert(
+                    session,
+                    Peer {
+                        connection,
+                        name: None,
+                    },
+                );
+                true
+            }
+            HubCommand::Lines { session, lines } => {
+                let now = clock::now();
+                for line in lines {
+                    self.hub.handle(session, line, &now, &mut output);
+                }
+                true
+            }
+            HubCommand::Disconnect { session } => {
+                self.hub.disconnect(session, &mut output);
+                if let Some(peer) = self.peers.remove(&session) {
+                    peer.connection.outbox.close();
+                    let name = peer
+                        .name
+                        .as_deref()
+                        .map(|name| format!(", {name}"))
+                        .unwrap_or_default();
+                    log::info!(
+                        "[DECONNEXION] {} (#{}{name})",
+                        peer.connection.peer,
+                        session.0
+                    );
+                }
+                true
+            }
+            HubCommand::AuthDone { session, outcome } => {
+                self.hub
+                    .auth_result(session, outcome, &clock::now(), &mut output);
+                true
+            }
+            HubCommand::Shutdown => {
+                log::info!(
+                    "[ARRET] arrêt demandé : prévient {} connexion(s)",
+                    self.peers.len()
+                );
+                self.hub
+                    .shutdown(SHUTDOWN_NOTICE, &clock::now(), &mut output);
+                false
+            }
+        };
+        self.deliver(&mut output);
+        output.clear();
+        self.output = output;
+        keep_going
+    }
+
+    fn deliver(&mut self, output: &mut Output) {
+        for (frame, recipients) in output.deliveries() {
+            for session in recipients {
+                let Some(peer) = self.peers.get(session) else {
+                    continue;
+                };
+                if peer.connection.outbox.push(frame) == Push::Overflowed {
+                    log::warn!(
+                        "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {} octets), déconnecté (#{})",
+                        peer.ip(),
+                        peer.connection.outbound_limit,
+                        session.0
+                    );
+                    // Unblocks a writer stuck on a full socket; the reader then sees the end.
+                    let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Both);
+                }
+            }
+        }
+        for effect in output.effects.drain(..) {
+            self.perform(effect);
+        }
+    }
+
+    fn perform(&mut self, effect: Effect) {
+        match effect {
+            Effect::VerifyLogin {
+                session,
+                username,
+                password,
+            } => {
+                let accounts = self.accounts.clone();
+                let commands = self.commands.clone();
+                self.executor
+                    .spawn(async move {
+                        let outcome = accounts.login(username, password).await;
+                        let _ = commands
+                            .send(HubCommand::AuthDone { session, outcome })
+                            .await;
+                    })
+                    .detach();
+            }
+            Effect::Register {
+                session,
+                username,
+                password,
+            } => {
+                let accounts = self.accounts.clone();
+                let commands = self.commands.clone();
+                let created = clock::now().unix_micros / 1_000_000;
+                self.executor
+                    .spawn(async move {
+                        let outcome = accounts.register(username, password, created).await;
+                        let _ = commands
+                            .send(HubCommand::AuthDone { session, outcome })
+                            .await;
+                    })
+                    .detach();
+            }
+            Effect::Close { session, reason } => {
+                if let Some(peer) = self.peers.get(&session) {
+                    if reason == CloseReason::LineTooLong {
+                        log::warn!(
+                            "[ERREUR] ligne trop longue : fermeture de {} (#{})",
+                            peer.connection.peer,
+                            session.0
+                        );
+                    }
+                    peer.connection.outbox.close();
+                }
+            }
+            Effect::Log(event) => self.log_event(event),
+        }
+    }
+
+    fn log_event(&mut self, event: Event) {
+        match event {
+            Event::GuestNamed { session, name } => {
+                let ip = self.ip(session);
+                log::info!("[INVITE] {name} depuis {ip} (#{})", session.0);
+                self.set_name(session, name);
+            }
+            Event::LoggedIn { session, name } => {
+                let ip = self.ip(session);
+                log::info!("[LOGIN] {name} depuis {ip} (#{})", session.0);
+                self.set_name(session, name);
+            }
+            Event::LoginFailed { session, username } => {
+                log::warn!(
+                    "[AUTH] AUTH_FAIL ip={} user={}",
+                    self.ip(session),
+                    quoted(&username)
+                );
+            }
+            Event::Registered { session, name } => {
+                log::info!(
+                    "[INSCRIPTION] {name} depuis {} (#{})",
+                    self.ip(session),
+                    session.0
+                );
+            }
+            Event::RegisterRefused {
+                session,
+                username,
+                reason,
+            } => {
+                log::info!(
+                    "[INSCRIPTION] REGISTER_REFUSED ip={} user={} reason={reason}",
+                    self.ip(session),
+                    quoted(&username)
+                );
+            }
+            Event::Message {
+                session,
+                from,
+                target,
+                length,
+                recipients,
+                frame,
+            } => {
+                log::info!("[MSG] {from} -> {target} ({length} octets, {recipients} destinataire(s)) (#{})", session.0);
+                if log::log_enabled!(log::Level::Debug) {
+                    log::debug!("[MSG] {}", String::from_utf8_lossy(&frame).trim_end());
+                }
+            }
+            Event::Rejected { session, reason } => {
+                log::warn!(
+                    "[ERREUR] PROTOCOL_ERROR ip={} reason={reason} (#{})",
+                    self.ip(session),
+                    session.0
+                );
+            }
+            Event::ChannelJoined { session, channel } => {
+                log::info!("[SALON] #{} rejoint {channel}", session.0);
+            }
+            Event::ChannelLeft { session, channel } => {
+                log::info!("[SALON] #{} quitte {channel}", session.0);
+            }
+        }
+    }
+
+    fn ip(&self, session: SessionId) -> String {
+        self.peers
+            .get(&session)
+            .map_or_else(|| "?".to_string(), |peer| peer.ip().to_string())
+    }
+
+    fn set_name(&mut self, session: SessionId, name: String) {
+        if let Some(peer) = self.peers.get_mut(&session) {
+            peer.name = Some(name);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Listening sockets and the accept loop. IPv6 sockets are IPv6-only so that `0.0.0.0:P` and
+//! `[::]:P` can both be bound, as the defaults do.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use classcord_core::hub::SessionId;
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage,
+};
+use smol::channel::{Receiver, Sender};
+use smol::{Async, Executor, Timer};
+
+use super::connection::{read_loop, write_loop, WriterEnd};
+use super::hub_task::{Connection, HubCommand};
+use super::outbox::Outbox;
+
+/// Binds one listening socket.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd: OwnedFd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    if addr.is_ipv6() {
+        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+    }
+    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    socket::listen(&fd, Backlog::new(1024).unwrap_or(Backlog::MAXCONN))?;
+    let listener = TcpListener::from(fd);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// What every accepted connection needs.
+pub struct AcceptContext {
+    pub executor: Arc<Executor<'static>>,
+    pub hub: Sender<HubCommand>,
+    pub next_session: AtomicU64,
+    pub max_line_bytes: usize,
+    pub outbound_queue_bytes: usize,
+    /// Held by every connection task; the server waits for all of them to drop it at shutdown.
+    pub alive: Sender<()>,
+}
+
+/// Accepts until `stop` closes.
+pub async fn accept_loop(
+    listener: async_net::TcpListener,
+    context: Arc<AcceptContext>,
+    stop: Receiver<()>,
+) {
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            let _ = stop.recv().await;
+            None
+        })
+        .await;
+        let Some(accepted) = accepted else { return };
+        match accepted {
+            Ok((stream, peer)) => start_connection(stream, peer, &context),
+            Err(error) => {
+                // Out of file descriptors and the like: say so, breathe, carry on.
+                log::error!("[ERREUR] accept a échoué : {error}");
+                Timer::after(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &AcceptContext) {
+    let _ = stream.set_nodelay(true);
+    let stream: Arc<Async<std::net::TcpStream>> = stream.into();
+    let session = SessionId(context.next_session.fetch_add(1, Ordering::Relaxed));
+    let outbox = Arc::new(Outbox::new(context.outbound_queue_bytes));
+    let connection = Connection {
+        stream: stream.clone(),
+        outbox: outbox.clone(),
+        peer,
+        outbound_limit: context.outbound_queue_bytes,
+    };
+
+    let hub = context.hub.clone();
+    let max_line = context.max_line_bytes;
+    let alive = context.alive.clone();
+    let reader_stream = stream.clone();
+    let reader_outbox = outbox.clone();
+    context
+        .executor
+        .spawn(async move {
+            let _alive = alive;
+            // The reader announces the connection itself, so the hub sees it before any line.
+            if hub
+                .send(HubCommand::Connect {
+                    session,
+                    connection,
+                })
+                .await
+                .is_ok()
+            {
+                read_loop(reader_stream, session, hub, max_line).await;
+            } else {
+                reader_outbox.close(); // shutting down: the writer just closes the socket
+            }
+        })
+        .detach();
+
+    let alive = context.alive.clone();
+    context
+        .executor
+        .spawn(async move {
+            let _alive = alive;
+            if write_loop(stream, outbox).await == WriterEnd::Failed {
+                log::debug!("[DEBUG] écriture interrompue (#{})", session.0);
+            }
+        })
+        .detach();
+}

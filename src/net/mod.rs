@@ -1,0 +1,243 @@
+//! The network shell: binds the listeners, runs the executor threads, the hub task and one reader
+//! and one writer task per connection, and shuts everything down cleanly on SIGINT / SIGTERM.
+//!
+//! - [`listener`]: sockets and the accept loop.
+//! - [`connection`]: per-connection reader and writer tasks.
+//! - [`outbox`]: the bounded per-connection outbound queue.
+//! - [`hub_task`]: the task that owns the chat state and carries out its effects.
+
+pub mod connection;
+pub mod hub_task;
+pub mod listener;
+pub mod outbox;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use classcord_core::hub::Hub;
+use nix::sys::signal::{SigSet, Signal};
+use smol::{channel, Executor, Timer};
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::store::{PasswordError, PasswordHasher, Store, StoreError};
+use hub_task::{HubCommand, HubTask};
+use listener::AcceptContext;
+
+/// How long shutdown waits for connections to flush and close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Commands waiting for the hub; readers wait when it is full (back-pressure).
+const HUB_QUEUE: usize = 4096;
+
+/// Why the server could not start. Messages are in French: operators read them.
+#[derive(Debug)]
+pub enum ServeError {
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Store {
+        path: PathBuf,
+        source: StoreError,
+    },
+    Password(PasswordError),
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    NoListener,
+    Signals(nix::Error),
+    Thread(std::io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::DataDir { path, source } => {
+                write!(f, "impossible de créer le dossier de données {} : {source}", path.display())
+            }
+            ServeError::Store { path, source } => {
+                write!(f, "impossible d'ouvrir la base {} : {source}", path.display())
+            }
+            ServeError::Password(error) => write!(f, "paramètres de hachage invalides : {error}"),
+            ServeError::Bind { addr, source } => write!(
+                f,
+                "impossible d'écouter sur {addr} : {source} (port déjà utilisé par un autre serveur ?)"
+            ),
+            ServeError::NoListener => f.write_str("aucune adresse d'écoute disponible"),
+            ServeError::Signals(error) => write!(f, "gestion des signaux impossible : {error}"),
+            ServeError::Thread(error) => write!(f, "impossible de démarrer un thread : {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Runs the server until SIGINT or SIGTERM; returns once everything is flushed and closed.
+pub fn serve(config: Config) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let db_path = config.database_path();
+    let store =
+        Store::open(&db_path, config.db_cache_bytes).map_err(|source| ServeError::Store {
+            path: db_path.clone(),
+            source,
+        })?;
+    let accounts_known = store.user_names().map_err(|source| ServeError::Store {
+        path: db_path.clone(),
+        source,
+    })?;
+    let hasher = PasswordHasher::new(config.hash).map_err(ServeError::Password)?;
+
+    let listeners = bind_all(&config)?;
+    log::info!(
+        "[DEMARRAGE] base de données : {} ({} compte(s))",
+        db_path.display(),
+        accounts_known.len()
+    );
+
+    // Signals are blocked in every thread (inherited) and taken by one dedicated thread.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block().map_err(ServeError::Signals)?;
+
+    let store = Arc::new(store);
+    let accounts = Accounts::new(store.clone(), hasher, config.max_concurrent_hashes);
+    let hub = Hub::new(config.hub.clone(), accounts_known, 1);
+
+    let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
+    let (hub_tx, hub_rx) = channel::bounded::<HubCommand>(HUB_QUEUE);
+    let (stop_tx, stop_rx) = channel::bounded::<()>(1);
+    let (alive_tx, alive_rx) = channel::bounded::<()>(1);
+
+    let signal_hub = hub_tx.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || wait_for_signals(signals, signal_hub))
+        .map_err(ServeError::Thread)?;
+
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1);
+    let mut workers = Vec::new();
+    for index in 1..threads {
+        let executor = executor.clone();
+        let stop = stop_rx.clone();
+        let worker = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || {
+                smol::block_on(executor.run(async {
+                    let _ = stop.recv().await;
+                }))
+            })
+            .map_err(ServeError::Thread)?;
+        workers.push(worker);
+    }
+
+    let context = Arc::new(AcceptContext {
+        executor: executor.clone(),
+        hub: hub_tx.clone(),
+        next_session: AtomicU64::new(1),
+        max_line_bytes: config.max_line_bytes,
+        outbound_queue_bytes: config.outbound_queue_bytes,
+        alive: alive_tx,
+    });
+
+    smol::block_on(executor.run(async {
+        for listener in listeners {
+            let listener = match async_net::TcpListener::try_from(listener) {
+                Ok(listener) => listener,
+                Err(error) => {
+                    log::error!("[ERREUR] écoute impossible : {error}");
+                    continue;
+                }
+            };
+            executor
+                .spawn(listener::accept_loop(
+                    listener,
+                    context.clone(),
+                    stop_rx.clone(),
+                ))
+                .detach();
+        }
+        let hub_task = HubTask::new(hub, accounts, executor.clone(), hub_tx.clone());
+        drop(hub_tx);
+        hub_task.run(hub_rx).await;
+
+        // Stop accepting, then give connections a moment to flush their last lines and close.
+        drop(stop_tx);
+        drop(context);
+        let flushed = futures_lite::future::or(
+            async {
+                let _ = alive_rx.recv().await;
+                true
+            },
+            async {
+                Timer::after(SHUTDOWN_GRACE).await;
+                false
+            },
+        )
+        .await;
+        if !flushed {
+            log::warn!("[ARRET] certaines connexions ne se sont pas fermées à temps");
+        }
+    }));
+    for worker in workers {
+        let _ = worker.join();
+    }
+    drop(store);
+    log::info!("[ARRET] base de données fermée, arrêt terminé");
+    Ok(())
+}
+
+fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServeError> {
+    let mut listeners = Vec::new();
+    for &addr in &config.listen {
+        match listener::bind(addr) {
+            Ok(listener) => {
+                let bound = listener.local_addr().unwrap_or(addr);
+                log::info!(
+                    "[DEMARRAGE] ClassCord {} écoute sur {bound}",
+                    env!("CARGO_PKG_VERSION")
+                );
+                listeners.push(listener);
+            }
+            // The default includes IPv6; a host without it still serves IPv4.
+            Err(source) if config.listen_is_default && addr.is_ipv6() => {
+                log::warn!("[DEMARRAGE] IPv6 indisponible ({source}) : écoute en IPv4 seulement");
+            }
+            Err(source) => return Err(ServeError::Bind { addr, source }),
+        }
+    }
+    if listeners.is_empty() {
+        return Err(ServeError::NoListener);
+    }
+    Ok(listeners)
+}
+
+/// First signal: graceful shutdown. Second signal: immediate exit.
+fn wait_for_signals(signals: SigSet, hub: channel::Sender<HubCommand>) {
+    let mut received = 0;
+    loop {
+        let Ok(signal) = signals.wait() else { continue };
+        received += 1;
+        if received == 1 {
+            log::info!(
+                "[ARRET] signal {signal} reçu : arrêt en cours (encore une fois pour forcer)"
+            );
+            if hub.send_blocking(HubCommand::Shutdown).is_err() {
+                return;
+            }
+        } else {
+            log::warn!("[ARRET] second signal : arrêt immédiat");
+            std::process::exit(130);
+        }
+    }
+}
