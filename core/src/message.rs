@@ -437,6 +437,10 @@ fn chat(mut object: Map<String, Value>, kind: MessageKind) -> Result<ChatMessage
             _ => return Err(RequestError::MissingField("to")),
         }
     } else {
+        // A global line's `to` (often "global") is the sender's own key: relayed untouched.
+        if let Some(to) = to {
+            object.insert("to".to_owned(), Value::String(to));
+        }
         ChatTarget::Channel(channel)
     };
     // Keys the server owns are rewritten on relay; a client cannot forge a server notice.
@@ -634,6 +638,15 @@ mod tests {
         assert_eq!(chat.target, ChatTarget::Channel(None));
         assert_eq!(chat.extra.len(), 1);
         assert_eq!(chat.extra["color"], "red");
+    }
+
+    #[test]
+    fn global_message_keeps_the_senders_to() {
+        let Ok(Request::Chat(chat)) = parse(r#"{"type":"message","to":"global","content":"hi"}"#) else {
+            panic!("message should parse");
+        };
+        assert_eq!(chat.target, ChatTarget::Channel(None));
+        assert_eq!(chat.extra["to"], "global");
     }
 
     #[test]
