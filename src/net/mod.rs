@@ -95,6 +95,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     })?;
     let hasher = PasswordHasher::new(config.hash).map_err(ServeError::Password)?;
 
+    raise_fd_limit();
     let listeners = bind_all(&config)?;
     log::info!(
         "[DEMARRAGE] base de données : {} ({} compte(s))",
@@ -195,6 +196,20 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     drop(store);
     log::info!("[ARRET] base de données fermée, arrêt terminé");
     Ok(())
+}
+
+/// Each connection is a file descriptor: lift the soft limit to the hard one (a school is
+/// thousands of connections; the usual soft default is 1024).
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => log::debug!("[DEMARRAGE] limite de descripteurs : {soft} -> {hard}"),
+            Err(error) => log::warn!("[DEMARRAGE] limite de descripteurs non relevée ({soft}) : {error}"),
+        },
+        Ok(_) => {}
+        Err(error) => log::warn!("[DEMARRAGE] limite de descripteurs illisible : {error}"),
+    }
 }
 
 fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServeError> {

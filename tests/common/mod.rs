@@ -208,7 +208,7 @@ impl Client {
     /// True once the server has closed the connection (EOF within the timeout).
     pub fn closed_by_server(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.reader.read_to_end(&mut rest), Ok(_))
+        self.reader.read_to_end(&mut rest).is_ok()
     }
 
     pub fn register(&mut self, name: &str, password: &str) -> Value {
