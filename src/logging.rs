@@ -4,15 +4,29 @@
 //! reason=...`) that log filters such as fail2ban can match. Never a password; message contents
 //! only at debug level.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::net::IpAddr;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::Duration;
 
 use log::{LevelFilter, Log, Metadata, Record};
 
 use crate::clock;
 
+/// Lines waiting for the writer thread; a full queue makes the logging thread wait (no line is
+/// dropped).
+const LOG_QUEUE: usize = 16 * 1024;
+
+enum LogMessage {
+    Line(String),
+    Flush(SyncSender<()>),
+}
+
+/// Formats on the calling thread, writes on a dedicated one: the hub never waits on stderr, and
+/// under load many lines go out in one write.
 struct ConsoleLogger {
     level: LevelFilter,
+    lines: SyncSender<LogMessage>,
 }
 
 impl Log for ConsoleLogger {
@@ -35,20 +49,65 @@ impl Log for ConsoleLogger {
             time.second,
             record.args()
         );
-        // One write per line so concurrent lines never interleave; a closed stderr is ignored.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        if let Err(error) = self.lines.send(LogMessage::Line(line)) {
+            // The writer thread is gone: write directly rather than lose the line.
+            if let LogMessage::Line(line) = error.0 {
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+        }
     }
 
     fn flush(&self) {
-        let _ = std::io::stderr().flush();
+        let (done_tx, done_rx) = sync_channel(1);
+        if self.lines.send(LogMessage::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(Duration::from_secs(2));
+        }
     }
 }
 
-/// Installs the console logger (once; later calls only change the level).
+fn write_lines(lines: Receiver<LogMessage>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    while let Ok(message) = lines.recv() {
+        let mut next = Some(message);
+        while let Some(message) = next.take() {
+            match message {
+                LogMessage::Line(line) => {
+                    let _ = out.write_all(line.as_bytes());
+                }
+                LogMessage::Flush(done) => {
+                    let _ = out.flush();
+                    let _ = done.send(());
+                }
+            }
+            next = lines.try_recv().ok();
+        }
+        // Nothing more queued: show what we have.
+        let _ = out.flush();
+    }
+}
+
+/// Installs the console logger (once; later calls are ignored).
 pub fn init_console(level: LevelFilter) {
-    if log::set_boxed_logger(Box::new(ConsoleLogger { level })).is_ok() {
+    let (sender, receiver) = sync_channel(LOG_QUEUE);
+    let spawned = std::thread::Builder::new()
+        .name("log".into())
+        .spawn(move || write_lines(receiver));
+    if spawned.is_err() {
+        eprintln!("classcord : journal sans thread dédié");
+    }
+    if log::set_boxed_logger(Box::new(ConsoleLogger {
+        level,
+        lines: sender,
+    }))
+    .is_ok()
+    {
         log::set_max_level(level);
     }
+}
+
+/// Writes out every queued line (call before exiting).
+pub fn flush() {
+    log::logger().flush();
 }
 
 /// The address as log filters expect it: IPv4-mapped IPv6 shown as plain IPv4.

@@ -62,13 +62,18 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(error) => return fail(&error),
             };
+            if let Err(error) = net::block_shutdown_signals() {
+                return fail(&error);
+            }
             logging::init_console(config.log_level);
-            match net::serve(config) {
+            let result = net::serve(config);
+            if let Err(error) = &result {
+                log::error!("[ERREUR] {error}");
+            }
+            logging::flush();
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    log::error!("[ERREUR] {error}");
-                    fail(&error)
-                }
+                Err(error) => fail(&error),
             }
         }
         Command::CheckConfig(check) => {

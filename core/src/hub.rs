@@ -18,7 +18,7 @@ use crate::frame::JsonLine;
 use crate::message::{
     check_name, fold_name, guest_name, ChannelName, ChatMessage, ChatTarget, HistoryQuery,
     NameProblem, Presence, Request, RequestError, Secret, SlashCommand, UsersAlias,
-    MAX_PASSWORD_BYTES, SERVER_NAME,
+    DEFAULT_CHANNEL, MAX_PASSWORD_BYTES, SERVER_NAME,
 };
 
 /// One encoded outbound line, shared by all its recipients.
@@ -216,6 +216,28 @@ impl Output {
         });
     }
 
+    /// One frame for every session in `targets` but `except`; returns how many.
+    fn add_delivery(
+        &mut self,
+        frame: &Frame,
+        targets: &[SessionId],
+        except: Option<SessionId>,
+    ) -> usize {
+        self.begin(frame.clone());
+        let before = self.recipients.len();
+        match except.and_then(|except| targets.iter().position(|&s| s == except)) {
+            Some(at) => {
+                self.recipients.extend_from_slice(&targets[..at]);
+                self.recipients.extend_from_slice(&targets[at + 1..]);
+            }
+            None => self.recipients.extend_from_slice(targets),
+        }
+        if let Some(last) = self.deliveries.last_mut() {
+            last.end = self.recipients.len();
+        }
+        self.recipients.len() - before
+    }
+
     fn add_recipient(&mut self, session: SessionId) {
         self.recipients.push(session);
         if let Some(last) = self.deliveries.last_mut() {
@@ -296,6 +318,51 @@ struct Channel {
     display: String,
     members: BTreeSet<SessionId>,
     closed: bool,
+    /// Where a line for this channel goes; rebuilt lazily after any change (`None` = stale), so
+    /// a message costs one copy of this list instead of a lookup per member.
+    routes: Option<Routes>,
+}
+
+impl Channel {
+    fn new(display: String, closed: bool) -> Channel {
+        Channel {
+            display,
+            members: BTreeSet::new(),
+            closed,
+            routes: None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Routes {
+    /// Identified members, ready to receive.
+    ready: Vec<SessionId>,
+    /// Identified members waiting for a login/register reply: their lines are held.
+    held: Vec<SessionId>,
+}
+
+fn fresh_routes<'a>(
+    channel: &'a mut Channel,
+    sessions: &BTreeMap<SessionId, Session>,
+) -> &'a Routes {
+    channel.routes.get_or_insert_with(|| {
+        let mut routes = Routes::default();
+        for member in &channel.members {
+            let Some(state) = sessions.get(member) else {
+                continue;
+            };
+            if matches!(state.identity, Identity::Anonymous) {
+                continue;
+            }
+            if state.auth.is_some() {
+                routes.held.push(*member);
+            } else {
+                routes.ready.push(*member);
+            }
+        }
+        routes
+    })
 }
 
 /// Why a channel could not be joined or left.
@@ -326,14 +393,7 @@ impl Hub {
     ) -> Hub {
         let default = ChannelName::default_channel();
         let mut channels = BTreeMap::new();
-        channels.insert(
-            default.key,
-            Channel {
-                display: default.display,
-                members: BTreeSet::new(),
-                closed: false,
-            },
-        );
+        channels.insert(default.key, Channel::new(default.display, false));
         Hub {
             config,
             sessions: BTreeMap::new(),
@@ -405,6 +465,7 @@ impl Hub {
         else {
             return;
         };
+        self.invalidate_routes(session);
         match outcome {
             AuthOutcome::Registered { name } => {
                 let mut reply = JsonLine::new("register");
@@ -492,8 +553,7 @@ impl Hub {
     /// A server notice to every identified session (admin alert).
     pub fn announce(&mut self, text: &str, now: &Now, out: &mut Output) {
         let frame = self.notice_frame(text, None, None, now);
-        let identified: Vec<SessionId> = self.identified_sessions(None).collect();
-        self.send_many(&frame, identified, out);
+        self.send_to_channel(&frame, DEFAULT_CHANNEL, None, out);
     }
 
     /// Closes or reopens a channel (admin). Members stay; messages to a closed channel get a
@@ -514,24 +574,20 @@ impl Hub {
         let entry = self
             .channels
             .entry(channel.key.clone())
-            .or_insert_with(|| Channel {
-                display: channel.display.clone(),
-                members: BTreeSet::new(),
-                closed,
-            });
+            .or_insert_with(|| Channel::new(channel.display.clone(), closed));
         entry.closed = closed;
         let display = entry.display.clone();
-        let members: Vec<SessionId> = entry.members.iter().copied().collect();
-        if !closed && members.is_empty() {
-            self.channels.remove(&channel.key);
-        }
+        let empty = entry.members.is_empty();
         let text = if closed {
             format!("Le salon {display} a été fermé par l'administrateur.")
         } else {
             format!("Le salon {display} est rouvert.")
         };
         let frame = self.notice_frame(&text, None, Some(&display), now);
-        self.send_many(&frame, members, out);
+        self.send_to_channel(&frame, &channel.key, None, out);
+        if !closed && empty {
+            self.channels.remove(&channel.key);
+        }
         true
     }
 
@@ -651,6 +707,7 @@ impl Hub {
                 ..PendingAuth::default()
             });
         }
+        self.invalidate_routes(session);
     }
 
     fn chat(&mut self, session: SessionId, message: ChatMessage, now: &Now, out: &mut Output) {
@@ -683,13 +740,7 @@ impl Hub {
                     return;
                 };
                 let frame = encode_chat(&message, &sender.display, None, Some(&display), id, now);
-                let members: Vec<SessionId> = self.channels[&channel.key]
-                    .members
-                    .iter()
-                    .copied()
-                    .filter(|&member| member != session)
-                    .collect();
-                let recipients = self.send_many(&frame, members, out);
+                let recipients = self.send_to_channel(&frame, &channel.key, Some(session), out);
                 let length = message.content.len();
                 out.log(Event::Message {
                     session,
@@ -790,8 +841,7 @@ impl Hub {
             return; // the guest announcement already said "online"
         }
         let frame = status_frame(&name, state.as_str());
-        let others: Vec<SessionId> = self.identified_sessions(Some(session)).collect();
-        self.send_many(&frame, others, out);
+        self.send_to_channel(&frame, DEFAULT_CHANNEL, Some(session), out);
     }
 
     fn users(&mut self, session: SessionId, alias: UsersAlias, now: &Now, out: &mut Output) {
@@ -893,6 +943,7 @@ impl Hub {
             display: display.clone(),
             key,
         });
+        self.invalidate_routes(session);
         self.join_name_group(session, out);
         out.log(Event::GuestNamed {
             session,
@@ -914,6 +965,10 @@ impl Hub {
                 key: key.clone(),
             }),
         );
+        self.invalidate_routes(session);
+        let Some(state) = self.sessions.get_mut(&session) else {
+            return;
+        };
         match previous {
             Identity::Guest(old) | Identity::User(old) if old.key == key => {
                 // Same name again: membership in the name group is unchanged.
@@ -945,8 +1000,7 @@ impl Hub {
         group.sessions.push(session);
         if group.sessions.len() == 1 {
             let frame = status_frame(&name.display, "online");
-            let others: Vec<SessionId> = self.identified_sessions(Some(session)).collect();
-            self.send_many(&frame, others, out);
+            self.send_to_channel(&frame, DEFAULT_CHANNEL, Some(session), out);
         }
     }
 
@@ -960,8 +1014,7 @@ impl Hub {
             let display = group.display.clone();
             self.names.remove(&name.key);
             let frame = status_frame(&display, "offline");
-            let others: Vec<SessionId> = self.identified_sessions(Some(session)).collect();
-            self.send_many(&frame, others, out);
+            self.send_to_channel(&frame, DEFAULT_CHANNEL, Some(session), out);
         }
     }
 
@@ -994,17 +1047,14 @@ impl Hub {
         let entry = self
             .channels
             .entry(channel.key.clone())
-            .or_insert_with(|| Channel {
-                display: channel.display.clone(),
-                members: BTreeSet::new(),
-                closed: false,
-            });
+            .or_insert_with(|| Channel::new(channel.display.clone(), false));
         if entry.closed {
             return Err(MembershipError::Closed);
         }
         if !entry.members.insert(session) {
             return Ok(());
         }
+        entry.routes = None;
         let display = entry.display.clone();
         let Some(state) = self.sessions.get_mut(&session) else {
             return Ok(());
@@ -1083,10 +1133,8 @@ impl Hub {
             return;
         };
         channel.members.remove(&session);
-        if channel.members.is_empty()
-            && !channel.closed
-            && key != ChannelName::default_channel().key
-        {
+        channel.routes = None;
+        if channel.members.is_empty() && !channel.closed && key != DEFAULT_CHANNEL {
             self.channels.remove(key);
         }
     }
@@ -1121,20 +1169,14 @@ impl Hub {
         now: &Now,
         out: &mut Output,
     ) {
-        if key == ChannelName::default_channel().key {
+        if key == DEFAULT_CHANNEL {
             return;
         }
         let Some(channel) = self.channels.get(key) else {
             return;
         };
         let frame = self.notice_frame(text, None, Some(&channel.display), now);
-        let members: Vec<SessionId> = channel
-            .members
-            .iter()
-            .copied()
-            .filter(|&member| member != except)
-            .collect();
-        self.send_many(&frame, members, out);
+        self.send_to_channel(&frame, key, Some(except), out);
     }
 
     fn private_notice(
@@ -1198,6 +1240,54 @@ impl Hub {
 
     /// Delivers `frame` to identified sessions among `targets`; a session awaiting its auth reply
     /// gets it later. Returns the number of recipients.
+    /// Delivers `frame` to the identified members of a channel but `except`, from the cached
+    /// routes. Returns the number of recipients.
+    fn send_to_channel(
+        &mut self,
+        frame: &Frame,
+        key: &str,
+        except: Option<SessionId>,
+        out: &mut Output,
+    ) -> usize {
+        let Some(channel) = self.channels.get_mut(key) else {
+            return 0;
+        };
+        let routes = fresh_routes(channel, &self.sessions);
+        let count = out.add_delivery(frame, &routes.ready, except);
+        if routes.held.is_empty() {
+            return count;
+        }
+        let held: Vec<SessionId> = routes
+            .held
+            .iter()
+            .copied()
+            .filter(|&s| Some(s) != except)
+            .collect();
+        let held_count = held.len();
+        for session in held {
+            if let Some(pending) = self
+                .sessions
+                .get_mut(&session)
+                .and_then(|state| state.auth.as_mut())
+            {
+                pending.held.push(frame.clone());
+            }
+        }
+        count + held_count
+    }
+
+    /// The session's identity or auth state changed: its channels' routes are stale.
+    fn invalidate_routes(&mut self, session: SessionId) {
+        let Some(state) = self.sessions.get(&session) else {
+            return;
+        };
+        for key in &state.channels {
+            if let Some(channel) = self.channels.get_mut(key) {
+                channel.routes = None;
+            }
+        }
+    }
+
     fn send_many(
         &mut self,
         frame: &Frame,

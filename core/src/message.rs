@@ -642,7 +642,8 @@ mod tests {
 
     #[test]
     fn global_message_keeps_the_senders_to() {
-        let Ok(Request::Chat(chat)) = parse(r#"{"type":"message","to":"global","content":"hi"}"#) else {
+        let Ok(Request::Chat(chat)) = parse(r#"{"type":"message","to":"global","content":"hi"}"#)
+        else {
             panic!("message should parse");
         };
         assert_eq!(chat.target, ChatTarget::Channel(None));

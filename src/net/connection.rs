@@ -2,14 +2,13 @@
 //! writer task (outbox -> socket, everything queued coalesced into one write).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
 use classcord_core::frame::{decode_line, LineSplitter, LineTooLong};
-use classcord_core::hub::{Frame, Inbound, SessionId};
+use classcord_core::hub::{Inbound, SessionId};
 use classcord_core::message::parse_request;
 use futures_lite::future;
 use smol::channel::Sender;
@@ -152,28 +151,16 @@ pub enum WriterEnd {
     Failed,
 }
 
-/// Writes whatever the outbox holds, as few writes as possible, until it is closed.
+/// Writes whatever the outbox holds, one write per batch, until it is closed.
 pub async fn write_loop(stream: Stream, outbox: Arc<Outbox>) -> WriterEnd {
-    let mut batch: VecDeque<Frame> = VecDeque::new();
     let mut buffer: Vec<u8> = Vec::new();
     loop {
-        match future::poll_fn(|cx| outbox.poll_batch(cx, &mut batch)).await {
-            Batch::Frames => {
-                let written = if batch.len() == 1 {
-                    write_all(&stream, &batch[0]).await
-                } else {
-                    buffer.clear();
-                    for frame in &batch {
-                        buffer.extend_from_slice(frame);
-                    }
-                    write_all(&stream, &buffer).await
-                };
-                batch.clear();
+        match future::poll_fn(|cx| outbox.poll_batch(cx, &mut buffer)).await {
+            Batch::Bytes => {
+                let written = write_all(&stream, &buffer).await;
+                buffer.clear();
                 if buffer.capacity() > RETAINED_WRITE_BUFFER {
                     buffer = Vec::new();
-                }
-                if batch.capacity() > 1024 {
-                    batch = VecDeque::new();
                 }
                 if written.is_err() {
                     let _ = stream.get_ref().shutdown(Shutdown::Both);

@@ -4,6 +4,7 @@
 //! log lines. It never waits on a socket.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::Arc;
 
@@ -20,6 +21,31 @@ use crate::clock;
 use crate::logging::{bare_ip, quoted};
 
 pub const SHUTDOWN_NOTICE: &str = "Le serveur s'arrête. À bientôt !";
+
+/// Commands handled before the writers are woken: under load, each writer then gets the lines
+/// of many messages in one write.
+const MAX_BATCH: usize = 256;
+
+/// Session ids are sequential numbers: one multiply spreads them, SipHash is not needed here
+/// (the ids are ours, not attacker-chosen).
+#[derive(Default)]
+struct SessionHasher(u64);
+
+impl Hasher for SessionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PeerMap = HashMap<SessionId, Peer, BuildHasherDefault<SessionHasher>>;
 
 /// Everything the hub task is told.
 pub enum HubCommand {
@@ -62,7 +88,9 @@ impl Peer {
 
 pub struct HubTask {
     hub: Hub,
-    peers: HashMap<SessionId, Peer>,
+    peers: PeerMap,
+    /// Writers owed a wake-up at the end of the current batch.
+    to_wake: Vec<SessionId>,
     accounts: Accounts,
     executor: Arc<Executor<'static>>,
     commands: Sender<HubCommand>,
@@ -78,7 +106,8 @@ impl HubTask {
     ) -> Self {
         HubTask {
             hub,
-            peers: HashMap::new(),
+            peers: PeerMap::default(),
+            to_wake: Vec::new(),
             accounts,
             executor,
             commands,
@@ -89,7 +118,15 @@ impl HubTask {
     /// Runs until a `Shutdown` command (or until every sender is gone).
     pub async fn run(mut self, inbox: Receiver<HubCommand>) {
         while let Ok(command) = inbox.recv().await {
-            if !self.apply(command) {
+            let mut running = self.apply(command);
+            let mut handled = 1;
+            while running && handled < MAX_BATCH {
+                let Ok(command) = inbox.try_recv() else { break };
+                running = self.apply(command);
+                handled += 1;
+            }
+            self.wake_writers();
+            if !running {
                 break;
             }
         }
@@ -168,7 +205,10 @@ impl HubTask {
                 let Some(peer) = self.peers.get(session) else {
                     continue;
                 };
-                if peer.connection.outbox.push(frame) == Push::Overflowed {
+                let pushed = peer.connection.outbox.push(frame);
+                if pushed == Push::QueuedWakeNeeded {
+                    self.to_wake.push(*session);
+                } else if pushed == Push::Overflowed {
                     log::warn!(
                         "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {} octets), déconnecté (#{})",
                         peer.ip(),
@@ -182,6 +222,14 @@ impl HubTask {
         }
         for effect in output.effects.drain(..) {
             self.perform(effect);
+        }
+    }
+
+    fn wake_writers(&mut self) {
+        for session in self.to_wake.drain(..) {
+            if let Some(peer) = self.peers.get(&session) {
+                peer.connection.outbox.wake();
+            }
         }
     }
 

@@ -103,11 +103,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         accounts_known.len()
     );
 
-    // Signals are blocked in every thread (inherited) and taken by one dedicated thread.
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals.thread_block().map_err(ServeError::Signals)?;
+    let signals = block_shutdown_signals()?;
 
     let store = Arc::new(store);
     let accounts = Accounts::new(store.clone(), hasher, config.max_concurrent_hashes);
@@ -198,6 +194,17 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts afterwards; one
+/// dedicated thread then takes them with `sigwait`. Call it before starting any thread (the log
+/// writer included), or a thread with the default action could be picked and kill the process.
+pub fn block_shutdown_signals() -> Result<SigSet, ServeError> {
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block().map_err(ServeError::Signals)?;
+    Ok(signals)
+}
+
 /// Each connection is a file descriptor: lift the soft limit to the hard one (a school is
 /// thousands of connections; the usual soft default is 1024).
 fn raise_fd_limit() {
@@ -205,7 +212,9 @@ fn raise_fd_limit() {
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
             Ok(()) => log::debug!("[DEMARRAGE] limite de descripteurs : {soft} -> {hard}"),
-            Err(error) => log::warn!("[DEMARRAGE] limite de descripteurs non relevée ({soft}) : {error}"),
+            Err(error) => {
+                log::warn!("[DEMARRAGE] limite de descripteurs non relevée ({soft}) : {error}")
+            }
         },
         Ok(_) => {}
         Err(error) => log::warn!("[DEMARRAGE] limite de descripteurs illisible : {error}"),
