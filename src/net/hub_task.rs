@@ -22,8 +22,8 @@ use crate::logging::{bare_ip, quoted};
 
 pub const SHUTDOWN_NOTICE: &str = "Le serveur s'arrête. À bientôt !";
 
-/// Commands handled before the writers are woken: under load, each writer then gets the lines
-/// of many messages in one write.
+/// Commands handled before the touched outboxes are flushed: under load, each connection then
+/// gets the lines of many messages in one write.
 const MAX_BATCH: usize = 256;
 
 /// Session ids are sequential numbers: one multiply spreads them, SipHash is not needed here
@@ -89,8 +89,8 @@ impl Peer {
 pub struct HubTask {
     hub: Hub,
     peers: PeerMap,
-    /// Writers owed a wake-up at the end of the current batch.
-    to_wake: Vec<SessionId>,
+    /// Outboxes to flush at the end of the current batch.
+    to_flush: Vec<SessionId>,
     accounts: Accounts,
     executor: Arc<Executor<'static>>,
     commands: Sender<HubCommand>,
@@ -107,7 +107,7 @@ impl HubTask {
         HubTask {
             hub,
             peers: PeerMap::default(),
-            to_wake: Vec::new(),
+            to_flush: Vec::new(),
             accounts,
             executor,
             commands,
@@ -125,7 +125,7 @@ impl HubTask {
                 running = self.apply(command);
                 handled += 1;
             }
-            self.wake_writers();
+            self.flush_outboxes();
             if !running {
                 break;
             }
@@ -206,8 +206,8 @@ impl HubTask {
                     continue;
                 };
                 let pushed = peer.connection.outbox.push(frame);
-                if pushed == Push::QueuedWakeNeeded {
-                    self.to_wake.push(*session);
+                if pushed == Push::QueuedFlushNeeded {
+                    self.to_flush.push(*session);
                 } else if pushed == Push::Overflowed {
                     log::warn!(
                         "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {} octets), déconnecté (#{})",
@@ -225,10 +225,12 @@ impl HubTask {
         }
     }
 
-    fn wake_writers(&mut self) {
-        for session in self.to_wake.drain(..) {
+    fn flush_outboxes(&mut self) {
+        for session in self.to_flush.drain(..) {
             if let Some(peer) = self.peers.get(&session) {
-                peer.connection.outbox.wake();
+                peer.connection
+                    .outbox
+                    .flush(peer.connection.stream.get_ref());
             }
         }
     }

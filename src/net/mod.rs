@@ -96,6 +96,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let hasher = PasswordHasher::new(config.hash).map_err(ServeError::Password)?;
 
     raise_fd_limit();
+    tune_allocator();
     let listeners = bind_all(&config)?;
     log::info!(
         "[DEMARRAGE] base de données : {} ({} compte(s))",
@@ -203,6 +204,17 @@ pub fn block_shutdown_signals() -> Result<SigSet, ServeError> {
     signals.add(Signal::SIGTERM);
     signals.thread_block().map_err(ServeError::Signals)?;
     Ok(signals)
+}
+
+/// glibc raises its mmap threshold after big blocks are freed, after which each argon2 block
+/// (19 MiB) is carved from a per-thread heap and kept: hundreds of MiB of RSS after a login
+/// storm. A fixed threshold keeps big blocks in mmap, returned to the system when freed.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called before the worker threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }
 
 /// Each connection is a file descriptor: lift the soft limit to the hard one (a school is

@@ -1,20 +1,23 @@
 //! A connection's outbound queue: encoded lines waiting for the writer, bounded in bytes.
 //!
 //! The hub appends each frame's bytes (one `memcpy`, no shared reference count bouncing between
-//! cores) and never waits; the writer swaps the whole buffer out and writes it in one go, so
-//! everything queued meanwhile is coalesced. Wake-ups are deferred: the hub marks the outboxes it
-//! touched and wakes each writer once per batch of commands. Past the byte limit the queue is
-//! dropped and the connection is marked for closing: a slow reader is cut off rather than
-//! slowing anybody else.
+//! cores) and never waits. At the end of each batch of commands the hub flushes the outboxes it
+//! touched: while the socket accepts the bytes, the hub writes them itself, with one syscall per
+//! connection per batch and no task to wake. Only what the socket refuses (a full send buffer) is
+//! left to the connection's writer task, which waits for the socket to drain; the hub never
+//! writes while that task holds bytes, so order is kept. Past the byte limit the queue is dropped
+//! and the connection is marked for closing: a slow reader is cut off rather than slowing
+//! anybody else.
 
+use std::io::{self, Write};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
     Queued,
-    /// Queued, and the writer is asleep: call [`Outbox::wake`] once the batch is done.
-    QueuedWakeNeeded,
+    /// Queued into an outbox whose writer is idle: call [`Outbox::flush`] once the batch is done.
+    QueuedFlushNeeded,
     /// This push crossed the limit: the queue is dropped, the caller must close the connection.
     Overflowed,
     /// Already closing; the frame was dropped.
@@ -44,8 +47,8 @@ struct State {
     bytes: Vec<u8>,
     closing: Closing,
     waker: Option<Waker>,
-    /// A wake is owed (set by the first push after the writer went to sleep).
-    wake_owed: bool,
+    /// A flush is owed (set by the first push after the writer went idle).
+    flush_owed: bool,
 }
 
 #[derive(Debug)]
@@ -65,7 +68,7 @@ impl Outbox {
                 bytes: Vec::new(),
                 closing: Closing::Open,
                 waker: None,
-                wake_owed: false,
+                flush_owed: false,
             }),
         }
     }
@@ -91,16 +94,38 @@ impl Outbox {
             return Push::Overflowed;
         }
         state.bytes.extend_from_slice(frame);
-        if state.waker.is_some() && !state.wake_owed {
-            state.wake_owed = true;
-            return Push::QueuedWakeNeeded;
+        if state.waker.is_some() && !state.flush_owed {
+            state.flush_owed = true;
+            return Push::QueuedFlushNeeded;
         }
         Push::Queued
     }
 
-    /// Wakes the writer if it sleeps.
-    pub fn wake(&self) {
-        wake(&mut self.lock());
+    /// Writes what is queued straight to `socket` (non-blocking) if the writer task is idle;
+    /// whatever the socket does not take is handed to the writer task.
+    pub fn flush(&self, mut socket: impl Write) {
+        let mut state = self.lock();
+        state.flush_owed = false;
+        if state.waker.is_none() || state.closing == Closing::Now {
+            return; // the writer is busy (it will see these bytes) or is closing the connection
+        }
+        let mut written = 0;
+        while written < state.bytes.len() {
+            match socket.write(&state.bytes[written..]) {
+                Ok(0) => break,
+                Ok(count) => written += count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break, // would block, or an error the writer will meet and report
+            }
+        }
+        state.bytes.drain(..written);
+        if state.bytes.is_empty() {
+            if state.bytes.capacity() > RETAINED_CAPACITY {
+                state.bytes = Vec::new();
+            }
+        } else {
+            wake(&mut state);
+        }
     }
 
     /// Close after what is queued has been written.
@@ -142,7 +167,7 @@ impl Outbox {
 }
 
 fn wake(state: &mut State) {
-    state.wake_owed = false;
+    state.flush_owed = false;
     if let Some(waker) = state.waker.take() {
         waker.wake();
     }
@@ -162,25 +187,93 @@ mod tests {
         }
     }
 
+    /// A socket that takes at most `room` bytes, then would block.
+    struct Socket {
+        taken: Vec<u8>,
+        room: usize,
+        writes: usize,
+    }
+    impl Write for Socket {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let count = bytes.len().min(self.room - self.taken.len());
+            if count == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.writes += 1;
+            self.taken.extend_from_slice(&bytes[..count]);
+            Ok(count)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn coalesces_everything_queued_and_asks_for_one_wake() {
+    fn an_idle_writer_gets_everything_in_one_direct_write_without_a_wake() {
+        let outbox = Outbox::new(100);
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outbox.poll_batch(&mut cx, &mut Vec::new()), Poll::Pending);
+        assert_eq!(outbox.push(b"a\n"), Push::QueuedFlushNeeded);
+        assert_eq!(outbox.push(b"b\n"), Push::Queued);
+        let mut socket = Socket {
+            taken: Vec::new(),
+            room: 100,
+            writes: 0,
+        };
+        outbox.flush(&mut socket);
+        assert_eq!(
+            (socket.taken.as_slice(), socket.writes),
+            (&b"a\nb\n"[..], 1)
+        );
+        assert!(!flag.0.load(Ordering::SeqCst), "no task woken");
+        assert_eq!(outbox.queued_bytes(), 0);
+        assert_eq!(outbox.push(b"c\n"), Push::QueuedFlushNeeded, "still idle");
+    }
+
+    #[test]
+    fn what_the_socket_refuses_goes_to_the_writer_in_order() {
         let outbox = Outbox::new(100);
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
         let mut batch = Vec::new();
         assert_eq!(outbox.poll_batch(&mut cx, &mut batch), Poll::Pending);
-        assert_eq!(outbox.push(b"a\n"), Push::QueuedWakeNeeded);
-        assert_eq!(outbox.push(b"b\n"), Push::Queued);
-        assert!(!flag.0.load(Ordering::SeqCst), "the wake is deferred");
-        outbox.wake();
-        assert!(flag.0.load(Ordering::SeqCst));
+        outbox.push(b"hello\n");
+        let mut socket = Socket {
+            taken: Vec::new(),
+            room: 3,
+            writes: 0,
+        };
+        outbox.flush(&mut socket);
+        assert!(flag.0.load(Ordering::SeqCst), "the writer takes over");
+        outbox.push(b"next\n");
         assert_eq!(
             outbox.poll_batch(&mut cx, &mut batch),
             Poll::Ready(Batch::Bytes)
         );
-        assert_eq!(batch, b"a\nb\n");
-        assert_eq!(outbox.queued_bytes(), 0);
+        assert_eq!(batch, b"lo\nnext\n");
+    }
+
+    #[test]
+    fn no_direct_write_while_the_writer_holds_bytes() {
+        let outbox = Outbox::new(100);
+        let mut cx = Context::from_waker(Waker::noop());
+        outbox.push(b"first\n");
+        let mut batch = Vec::new();
+        assert_eq!(
+            outbox.poll_batch(&mut cx, &mut batch),
+            Poll::Ready(Batch::Bytes)
+        );
+        assert_eq!(outbox.push(b"second\n"), Push::Queued, "the writer is busy");
+        let mut socket = Socket {
+            taken: Vec::new(),
+            room: 100,
+            writes: 0,
+        };
+        outbox.flush(&mut socket);
+        assert!(socket.taken.is_empty());
     }
 
     #[test]
