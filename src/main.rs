@@ -67,9 +67,6 @@ fn main() -> ExitCode {
             }
             logging::init_console(config.log_level);
             let result = net::serve(config);
-            if let Err(error) = &result {
-                log::error!("[ERREUR] {error}");
-            }
             logging::flush();
             match result {
                 Ok(()) => ExitCode::SUCCESS,

@@ -18,7 +18,10 @@ fn over_long_line_gets_an_error_then_the_connection_closes() {
     client.send_raw(&line);
     let error = client.recv();
     assert_eq!(error["type"], "error");
-    assert!(error["message"].as_str().unwrap().contains("65536"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("65536"),
+        "{error}"
+    );
     assert!(client.closed_by_server());
     server.wait_for_log("reason=line-too-long");
 }
@@ -46,8 +49,13 @@ fn sigterm_sends_a_notice_and_shutdown_line_then_exits_zero() {
     let mut anonymous = server.client();
     anonymous.sync();
     let status_handle = std::thread::spawn(move || server.stop());
-    let notice = alice.recv_until("shutdown notice", |l| l["from"] == "Serveur" && l["subtype"] == "global");
-    assert!(notice["content"].as_str().unwrap().contains("arrête"), "{notice}");
+    let notice = alice.recv_until("shutdown notice", |l| {
+        l["from"] == "Serveur" && l["subtype"] == "global"
+    });
+    assert!(
+        notice["content"].as_str().unwrap().contains("arrête"),
+        "{notice}"
+    );
     assert_eq!(alice.recv()["type"], "shutdown");
     assert!(alice.closed_by_server());
     assert!(anonymous.closed_by_server());
@@ -70,7 +78,10 @@ fn accounts_survive_a_restart() {
     let mut client = server.client();
     assert_eq!(client.login("persistant", "secret-pw")["status"], "ok");
     client.recv_until("welcome", |l| l["from"] == "Serveur");
-    assert_eq!(client.register("PERSISTANT", "x")["message"], "Username already exists.");
+    assert_eq!(
+        client.register("PERSISTANT", "x")["message"],
+        "Username already exists."
+    );
     assert!(server.stop().success());
 }
 
@@ -83,7 +94,10 @@ fn startup_and_connection_events_are_logged() {
     client.sync();
     drop(client);
     let log = server.wait_for_log("[DECONNEXION]");
-    assert!(log.contains("[DEMARRAGE]") && log.contains("classcord.redb"), "{log}");
+    assert!(
+        log.contains("[DEMARRAGE]") && log.contains("classcord.redb"),
+        "{log}"
+    );
     assert!(log.contains("[CONNEXION] 127.0.0.1:"), "{log}");
     assert!(log.contains("[INVITE] zoe depuis 127.0.0.1"), "{log}");
     assert!(log.contains("[MSG] zoe -> #général (9 octets"), "{log}");

@@ -29,8 +29,14 @@ fn item1_first_line_after_login_or_register_is_its_reply_while_others_chat() {
     for round in 0..3 {
         let mut newcomer = Client::connect(addr);
         let name = format!("eleve{round}");
-        assert_eq!(newcomer.register(&name, "pw"), json!({"type":"register","status":"ok"}));
-        assert_eq!(newcomer.login(&name, "pw"), json!({"type":"login","status":"ok","username":name}));
+        assert_eq!(
+            newcomer.register(&name, "pw"),
+            json!({"type":"register","status":"ok"})
+        );
+        assert_eq!(
+            newcomer.login(&name, "pw"),
+            json!({"type":"login","status":"ok","username":name})
+        );
     }
     chatter.join().unwrap();
     listener.recv_chat();
@@ -41,8 +47,14 @@ fn item1_first_line_after_login_or_register_is_its_reply_while_others_chat() {
 fn item2_login_and_register_ok_shapes() {
     let server = TestServer::start();
     let mut client = server.client();
-    assert_eq!(client.register("alice", "pw"), json!({"type":"register","status":"ok"}));
-    assert_eq!(client.login("alice", "pw"), json!({"type":"login","status":"ok","username":"alice"}));
+    assert_eq!(
+        client.register("alice", "pw"),
+        json!({"type":"register","status":"ok"})
+    );
+    assert_eq!(
+        client.login("alice", "pw"),
+        json!({"type":"login","status":"ok","username":"alice"})
+    );
 }
 
 /// §6.3: relayed messages have string from/content; private ones subtype private and to = recipient.
@@ -55,7 +67,10 @@ fn item3_relayed_messages_have_from_content_and_private_to() {
     bob.account("bob");
     alice.send(json!({"type":"message","content":"bonjour"}));
     let line = bob.recv_chat();
-    assert_eq!((line["from"].as_str(), line["content"].as_str()), (Some("alice"), Some("bonjour")));
+    assert_eq!(
+        (line["from"].as_str(), line["content"].as_str()),
+        (Some("alice"), Some("bonjour"))
+    );
     assert_eq!(line["subtype"], "global");
     alice.send(json!({"type":"message","subtype":"private","to":"bob","content":"chut"}));
     let line = bob.recv_chat();
@@ -63,7 +78,10 @@ fn item3_relayed_messages_have_from_content_and_private_to() {
     assert_eq!(line["to"], "bob");
     bob.send(json!({"type":"private","to":"alice","content":"ok"}));
     let line = alice.recv_chat();
-    assert_eq!((line["subtype"].as_str(), line["to"].as_str()), (Some("private"), Some("alice")));
+    assert_eq!(
+        (line["subtype"].as_str(), line["to"].as_str()),
+        (Some("private"), Some("alice"))
+    );
 }
 
 /// §6.4: the users reply is an array of strings.
@@ -80,7 +98,10 @@ fn item4_users_reply_is_an_array_of_strings() {
         let reply = alice.recv_until("users reply", |l| l.get("users").is_some());
         let users = reply["users"].as_array().unwrap();
         assert!(users.iter().all(|u| u.is_string()), "{reply}");
-        assert!(users.contains(&json!("alice")) && users.contains(&json!("zoé")), "{reply}");
+        assert!(
+            users.contains(&json!("alice")) && users.contains(&json!("zoé")),
+            "{reply}"
+        );
     }
 }
 
@@ -93,9 +114,15 @@ fn item5_status_lines_have_user_and_state() {
     let mut bob = server.client();
     bob.account("bob");
     let online = alice.recv_type("status");
-    assert_eq!(online, json!({"type":"status","user":"bob","state":"online"}));
+    assert_eq!(
+        online,
+        json!({"type":"status","user":"bob","state":"online"})
+    );
     bob.send(json!({"type":"status","state":"away"}));
-    assert_eq!(alice.recv_type("status"), json!({"type":"status","user":"bob","state":"away"}));
+    assert_eq!(
+        alice.recv_type("status"),
+        json!({"type":"status","user":"bob","state":"away"})
+    );
 }
 
 /// §6.6: no echo; empty line, bad JSON, CRLF, windows-1252 and a split UTF-8 char keep the
@@ -112,7 +139,10 @@ fn item6_no_echo_and_odd_input_keeps_the_connection() {
     bob.send(json!({"type":"message","content":"x"}));
     alice.recv_chat();
     bob.sync();
-    assert!(bob.drain(QUIET).iter().all(|l| l["type"] != "message"), "no echo to the sender");
+    assert!(
+        bob.drain(QUIET).iter().all(|l| l["type"] != "message"),
+        "no echo to the sender"
+    );
 
     bob.send_raw(b"\r\n\n   \n");
     bob.send_raw(b"{oops\n");
@@ -152,7 +182,10 @@ fn item8_errors_have_both_keys_and_duplicate_says_already_exists() {
     assert_eq!(error["type"], "error");
     assert_eq!(error["message"], "Username already exists.");
     assert_eq!(error["error"], "Username already exists.");
-    assert!(error["message"].as_str().unwrap().contains("already exists"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
 }
 
 /// §6.9: guests with and without `from` send and receive global and private; an empty hello
@@ -165,8 +198,14 @@ fn item9_guests_with_and_without_from_chat_and_hello_is_silent() {
     let mut unnamed = server.client();
     unnamed.send(json!({"type":"message","content":""}));
     unnamed.recv(); // welcome
-    assert_eq!(named.recv_type("status"), json!({"type":"status","user":"invité","state":"online"}));
-    assert!(named.drain(QUIET).iter().all(|l| l["type"] != "message"), "the hello is not relayed");
+    assert_eq!(
+        named.recv_type("status"),
+        json!({"type":"status","user":"invité","state":"online"})
+    );
+    assert!(
+        named.drain(QUIET).iter().all(|l| l["type"] != "message"),
+        "the hello is not relayed"
+    );
 
     named.send(json!({"type":"message","from":"zoe","content":"salut"}));
     assert_eq!(unnamed.recv_chat()["from"], "zoe");
@@ -174,7 +213,10 @@ fn item9_guests_with_and_without_from_chat_and_hello_is_silent() {
     assert_eq!(named.recv_chat()["from"], "invité");
     named.send(json!({"type":"private","to":"invité","content":"p1"}));
     let line = unnamed.recv_chat();
-    assert_eq!((line["to"].as_str(), line["content"].as_str()), (Some("invité"), Some("p1")));
+    assert_eq!(
+        (line["to"].as_str(), line["content"].as_str()),
+        (Some("invité"), Some("p1"))
+    );
     unnamed.send(json!({"type":"message","subtype":"private","to":"zoe","content":"p2"}));
     assert_eq!(named.recv_chat()["content"], "p2");
 }
@@ -200,9 +242,15 @@ fn item10_offline_on_last_session_and_states_normalised() {
     first.shutdown();
     drop(first);
     watcher.sync();
-    assert!(watcher.drain(QUIET).iter().all(|l| l["type"] != "status"), "alice still has a session");
+    assert!(
+        watcher.drain(QUIET).iter().all(|l| l["type"] != "status"),
+        "alice still has a session"
+    );
     second.shutdown();
-    assert_eq!(watcher.recv_type("status"), json!({"type":"status","user":"alice","state":"offline"}));
+    assert_eq!(
+        watcher.recv_type("status"),
+        json!({"type":"status","user":"alice","state":"offline"})
+    );
 }
 
 #[test]
@@ -216,21 +264,46 @@ fn channels_join_message_who_leave_over_tcp() {
     carol.account("carol");
 
     alice.send(json!({"type":"join_channel","channel":"#SIO"}));
-    assert_eq!(alice.recv_type("join_channel"), json!({"type":"join_channel","channel":"#SIO","status":"ok"}));
+    assert_eq!(
+        alice.recv_type("join_channel"),
+        json!({"type":"join_channel","channel":"#SIO","status":"ok"})
+    );
     bob.send(json!({"type":"message","content":"/join sio"}));
-    assert!(bob.recv_until("join notice", |l| l["from"] == "Serveur" && l["content"].as_str().unwrap().contains("#SIO"))["system"] == true);
+    assert!(
+        bob.recv_until("join notice", |l| l["from"] == "Serveur"
+            && l["content"].as_str().unwrap().contains("#SIO"))["system"]
+            == true
+    );
 
     bob.send(json!({"type":"message","channel":"sio","content":"dans le salon"}));
     let line = alice.recv_chat();
-    assert_eq!((line["channel"].as_str(), line["content"].as_str()), (Some("#SIO"), Some("dans le salon")));
+    assert_eq!(
+        (line["channel"].as_str(), line["content"].as_str()),
+        (Some("#SIO"), Some("dans le salon"))
+    );
     carol.sync();
-    assert!(carol.drain(QUIET).iter().all(|l| l["content"] != "dans le salon"), "not a member");
+    assert!(
+        carol
+            .drain(QUIET)
+            .iter()
+            .all(|l| l["content"] != "dans le salon"),
+        "not a member"
+    );
 
     carol.send(json!({"type":"who","channel":"sio"}));
-    assert_eq!(carol.recv_type("who"), json!({"type":"who","channel":"#SIO","users":["alice","bob"]}));
+    assert_eq!(
+        carol.recv_type("who"),
+        json!({"type":"who","channel":"#SIO","users":["alice","bob"]})
+    );
     carol.send(json!({"type":"channels"}));
     let channels = carol.recv_type("channels");
-    assert!(channels["channels"].as_array().unwrap().contains(&json!({"name":"#SIO","members":2})), "{channels}");
+    assert!(
+        channels["channels"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name":"#SIO","members":2})),
+        "{channels}"
+    );
 
     bob.send(json!({"type":"leave_channel","channel":"#sio"}));
     assert_eq!(bob.recv_type("leave_channel")["status"], "ok");
@@ -248,12 +321,21 @@ fn wrong_password_is_login_failed_and_logged_for_fail2ban() {
     let mut client = server.client();
     client.register("alice", "correct-horse");
     let reply = client.login("alice", "wrong-password-123");
-    assert_eq!(reply, json!({"type":"error","message":"Login failed.","error":"Login failed."}));
+    assert_eq!(
+        reply,
+        json!({"type":"error","message":"Login failed.","error":"Login failed."})
+    );
     let unknown = client.login("nobody", "whatever");
     assert_eq!(unknown["message"], "Login failed.");
     let log = server.wait_for_log("AUTH_FAIL ip=127.0.0.1 user=\"nobody\"");
-    assert!(log.contains("AUTH_FAIL ip=127.0.0.1 user=\"alice\""), "{log}");
-    assert!(!log.contains("wrong-password-123") && !log.contains("correct-horse"), "a password reached the log");
+    assert!(
+        log.contains("AUTH_FAIL ip=127.0.0.1 user=\"alice\""),
+        "{log}"
+    );
+    assert!(
+        !log.contains("wrong-password-123") && !log.contains("correct-horse"),
+        "a password reached the log"
+    );
 }
 
 #[test]
@@ -285,7 +367,10 @@ fn missing_field_is_an_error_naming_the_field() {
     let mut client = server.client();
     client.send(json!({"type":"login","username":"alice"}));
     let error = client.recv();
-    assert!(error["message"].as_str().unwrap().contains("password"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("password"),
+        "{error}"
+    );
     server.wait_for_log("reason=missing-field");
     client.sync();
 }
@@ -296,7 +381,10 @@ fn wrong_field_type_is_an_error_naming_the_field() {
     let mut client = server.client();
     client.send(json!({"type":"message","content":42}));
     let error = client.recv();
-    assert!(error["message"].as_str().unwrap().contains("content"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("content"),
+        "{error}"
+    );
     server.wait_for_log("reason=wrong-field-type");
     client.sync();
 }
@@ -307,7 +395,9 @@ fn private_message_to_an_absent_user_gets_a_notice() {
     let mut alice = server.client();
     alice.account("alice");
     alice.send(json!({"type":"private","to":"fantome","content":"hello?"}));
-    let notice = alice.recv_until("notice", |l| l["from"] == "Serveur" && l["content"].as_str().unwrap().contains("fantome"));
+    let notice = alice.recv_until("notice", |l| {
+        l["from"] == "Serveur" && l["content"].as_str().unwrap().contains("fantome")
+    });
     assert_eq!(notice["type"], "message");
     assert_eq!(notice["to"], "alice");
 }

@@ -937,8 +937,14 @@ impl Hub {
         if !matches!(state.identity, Identity::Anonymous) {
             return false;
         }
-        let display = guest_name(requested);
-        let key = fold_name(&display);
+        let mut display = guest_name(requested);
+        let mut key = fold_name(&display);
+        if self.accounts.contains(&key) {
+            // A registered name belongs to its account: a guest asking for it is marked, so it
+            // can neither pose as the owner nor receive the owner's private messages.
+            display = format!("{display} (invité)");
+            key = fold_name(&display);
+        }
         state.identity = Identity::Guest(Name {
             display: display.clone(),
             key,
@@ -1378,7 +1384,8 @@ fn encode_chat(
     id: u64,
     now: &Now,
 ) -> Frame {
-    let mut line = JsonLine::new(message.kind.as_str());
+    // Always `message`: every client family handles it; `subtype` tells private from global.
+    let mut line = JsonLine::new("message");
     line.push_str("subtype", if to.is_some() { "private" } else { "global" })
         .push_str("from", from)
         .push_str("content", &message.content);

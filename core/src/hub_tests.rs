@@ -468,6 +468,36 @@ fn reserved_names_cannot_be_registered() {
 }
 
 #[test]
+fn guest_cannot_take_a_registered_account_name() {
+    let mut h = Harness::with_accounts(&["alice"]);
+    let bob = h.user("bob");
+    let impostor = h.connect();
+    let sent = h.send_json(
+        impostor,
+        json!({"type":"message","from":"Alice","content":"c'est moi"}),
+    );
+    assert_eq!(sent.chat_to(bob)[0]["from"], "Alice (invité)");
+    let private = h.send_json(
+        bob,
+        json!({"type":"private","to":"alice","content":"secret"}),
+    );
+    assert!(
+        private.chat_to(impostor).is_empty(),
+        "the owner's private messages stay private"
+    );
+}
+
+#[test]
+fn private_request_is_relayed_as_a_message_line() {
+    let mut h = Harness::new();
+    let alice = h.user("alice");
+    let bob = h.user("bob");
+    let sent = h.send_json(alice, json!({"type":"private","to":"bob","content":"x"}));
+    assert_eq!(sent.chat_to(bob)[0]["type"], "message");
+    assert_eq!(sent.chat_to(bob)[0]["subtype"], "private");
+}
+
+#[test]
 fn reserved_guest_name_becomes_invite() {
     let mut h = Harness::new();
     let bob = h.user("bob");

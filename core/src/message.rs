@@ -191,8 +191,6 @@ pub enum ChatTarget {
 /// A chat line as sent: the typed fields plus every key the server does not own, which is relayed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatMessage {
-    /// `message` or `private`, echoed as the client sent it.
-    pub kind: MessageKind,
     pub content: String,
     pub target: ChatTarget,
     /// The guest-naming `from` (ignored for logged-in users and named guests).
@@ -201,19 +199,11 @@ pub struct ChatMessage {
     pub extra: Map<String, Value>,
 }
 
+/// Which request type carried a chat line (`private` implies the private subtype).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
     Message,
     Private,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::Message => "message",
-            MessageKind::Private => "private",
-        }
-    }
 }
 
 /// Which spelling of the user-list request was used; the reply type follows it.
@@ -448,7 +438,6 @@ fn chat(mut object: Map<String, Value>, kind: MessageKind) -> Result<ChatMessage
         object.remove(owned);
     }
     Ok(ChatMessage {
-        kind,
         content,
         target,
         from,
@@ -662,7 +651,6 @@ mod tests {
         };
         assert_eq!(a.target, ChatTarget::User("bob".into()));
         assert_eq!(b.target, ChatTarget::User("bob".into()));
-        assert_eq!(b.kind, MessageKind::Private);
         assert!(matches!(
             parse(r#"{"type":"message","subtype":"shout","content":"x"}"#),
             Err(RequestError::InvalidSubtype(_))

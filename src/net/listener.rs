@@ -45,7 +45,8 @@ pub struct AcceptContext {
     pub next_session: AtomicU64,
     pub max_line_bytes: usize,
     pub outbound_queue_bytes: usize,
-    /// Held by every connection task; the server waits for all of them to drop it at shutdown.
+    /// Held by every writer task; at shutdown the server waits (bounded) until each has written
+    /// its last lines. Readers are not waited for: a client may keep its end open.
     pub alive: Sender<()>,
 }
 
@@ -87,13 +88,11 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
 
     let hub = context.hub.clone();
     let max_line = context.max_line_bytes;
-    let alive = context.alive.clone();
     let reader_stream = stream.clone();
     let reader_outbox = outbox.clone();
     context
         .executor
         .spawn(async move {
-            let _alive = alive;
             // The reader announces the connection itself, so the hub sees it before any line.
             if hub
                 .send(HubCommand::Connect {

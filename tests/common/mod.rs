@@ -69,7 +69,13 @@ impl TestServer {
                 panic!("server did not start; log:\n{}", log.lock().unwrap());
             }
         };
-        TestServer { child: Some(child), addr, data: data.to_path_buf(), _temp: None, log }
+        TestServer {
+            child: Some(child),
+            addr,
+            data: data.to_path_buf(),
+            _temp: None,
+            log,
+        }
     }
 
     pub fn client(&self) -> Client {
@@ -89,7 +95,10 @@ impl TestServer {
             if log.contains(needle) {
                 return log;
             }
-            assert!(Instant::now() < deadline, "log never contained {needle:?}:\n{log}");
+            assert!(
+                Instant::now() < deadline,
+                "log never contained {needle:?}:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -132,7 +141,10 @@ impl Client {
         let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        Client { writer: stream.try_clone().unwrap(), reader: BufReader::new(stream) }
+        Client {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -156,7 +168,14 @@ impl Client {
         match self.reader.read_until(b'\n', &mut line) {
             Ok(0) => None,
             Ok(_) => Some(check_line(&line)),
-            Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => None,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
             Err(error) => panic!("read failed: {error}"),
         }
     }
@@ -190,7 +209,10 @@ impl Client {
     pub fn expect_silence(&mut self, wait: Duration) {
         self.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
         let got = self.try_recv();
-        self.reader.get_ref().set_read_timeout(Some(TIMEOUT)).unwrap();
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(TIMEOUT))
+            .unwrap();
         assert!(got.is_none(), "expected silence, got {got:?}");
     }
 
@@ -201,7 +223,10 @@ impl Client {
         while let Some(line) = self.try_recv() {
             lines.push(line);
         }
-        self.reader.get_ref().set_read_timeout(Some(TIMEOUT)).unwrap();
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(TIMEOUT))
+            .unwrap();
         lines
     }
 
@@ -223,7 +248,10 @@ impl Client {
 
     /// Registers and logs in; returns after the login reply.
     pub fn account(&mut self, name: &str) {
-        assert_eq!(self.register(name, "secret-pw"), json!({"type":"register","status":"ok"}));
+        assert_eq!(
+            self.register(name, "secret-pw"),
+            json!({"type":"register","status":"ok"})
+        );
         let reply = self.login(name, "secret-pw");
         assert_eq!(reply, json!({"type":"login","status":"ok","username":name}));
     }
@@ -248,14 +276,21 @@ impl Client {
 
 /// PROTOCOL.md §1 and §6.7: ASCII-only JSON object, `\n` only, never empty.
 pub fn check_line(line: &[u8]) -> Value {
-    assert!(line.ends_with(b"\n"), "line without \\n: {:?}", String::from_utf8_lossy(line));
+    assert!(
+        line.ends_with(b"\n"),
+        "line without \\n: {:?}",
+        String::from_utf8_lossy(line)
+    );
     let body = &line[..line.len() - 1];
     assert!(!body.is_empty(), "empty line sent");
-    assert!(line.is_ascii(), "non-ASCII output: {:?}", String::from_utf8_lossy(line));
+    assert!(
+        line.is_ascii(),
+        "non-ASCII output: {:?}",
+        String::from_utf8_lossy(line)
+    );
     assert!(!body.contains(&b'\r'), "CR in output");
-    let value: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
-        panic!("non-JSON line {:?}: {e}", String::from_utf8_lossy(line))
-    });
+    let value: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("non-JSON line {:?}: {e}", String::from_utf8_lossy(line)));
     assert!(value.is_object(), "not an object: {value}");
     for key in ["from", "content", "user", "state"] {
         if let Some(field) = value.get(key) {
