@@ -208,6 +208,10 @@ impl HubTask {
                 let pushed = peer.connection.outbox.push(frame);
                 if pushed == Push::QueuedFlushNeeded {
                     self.to_flush.push(*session);
+                } else if pushed == Push::QueuedFlushNow {
+                    peer.connection
+                        .outbox
+                        .flush(peer.connection.stream.get_ref());
                 } else if pushed == Push::Overflowed {
                     log::warn!(
                         "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {} octets), déconnecté (#{})",

@@ -18,6 +18,9 @@ pub enum Push {
     Queued,
     /// Queued into an outbox whose writer is idle: call [`Outbox::flush`] once the batch is done.
     QueuedFlushNeeded,
+    /// Queued, and enough bytes are waiting for an idle writer: call [`Outbox::flush`] now rather
+    /// than at the end of the batch (a long batch must not overflow a healthy connection).
+    QueuedFlushNow,
     /// This push crossed the limit: the queue is dropped, the caller must close the connection.
     Overflowed,
     /// Already closing; the frame was dropped.
@@ -57,6 +60,9 @@ pub struct Outbox {
     state: Mutex<State>,
 }
 
+/// Bytes waiting for an idle writer that make the hub write them at once.
+const FLUSH_NOW_BYTES: usize = 32 * 1024;
+
 /// A buffer that grew past this is released once written (idle connections stay small).
 const RETAINED_CAPACITY: usize = 16 * 1024;
 
@@ -94,7 +100,13 @@ impl Outbox {
             return Push::Overflowed;
         }
         state.bytes.extend_from_slice(frame);
-        if state.waker.is_some() && !state.flush_owed {
+        if state.waker.is_none() {
+            return Push::Queued; // the writer is busy and will take these bytes
+        }
+        if state.bytes.len() >= FLUSH_NOW_BYTES {
+            return Push::QueuedFlushNow;
+        }
+        if !state.flush_owed {
             state.flush_owed = true;
             return Push::QueuedFlushNeeded;
         }

@@ -269,6 +269,11 @@ impl Client {
         self.recv_type("pong");
     }
 
+    /// The raw socket, for tests that read in bulk.
+    pub fn into_stream(self) -> TcpStream {
+        self.reader.into_inner()
+    }
+
     pub fn shutdown(&self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
     }
