@@ -23,8 +23,6 @@ pub type Stream = Arc<Async<TcpStream>>;
 const READ_CHUNK: usize = 64 * 1024;
 /// After an over-long line, how long to keep swallowing input while the error line is written.
 const DRAIN_AFTER_CLOSE: Duration = Duration::from_secs(5);
-/// A writer buffer larger than this is released after use.
-const RETAINED_WRITE_BUFFER: usize = 16 * 1024;
 
 thread_local! {
     static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
@@ -158,10 +156,7 @@ pub async fn write_loop(stream: Stream, outbox: Arc<Outbox>) -> WriterEnd {
         match future::poll_fn(|cx| outbox.poll_batch(cx, &mut buffer)).await {
             Batch::Bytes => {
                 let written = write_all(&stream, &buffer).await;
-                buffer.clear();
-                if buffer.capacity() > RETAINED_WRITE_BUFFER {
-                    buffer = Vec::new();
-                }
+                buffer = Vec::new();
                 if written.is_err() {
                     let _ = stream.get_ref().shutdown(Shutdown::Both);
                     return WriterEnd::Failed;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use classcord_core::hub::{
     AuthOutcome, CloseReason, Effect, Event, Hub, Inbound, Output, SessionId,
@@ -64,8 +65,13 @@ pub enum HubCommand {
         session: SessionId,
         outcome: AuthOutcome,
     },
+    /// Periodic housekeeping (sent every [`TICK`]).
+    Tick,
     Shutdown,
 }
+
+/// How often the hub gets a [`HubCommand::Tick`].
+pub const TICK: Duration = Duration::from_secs(2);
 
 /// The hub's handle on one connection.
 pub struct Connection {
@@ -95,6 +101,10 @@ pub struct HubTask {
     executor: Arc<Executor<'static>>,
     commands: Sender<HubCommand>,
     output: Output,
+    /// When the last connection or line was handled, and whether memory churned since the last
+    /// give-back to the system.
+    last_activity: Instant,
+    churned: bool,
 }
 
 impl HubTask {
@@ -112,6 +122,8 @@ impl HubTask {
             executor,
             commands,
             output: Output::new(),
+            last_activity: Instant::now(),
+            churned: false,
         }
     }
 
@@ -138,6 +150,10 @@ impl HubTask {
     /// Returns false once the server is shutting down.
     fn apply(&mut self, command: HubCommand) -> bool {
         let mut output = std::mem::take(&mut self.output);
+        if !matches!(command, HubCommand::Tick) {
+            self.last_activity = Instant::now();
+            self.churned = true;
+        }
         let keep_going = match command {
             HubCommand::Connect {
                 session,
@@ -181,6 +197,15 @@ impl HubTask {
             HubCommand::AuthDone { session, outcome } => {
                 self.hub
                     .auth_result(session, outcome, &clock::now(), &mut output);
+                true
+            }
+            HubCommand::Tick => {
+                // Once the chat has been quiet for a moment, give freed heap pages back: after a
+                // burst (a class logging in at once) RSS returns to what live connections need.
+                if self.churned && self.last_activity.elapsed() >= TICK / 2 {
+                    super::release_free_memory();
+                    self.churned = false;
+                }
                 true
             }
             HubCommand::Shutdown => {

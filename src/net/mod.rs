@@ -165,6 +165,17 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
                 ))
                 .detach();
         }
+        let ticker = hub_tx.clone();
+        executor
+            .spawn(async move {
+                loop {
+                    Timer::after(hub_task::TICK).await;
+                    if ticker.send(HubCommand::Tick).await.is_err() {
+                        return;
+                    }
+                }
+            })
+            .detach();
         let hub_task = HubTask::new(hub, accounts, executor.clone(), hub_tx.clone());
         drop(hub_tx);
         hub_task.run(hub_rx).await;
@@ -214,6 +225,15 @@ fn tune_allocator() {
     // SAFETY: mallopt only changes allocator tuning; it is called before the worker threads start.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
+/// Returns freed heap pages to the system (glibc keeps them otherwise).
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists, under its own locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
