@@ -1,5 +1,5 @@
-//! One accepted TCP connection: its reader task (bytes -> lines -> typed requests -> hub) and its
-//! writer task (outbox -> socket, everything queued coalesced into one write).
+//! One accepted TCP connection: its reader task (bytes -> lines -> typed requests -> hub), and,
+//! only while its socket is full, a backlog writer task (see `outbox`).
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
@@ -15,7 +15,7 @@ use smol::channel::Sender;
 use smol::{Async, Timer};
 
 use super::hub_task::HubCommand;
-use super::outbox::{Batch, Outbox};
+use super::outbox::{Backlog, Outbox};
 
 pub type Stream = Arc<Async<TcpStream>>;
 
@@ -138,37 +138,40 @@ async fn discard_until_eof(stream: &Stream) {
     }
 }
 
-/// How a writer ended.
+/// How a backlog writer ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WriterEnd {
-    /// Closed by the server after writing everything queued.
+    /// Backlog written; the hub writes directly again.
+    Idle,
+    /// Backlog written and the connection closed by the server.
     Drained,
-    /// Cut off: its queue overflowed.
-    Overflowed,
+    /// Cut off (queue overflow) before finishing.
+    Aborted,
     /// The socket failed (peer gone).
     Failed,
 }
 
-/// Writes whatever the outbox holds, one write per batch, until it is closed.
-pub async fn write_loop(stream: Stream, outbox: Arc<Outbox>) -> WriterEnd {
-    let mut buffer: Vec<u8> = Vec::new();
+/// Writes a connection's backlog as its socket drains, then ends (see [`Outbox`]).
+pub async fn write_backlog(stream: Stream, outbox: Arc<Outbox>) -> WriterEnd {
+    let mut buffer = Vec::new();
     loop {
-        match future::poll_fn(|cx| outbox.poll_batch(cx, &mut buffer)).await {
-            Batch::Bytes => {
-                let written = write_all(&stream, &buffer).await;
-                buffer = Vec::new();
-                if written.is_err() {
+        match outbox.take_backlog(&mut buffer) {
+            Backlog::Bytes => {
+                if write_all(&stream, &buffer).await.is_err() {
+                    outbox.abort();
                     let _ = stream.get_ref().shutdown(Shutdown::Both);
                     return WriterEnd::Failed;
                 }
+                buffer = Vec::new();
             }
-            Batch::Finished => {
+            Backlog::Idle => return WriterEnd::Idle,
+            Backlog::Finished => {
                 let _ = stream.get_ref().shutdown(Shutdown::Write);
                 return WriterEnd::Drained;
             }
-            Batch::Overflowed => {
+            Backlog::Abort => {
                 let _ = stream.get_ref().shutdown(Shutdown::Both);
-                return WriterEnd::Overflowed;
+                return WriterEnd::Aborted;
             }
         }
     }

@@ -16,7 +16,8 @@ use smol::channel::{Receiver, Sender};
 use smol::Executor;
 
 use super::connection::Stream;
-use super::outbox::{Outbox, Push};
+use super::connection::{write_backlog, WriterEnd};
+use super::outbox::{Flushed, Outbox, Push};
 use crate::accounts::Accounts;
 use crate::clock;
 use crate::logging::{bare_ip, quoted};
@@ -100,6 +101,9 @@ pub struct HubTask {
     accounts: Accounts,
     executor: Arc<Executor<'static>>,
     commands: Sender<HubCommand>,
+    /// Given to each backlog writer; at shutdown the server waits (bounded) until every writer
+    /// has dropped it, that is has written its last lines.
+    writers_alive: Sender<()>,
     output: Output,
     /// When the last connection or line was handled, and whether memory churned since the last
     /// give-back to the system.
@@ -113,6 +117,7 @@ impl HubTask {
         accounts: Accounts,
         executor: Arc<Executor<'static>>,
         commands: Sender<HubCommand>,
+        writers_alive: Sender<()>,
     ) -> Self {
         HubTask {
             hub,
@@ -121,6 +126,7 @@ impl HubTask {
             accounts,
             executor,
             commands,
+            writers_alive,
             output: Output::new(),
             last_activity: Instant::now(),
             churned: false,
@@ -142,8 +148,9 @@ impl HubTask {
                 break;
             }
         }
-        for peer in self.peers.values() {
-            peer.connection.outbox.close();
+        let sessions: Vec<SessionId> = self.peers.keys().copied().collect();
+        for session in sessions {
+            self.close_peer(session);
         }
     }
 
@@ -179,8 +186,8 @@ impl HubTask {
             }
             HubCommand::Disconnect { session } => {
                 self.hub.disconnect(session, &mut output);
+                self.close_peer(session);
                 if let Some(peer) = self.peers.remove(&session) {
-                    peer.connection.outbox.close();
                     let name = peer
                         .name
                         .as_deref()
@@ -231,13 +238,14 @@ impl HubTask {
                     continue;
                 };
                 let pushed = peer.connection.outbox.push(frame);
-                if pushed == Push::QueuedFlushNeeded {
+                if pushed == Push::FlushLater {
                     self.to_flush.push(*session);
-                } else if pushed == Push::QueuedFlushNow {
-                    peer.connection
-                        .outbox
-                        .flush(peer.connection.stream.get_ref());
+                } else if pushed == Push::FlushNow {
+                    self.flush_peer(*session);
                 } else if pushed == Push::Overflowed {
+                    let Some(peer) = self.peers.get(session) else {
+                        continue;
+                    };
                     log::warn!(
                         "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {} octets), déconnecté (#{})",
                         peer.ip(),
@@ -255,12 +263,46 @@ impl HubTask {
     }
 
     fn flush_outboxes(&mut self) {
-        for session in self.to_flush.drain(..) {
-            if let Some(peer) = self.peers.get(&session) {
-                peer.connection
-                    .outbox
-                    .flush(peer.connection.stream.get_ref());
+        let to_flush = std::mem::take(&mut self.to_flush);
+        for &session in &to_flush {
+            self.flush_peer(session);
+        }
+        self.to_flush = to_flush;
+        self.to_flush.clear();
+    }
+
+    /// Writes a connection's queued lines; starts a backlog writer if its socket is full.
+    fn flush_peer(&self, session: SessionId) {
+        let Some(peer) = self.peers.get(&session) else {
+            return;
+        };
+        let stream = &peer.connection.stream;
+        match peer.connection.outbox.flush(stream.get_ref()) {
+            Flushed::Done => {}
+            Flushed::ShutdownWrite => {
+                let _ = stream.get_ref().shutdown(Shutdown::Write);
             }
+            Flushed::StartWriter => {
+                let stream = stream.clone();
+                let outbox = peer.connection.outbox.clone();
+                let alive = self.writers_alive.clone();
+                self.executor
+                    .spawn(async move {
+                        let _alive = alive;
+                        if write_backlog(stream, outbox).await == WriterEnd::Failed {
+                            log::debug!("[DEBUG] écriture interrompue (#{})", session.0);
+                        }
+                    })
+                    .detach();
+            }
+        }
+    }
+
+    /// Closes a connection once what is queued for it is written.
+    fn close_peer(&self, session: SessionId) {
+        if let Some(peer) = self.peers.get(&session) {
+            peer.connection.outbox.close();
+            self.flush_peer(session);
         }
     }
 
@@ -308,7 +350,7 @@ impl HubTask {
                             session.0
                         );
                     }
-                    peer.connection.outbox.close();
+                    self.close_peer(session);
                 }
             }
             Effect::Log(event) => self.log_event(event),

@@ -15,7 +15,7 @@ use nix::sys::socket::{
 use smol::channel::{Receiver, Sender};
 use smol::{Async, Executor, Timer};
 
-use super::connection::{read_loop, write_loop, WriterEnd};
+use super::connection::read_loop;
 use super::hub_task::{Connection, HubCommand};
 use super::outbox::Outbox;
 
@@ -45,9 +45,6 @@ pub struct AcceptContext {
     pub next_session: AtomicU64,
     pub max_line_bytes: usize,
     pub outbound_queue_bytes: usize,
-    /// Held by every writer task; at shutdown the server waits (bounded) until each has written
-    /// its last lines. Readers are not waited for: a client may keep its end open.
-    pub alive: Sender<()>,
 }
 
 /// Accepts until `stop` closes.
@@ -88,8 +85,6 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
 
     let hub = context.hub.clone();
     let max_line = context.max_line_bytes;
-    let reader_stream = stream.clone();
-    let reader_outbox = outbox.clone();
     context
         .executor
         .spawn(async move {
@@ -102,20 +97,9 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
                 .await
                 .is_ok()
             {
-                read_loop(reader_stream, session, hub, max_line).await;
+                read_loop(stream, session, hub, max_line).await;
             } else {
-                reader_outbox.close(); // shutting down: the writer just closes the socket
-            }
-        })
-        .detach();
-
-    let alive = context.alive.clone();
-    context
-        .executor
-        .spawn(async move {
-            let _alive = alive;
-            if write_loop(stream, outbox).await == WriterEnd::Failed {
-                log::debug!("[DEBUG] écriture interrompue (#{})", session.0);
+                outbox.abort(); // shutting down: nothing will be written
             }
         })
         .detach();

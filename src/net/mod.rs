@@ -145,7 +145,6 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         next_session: AtomicU64::new(1),
         max_line_bytes: config.max_line_bytes,
         outbound_queue_bytes: config.outbound_queue_bytes,
-        alive: alive_tx,
     });
 
     smol::block_on(executor.run(async {
@@ -176,7 +175,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
                 }
             })
             .detach();
-        let hub_task = HubTask::new(hub, accounts, executor.clone(), hub_tx.clone());
+        let hub_task = HubTask::new(hub, accounts, executor.clone(), hub_tx.clone(), alive_tx);
         drop(hub_tx);
         hub_task.run(hub_rx).await;
 

@@ -1,41 +1,59 @@
-//! A connection's outbound queue: encoded lines waiting for the writer, bounded in bytes.
+//! A connection's outbound queue: encoded lines waiting to be written, bounded in bytes.
 //!
-//! The hub appends each frame's bytes (one `memcpy`, no shared reference count bouncing between
-//! cores) and never waits. At the end of each batch of commands the hub flushes the outboxes it
-//! touched: while the socket accepts the bytes, the hub writes them itself, with one syscall per
-//! connection per batch and no task to wake. Only what the socket refuses (a full send buffer) is
-//! left to the connection's writer task, which waits for the socket to drain; the hub never
-//! writes while that task holds bytes, so order is kept. Past the byte limit the queue is dropped
-//! and the connection is marked for closing: a slow reader is cut off rather than slowing
-//! anybody else.
+//! The hub appends each frame's bytes (one `memcpy`; no shared reference count bouncing between
+//! cores) and never waits. At the end of each batch of commands it flushes the outboxes it
+//! touched by writing to the non-blocking socket itself: one syscall per connection per batch,
+//! no task to wake. Only when the socket refuses bytes (its send buffer is full) does the
+//! connection get a backlog writer task, which waits for the socket to drain, writes the backlog
+//! and ends; while it runs the hub only appends, so order is kept. An idle connection therefore
+//! holds no buffer and no writer task.
+//!
+//! Past the byte limit the queue is dropped and the connection is marked for closing: a slow
+//! reader is cut off rather than slowing anybody else.
 
 use std::io::{self, Write};
 use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+
+/// Bytes waiting while no writer task runs that make the hub write them at once rather than at
+/// the end of its batch (a long batch must not overflow a healthy connection).
+const FLUSH_NOW_BYTES: usize = 32 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
+    /// Queued; nothing to do now.
     Queued,
-    /// Queued into an outbox whose writer is idle: call [`Outbox::flush`] once the batch is done.
-    QueuedFlushNeeded,
-    /// Queued, and enough bytes are waiting for an idle writer: call [`Outbox::flush`] now rather
-    /// than at the end of the batch (a long batch must not overflow a healthy connection).
-    QueuedFlushNow,
-    /// This push crossed the limit: the queue is dropped, the caller must close the connection.
+    /// Queued: flush this outbox once the batch is done.
+    FlushLater,
+    /// Queued, and enough is waiting: flush now.
+    FlushNow,
+    /// This push crossed the limit: the queue is dropped, the caller must cut the connection.
     Overflowed,
-    /// Already closing; the frame was dropped.
+    /// Closing; the frame was dropped.
     Closed,
 }
 
-/// What the writer should do next.
+/// What the hub must do after a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// Everything queued is written (or a writer task has it).
+    Done,
+    /// The socket is full: start a backlog writer task.
+    StartWriter,
+    /// Written, and the outbox is closing: shut the socket's write side.
+    ShutdownWrite,
+}
+
+/// What a backlog writer should do next.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Batch {
-    /// Bytes were swapped into the caller's buffer.
+pub enum Backlog {
+    /// Bytes were moved into the writer's buffer.
     Bytes,
-    /// Closed gracefully and fully drained: flush and close.
+    /// Nothing left: the writer ends (the hub writes directly again).
+    Idle,
+    /// Nothing left and the outbox is closing: shut the write side and end.
     Finished,
-    /// Overflowed: close at once.
-    Overflowed,
+    /// Overflowed or failed: end at once.
+    Abort,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +67,10 @@ enum Closing {
 struct State {
     bytes: Vec<u8>,
     closing: Closing,
-    waker: Option<Waker>,
-    /// A flush is owed (set by the first push after the writer went idle).
-    flush_owed: bool,
+    /// A backlog writer task owns the socket's write side.
+    writer_running: bool,
+    /// The hub already plans to flush this outbox at the end of its batch.
+    flush_planned: bool,
 }
 
 #[derive(Debug)]
@@ -60,10 +79,6 @@ pub struct Outbox {
     state: Mutex<State>,
 }
 
-/// Bytes waiting for an idle writer that make the hub write them at once.
-const FLUSH_NOW_BYTES: usize = 32 * 1024;
-
-
 impl Outbox {
     pub fn new(limit: usize) -> Self {
         Outbox {
@@ -71,8 +86,8 @@ impl Outbox {
             state: Mutex::new(State {
                 bytes: Vec::new(),
                 closing: Closing::Open,
-                waker: None,
-                flush_owed: false,
+                writer_running: false,
+                flush_planned: false,
             }),
         }
     }
@@ -94,30 +109,27 @@ impl Outbox {
         if state.bytes.len() + frame.len() > self.limit {
             state.bytes = Vec::new();
             state.closing = Closing::Now;
-            wake(&mut state);
             return Push::Overflowed;
         }
         state.bytes.extend_from_slice(frame);
-        if state.waker.is_none() {
-            return Push::Queued; // the writer is busy and will take these bytes
+        if state.writer_running {
+            Push::Queued
+        } else if state.bytes.len() >= FLUSH_NOW_BYTES {
+            Push::FlushNow
+        } else if !state.flush_planned {
+            state.flush_planned = true;
+            Push::FlushLater
+        } else {
+            Push::Queued
         }
-        if state.bytes.len() >= FLUSH_NOW_BYTES {
-            return Push::QueuedFlushNow;
-        }
-        if !state.flush_owed {
-            state.flush_owed = true;
-            return Push::QueuedFlushNeeded;
-        }
-        Push::Queued
     }
 
-    /// Writes what is queued straight to `socket` (non-blocking) if the writer task is idle;
-    /// whatever the socket does not take is handed to the writer task.
-    pub fn flush(&self, mut socket: impl Write) {
+    /// Writes what is queued to the non-blocking `socket`, unless a writer task owns it.
+    pub fn flush(&self, mut socket: impl Write) -> Flushed {
         let mut state = self.lock();
-        state.flush_owed = false;
-        if state.waker.is_none() || state.closing == Closing::Now {
-            return; // the writer is busy (it will see these bytes) or is closing the connection
+        state.flush_planned = false;
+        if state.writer_running || state.closing == Closing::Now {
+            return Flushed::Done;
         }
         let mut written = 0;
         while written < state.bytes.len() {
@@ -125,74 +137,67 @@ impl Outbox {
                 Ok(0) => break,
                 Ok(count) => written += count,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break, // would block, or an error the writer will meet and report
+                Err(_) => break, // would block, or an error the writer task meets and reports
             }
         }
         if written == state.bytes.len() {
             // An idle connection holds no buffer (one allocation per flush is cheap next to the
-            // write syscall, and keeps 10,000 idle connections small).
+            // write syscall, and keeps thousands of idle connections small).
             state.bytes = Vec::new();
-        } else {
-            state.bytes.drain(..written);
-            wake(&mut state);
+            if state.closing == Closing::AfterDrain {
+                state.closing = Closing::Now; // done: nothing more goes out
+                return Flushed::ShutdownWrite;
+            }
+            return Flushed::Done;
         }
+        state.bytes.drain(..written);
+        state.writer_running = true;
+        Flushed::StartWriter
     }
 
-    /// Close after what is queued has been written.
+    /// Close once what is queued has been written; then flush (and shut down) as told.
     pub fn close(&self) {
         let mut state = self.lock();
         if state.closing == Closing::Open {
             state.closing = Closing::AfterDrain;
         }
-        wake(&mut state);
     }
 
-    /// Bytes waiting (not counting a batch the writer already took).
+    /// Marks the connection dead (write failed): later pushes are dropped.
+    pub fn abort(&self) {
+        let mut state = self.lock();
+        state.closing = Closing::Now;
+        state.bytes = Vec::new();
+    }
+
+    /// Bytes waiting (not counting what a writer task already took).
     pub fn queued_bytes(&self) -> usize {
         self.lock().bytes.len()
     }
 
-    /// Moves every queued byte into `into` (which must be empty), or says why there are none.
-    pub fn poll_batch(&self, cx: &mut Context<'_>, into: &mut Vec<u8>) -> Poll<Batch> {
+    /// For the backlog writer: takes what is queued into `into` (empty), or says it is done.
+    pub fn take_backlog(&self, into: &mut Vec<u8>) -> Backlog {
         let mut state = self.lock();
         if state.closing == Closing::Now {
-            return Poll::Ready(Batch::Overflowed);
+            state.writer_running = false;
+            return Backlog::Abort;
         }
         if !state.bytes.is_empty() {
             *into = std::mem::take(&mut state.bytes);
-            return Poll::Ready(Batch::Bytes);
+            return Backlog::Bytes;
         }
+        state.writer_running = false;
         if state.closing == Closing::AfterDrain {
-            return Poll::Ready(Batch::Finished);
+            Backlog::Finished
+        } else {
+            Backlog::Idle
         }
-        match &state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-}
-
-fn wake(state: &mut State) {
-    state.flush_owed = false;
-    if let Some(waker) = state.waker.take() {
-        waker.wake();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Flag(AtomicBool);
-    impl Wake for Flag {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
 
     /// A socket that takes at most `room` bytes, then would block.
     struct Socket {
@@ -200,6 +205,17 @@ mod tests {
         room: usize,
         writes: usize,
     }
+
+    impl Socket {
+        fn with_room(room: usize) -> Socket {
+            Socket {
+                taken: Vec::new(),
+                room,
+                writes: 0,
+            }
+        }
+    }
+
     impl Write for Socket {
         fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
             let count = bytes.len().min(self.room - self.taken.len());
@@ -216,102 +232,94 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_writer_gets_everything_in_one_direct_write_without_a_wake() {
+    fn a_batch_goes_out_in_one_direct_write() {
         let outbox = Outbox::new(100);
-        let flag = Arc::new(Flag(AtomicBool::new(false)));
-        let waker = Waker::from(flag.clone());
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(outbox.poll_batch(&mut cx, &mut Vec::new()), Poll::Pending);
-        assert_eq!(outbox.push(b"a\n"), Push::QueuedFlushNeeded);
-        assert_eq!(outbox.push(b"b\n"), Push::Queued);
-        let mut socket = Socket {
-            taken: Vec::new(),
-            room: 100,
-            writes: 0,
-        };
-        outbox.flush(&mut socket);
+        assert_eq!(outbox.push(b"a\n"), Push::FlushLater);
+        assert_eq!(
+            outbox.push(b"b\n"),
+            Push::Queued,
+            "one flush planned per batch"
+        );
+        let mut socket = Socket::with_room(100);
+        assert_eq!(outbox.flush(&mut socket), Flushed::Done);
         assert_eq!(
             (socket.taken.as_slice(), socket.writes),
             (&b"a\nb\n"[..], 1)
         );
-        assert!(!flag.0.load(Ordering::SeqCst), "no task woken");
         assert_eq!(outbox.queued_bytes(), 0);
-        assert_eq!(outbox.push(b"c\n"), Push::QueuedFlushNeeded, "still idle");
+        assert_eq!(outbox.push(b"c\n"), Push::FlushLater, "next batch");
     }
 
     #[test]
-    fn what_the_socket_refuses_goes_to_the_writer_in_order() {
+    fn a_big_backlog_is_flushed_at_once() {
+        let outbox = Outbox::new(1 << 20);
+        let line = vec![b'x'; 1000];
+        let mut pushes = Vec::new();
+        for _ in 0..40 {
+            pushes.push(outbox.push(&line));
+        }
+        assert!(pushes.contains(&Push::FlushNow));
+    }
+
+    #[test]
+    fn what_the_socket_refuses_goes_to_a_writer_task_in_order() {
         let outbox = Outbox::new(100);
-        let flag = Arc::new(Flag(AtomicBool::new(false)));
-        let waker = Waker::from(flag.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut batch = Vec::new();
-        assert_eq!(outbox.poll_batch(&mut cx, &mut batch), Poll::Pending);
         outbox.push(b"hello\n");
-        let mut socket = Socket {
-            taken: Vec::new(),
-            room: 3,
-            writes: 0,
-        };
-        outbox.flush(&mut socket);
-        assert!(flag.0.load(Ordering::SeqCst), "the writer takes over");
-        outbox.push(b"next\n");
+        let mut socket = Socket::with_room(3);
+        assert_eq!(outbox.flush(&mut socket), Flushed::StartWriter);
         assert_eq!(
-            outbox.poll_batch(&mut cx, &mut batch),
-            Poll::Ready(Batch::Bytes)
+            outbox.push(b"next\n"),
+            Push::Queued,
+            "the writer owns the socket"
         );
-        assert_eq!(batch, b"lo\nnext\n");
-    }
-
-    #[test]
-    fn no_direct_write_while_the_writer_holds_bytes() {
-        let outbox = Outbox::new(100);
-        let mut cx = Context::from_waker(Waker::noop());
-        outbox.push(b"first\n");
+        let mut socket = Socket::with_room(100);
+        assert_eq!(outbox.flush(&mut socket), Flushed::Done);
+        assert!(
+            socket.taken.is_empty(),
+            "no direct write while the writer runs"
+        );
         let mut batch = Vec::new();
+        assert_eq!(outbox.take_backlog(&mut batch), Backlog::Bytes);
+        assert_eq!(batch, b"lo\nnext\n");
+        assert_eq!(outbox.take_backlog(&mut Vec::new()), Backlog::Idle);
         assert_eq!(
-            outbox.poll_batch(&mut cx, &mut batch),
-            Poll::Ready(Batch::Bytes)
+            outbox.push(b"again\n"),
+            Push::FlushLater,
+            "the hub writes directly again"
         );
-        assert_eq!(outbox.push(b"second\n"), Push::Queued, "the writer is busy");
-        let mut socket = Socket {
-            taken: Vec::new(),
-            room: 100,
-            writes: 0,
-        };
-        outbox.flush(&mut socket);
-        assert!(socket.taken.is_empty());
     }
 
     #[test]
     fn overflow_drops_the_queue_and_closes_now() {
         let outbox = Outbox::new(10);
-        assert_eq!(outbox.push(b"123456\n"), Push::Queued);
+        assert_eq!(outbox.push(b"123456\n"), Push::FlushLater);
         assert_eq!(outbox.push(b"123456\n"), Push::Overflowed);
         assert_eq!(outbox.push(b"1\n"), Push::Closed);
-        let mut cx = Context::from_waker(Waker::noop());
-        assert_eq!(
-            outbox.poll_batch(&mut cx, &mut Vec::new()),
-            Poll::Ready(Batch::Overflowed)
-        );
+        assert_eq!(outbox.take_backlog(&mut Vec::new()), Backlog::Abort);
     }
 
     #[test]
-    fn graceful_close_drains_first() {
+    fn graceful_close_writes_then_shuts_the_write_side() {
         let outbox = Outbox::new(100);
         outbox.push(b"bye\n");
         outbox.close();
         assert_eq!(outbox.push(b"late\n"), Push::Closed);
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut socket = Socket::with_room(100);
+        assert_eq!(outbox.flush(&mut socket), Flushed::ShutdownWrite);
+        assert_eq!(socket.taken, b"bye\n");
+    }
+
+    #[test]
+    fn graceful_close_with_a_backlog_lets_the_writer_finish() {
+        let outbox = Outbox::new(100);
+        outbox.push(b"long line\n");
+        assert_eq!(
+            outbox.flush(&mut Socket::with_room(2)),
+            Flushed::StartWriter
+        );
+        outbox.close();
         let mut batch = Vec::new();
-        assert_eq!(
-            outbox.poll_batch(&mut cx, &mut batch),
-            Poll::Ready(Batch::Bytes)
-        );
-        batch.clear();
-        assert_eq!(
-            outbox.poll_batch(&mut cx, &mut batch),
-            Poll::Ready(Batch::Finished)
-        );
+        assert_eq!(outbox.take_backlog(&mut batch), Backlog::Bytes);
+        assert_eq!(outbox.take_backlog(&mut Vec::new()), Backlog::Finished);
     }
 }
