@@ -224,6 +224,11 @@ fn tune_allocator() {
     // SAFETY: mallopt only changes allocator tuning; it is called before the worker threads start.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        // Fixing the mmap threshold also pins the trim threshold at 128 KiB, and then every
+        // large free at the top of the heap shrinks it only for the next batch to fault the pages
+        // back in. The hub gives memory back itself once the chat is quiet (see
+        // `release_free_memory`).
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
     }
 }
 

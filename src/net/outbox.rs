@@ -18,6 +18,9 @@ use std::sync::Mutex;
 /// the end of its batch (a long batch must not overflow a healthy connection).
 const FLUSH_NOW_BYTES: usize = 32 * 1024;
 
+/// First allocation of an empty outbox.
+const INITIAL_CAPACITY: usize = 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
     /// Queued; nothing to do now.
@@ -110,6 +113,10 @@ impl Outbox {
             state.bytes = Vec::new();
             state.closing = Closing::Now;
             return Push::Overflowed;
+        }
+        if state.bytes.capacity() == 0 {
+            // Room for a few lines at once: fewer reallocations when a batch piles up.
+            state.bytes.reserve(INITIAL_CAPACITY.max(frame.len()));
         }
         state.bytes.extend_from_slice(frame);
         if state.writer_running {
