@@ -15,7 +15,7 @@ use smol::channel::Sender;
 use smol::{Async, Timer};
 
 use super::hub_task::HubCommand;
-use super::outbox::{Backlog, Outbox};
+use super::outbox::{Backlog, Next};
 
 pub type Stream = Arc<Async<TcpStream>>;
 
@@ -151,25 +151,25 @@ pub enum WriterEnd {
     Failed,
 }
 
-/// Writes a connection's backlog as its socket drains, then ends (see [`Outbox`]).
-pub async fn write_backlog(stream: Stream, outbox: Arc<Outbox>) -> WriterEnd {
+/// Writes a connection's backlog as its socket drains, then ends (see [`Backlog`]).
+pub async fn write_backlog(stream: Stream, backlog: Arc<Backlog>) -> WriterEnd {
     let mut buffer = Vec::new();
     loop {
-        match outbox.take_backlog(&mut buffer) {
-            Backlog::Bytes => {
+        match backlog.next(&mut buffer) {
+            Next::Write => {
                 if write_all(&stream, &buffer).await.is_err() {
-                    outbox.abort();
+                    backlog.fail();
                     let _ = stream.get_ref().shutdown(Shutdown::Both);
                     return WriterEnd::Failed;
                 }
                 buffer = Vec::new();
             }
-            Backlog::Idle => return WriterEnd::Idle,
-            Backlog::Finished => {
+            Next::End => return WriterEnd::Idle,
+            Next::ShutdownWrite => {
                 let _ = stream.get_ref().shutdown(Shutdown::Write);
                 return WriterEnd::Drained;
             }
-            Backlog::Abort => {
+            Next::Abort => {
                 let _ = stream.get_ref().shutdown(Shutdown::Both);
                 return WriterEnd::Aborted;
             }

@@ -77,13 +77,12 @@ pub const TICK: Duration = Duration::from_secs(2);
 /// The hub's handle on one connection.
 pub struct Connection {
     pub stream: Stream,
-    pub outbox: Arc<Outbox>,
     pub peer: SocketAddr,
-    pub outbound_limit: usize,
 }
 
 struct Peer {
     connection: Connection,
+    outbox: Outbox,
     name: Option<String>,
 }
 
@@ -101,6 +100,8 @@ pub struct HubTask {
     accounts: Accounts,
     executor: Arc<Executor<'static>>,
     commands: Sender<HubCommand>,
+    /// Cap on the bytes queued for one connection.
+    outbound_limit: usize,
     /// Given to each backlog writer; at shutdown the server waits (bounded) until every writer
     /// has dropped it, that is has written its last lines.
     writers_alive: Sender<()>,
@@ -118,6 +119,7 @@ impl HubTask {
         executor: Arc<Executor<'static>>,
         commands: Sender<HubCommand>,
         writers_alive: Sender<()>,
+        outbound_limit: usize,
     ) -> Self {
         HubTask {
             hub,
@@ -127,6 +129,7 @@ impl HubTask {
             executor,
             commands,
             writers_alive,
+            outbound_limit,
             output: Output::new(),
             last_activity: Instant::now(),
             churned: false,
@@ -172,6 +175,7 @@ impl HubTask {
                     session,
                     Peer {
                         connection,
+                        outbox: Outbox::new(),
                         name: None,
                     },
                 );
@@ -232,28 +236,35 @@ impl HubTask {
     }
 
     fn deliver(&mut self, output: &mut Output) {
+        let limit = self.outbound_limit;
         for (frame, recipients) in output.deliveries() {
-            for session in recipients {
-                let Some(peer) = self.peers.get(session) else {
+            for &session in recipients {
+                let Some(peer) = self.peers.get_mut(&session) else {
                     continue;
                 };
-                let pushed = peer.connection.outbox.push(frame);
-                if pushed == Push::FlushLater {
-                    self.to_flush.push(*session);
-                } else if pushed == Push::FlushNow {
-                    self.flush_peer(*session);
-                } else if pushed == Push::Overflowed {
-                    let Some(peer) = self.peers.get(session) else {
-                        continue;
-                    };
-                    log::warn!(
-                        "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {} octets), déconnecté (#{})",
-                        peer.ip(),
-                        peer.connection.outbound_limit,
-                        session.0
-                    );
-                    // Unblocks a writer stuck on a full socket; the reader then sees the end.
-                    let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Both);
+                match peer.outbox.push(frame, limit) {
+                    Push::Queued | Push::Closed => {}
+                    Push::FlushLater => self.to_flush.push(session),
+                    Push::FlushNow => {
+                        let flushed = peer.outbox.flush(peer.connection.stream.get_ref());
+                        let stream = &peer.connection.stream;
+                        after_flush(
+                            flushed,
+                            stream,
+                            session,
+                            &self.executor,
+                            &self.writers_alive,
+                        );
+                    }
+                    Push::Overflowed => {
+                        log::warn!(
+                            "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {limit} octets), déconnecté (#{})",
+                            peer.ip(),
+                            session.0
+                        );
+                        // Unblocks a writer stuck on a full socket; the reader then sees the end.
+                        let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Both);
+                    }
                 }
             }
         }
@@ -263,45 +274,33 @@ impl HubTask {
     }
 
     fn flush_outboxes(&mut self) {
-        let to_flush = std::mem::take(&mut self.to_flush);
+        let mut to_flush = std::mem::take(&mut self.to_flush);
         for &session in &to_flush {
             self.flush_peer(session);
         }
+        to_flush.clear();
         self.to_flush = to_flush;
-        self.to_flush.clear();
     }
 
     /// Writes a connection's queued lines; starts a backlog writer if its socket is full.
-    fn flush_peer(&self, session: SessionId) {
-        let Some(peer) = self.peers.get(&session) else {
+    fn flush_peer(&mut self, session: SessionId) {
+        let Some(peer) = self.peers.get_mut(&session) else {
             return;
         };
-        let stream = &peer.connection.stream;
-        match peer.connection.outbox.flush(stream.get_ref()) {
-            Flushed::Done => {}
-            Flushed::ShutdownWrite => {
-                let _ = stream.get_ref().shutdown(Shutdown::Write);
-            }
-            Flushed::StartWriter => {
-                let stream = stream.clone();
-                let outbox = peer.connection.outbox.clone();
-                let alive = self.writers_alive.clone();
-                self.executor
-                    .spawn(async move {
-                        let _alive = alive;
-                        if write_backlog(stream, outbox).await == WriterEnd::Failed {
-                            log::debug!("[DEBUG] écriture interrompue (#{})", session.0);
-                        }
-                    })
-                    .detach();
-            }
-        }
+        let flushed = peer.outbox.flush(peer.connection.stream.get_ref());
+        after_flush(
+            flushed,
+            &peer.connection.stream,
+            session,
+            &self.executor,
+            &self.writers_alive,
+        );
     }
 
     /// Closes a connection once what is queued for it is written.
-    fn close_peer(&self, session: SessionId) {
-        if let Some(peer) = self.peers.get(&session) {
-            peer.connection.outbox.close();
+    fn close_peer(&mut self, session: SessionId) {
+        if let Some(peer) = self.peers.get_mut(&session) {
+            peer.outbox.close();
             self.flush_peer(session);
         }
     }
@@ -432,6 +431,34 @@ impl HubTask {
     fn set_name(&mut self, session: SessionId, name: String) {
         if let Some(peer) = self.peers.get_mut(&session) {
             peer.name = Some(name);
+        }
+    }
+}
+
+/// Carries out what a flush asked for: shut the write side, or start a backlog writer.
+fn after_flush(
+    flushed: Flushed,
+    stream: &Stream,
+    session: SessionId,
+    executor: &Executor<'static>,
+    writers_alive: &Sender<()>,
+) {
+    match flushed {
+        Flushed::Done => {}
+        Flushed::ShutdownWrite => {
+            let _ = stream.get_ref().shutdown(Shutdown::Write);
+        }
+        Flushed::StartWriter(backlog) => {
+            let stream = stream.clone();
+            let alive = writers_alive.clone();
+            executor
+                .spawn(async move {
+                    let _alive = alive;
+                    if write_backlog(stream, backlog).await == WriterEnd::Failed {
+                        log::debug!("[DEBUG] écriture interrompue (#{})", session.0);
+                    }
+                })
+                .detach();
         }
     }
 }

@@ -17,7 +17,6 @@ use smol::{Async, Executor, Timer};
 
 use super::connection::read_loop;
 use super::hub_task::{Connection, HubCommand};
-use super::outbox::Outbox;
 
 /// Binds one listening socket.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -44,7 +43,6 @@ pub struct AcceptContext {
     pub hub: Sender<HubCommand>,
     pub next_session: AtomicU64,
     pub max_line_bytes: usize,
-    pub outbound_queue_bytes: usize,
 }
 
 /// Accepts until `stop` closes.
@@ -75,12 +73,9 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
     let _ = stream.set_nodelay(true);
     let stream: Arc<Async<std::net::TcpStream>> = stream.into();
     let session = SessionId(context.next_session.fetch_add(1, Ordering::Relaxed));
-    let outbox = Arc::new(Outbox::new(context.outbound_queue_bytes));
     let connection = Connection {
         stream: stream.clone(),
-        outbox: outbox.clone(),
         peer,
-        outbound_limit: context.outbound_queue_bytes,
     };
 
     let hub = context.hub.clone();
@@ -98,8 +93,6 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
                 .is_ok()
             {
                 read_loop(stream, session, hub, max_line).await;
-            } else {
-                outbox.abort(); // shutting down: nothing will be written
             }
         })
         .detach();

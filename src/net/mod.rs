@@ -144,7 +144,6 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         hub: hub_tx.clone(),
         next_session: AtomicU64::new(1),
         max_line_bytes: config.max_line_bytes,
-        outbound_queue_bytes: config.outbound_queue_bytes,
     });
 
     smol::block_on(executor.run(async {
@@ -175,7 +174,14 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
                 }
             })
             .detach();
-        let hub_task = HubTask::new(hub, accounts, executor.clone(), hub_tx.clone(), alive_tx);
+        let hub_task = HubTask::new(
+            hub,
+            accounts,
+            executor.clone(),
+            hub_tx.clone(),
+            alive_tx,
+            config.outbound_queue_bytes,
+        );
         drop(hub_tx);
         hub_task.run(hub_rx).await;
 

@@ -1,24 +1,24 @@
 //! A connection's outbound queue: encoded lines waiting to be written, bounded in bytes.
 //!
-//! The hub appends each frame's bytes (one `memcpy`; no shared reference count bouncing between
-//! cores) and never waits. At the end of each batch of commands it flushes the outboxes it
-//! touched by writing to the non-blocking socket itself: one syscall per connection per batch,
-//! no task to wake. Only when the socket refuses bytes (its send buffer is full) does the
-//! connection get a backlog writer task, which waits for the socket to drain, writes the backlog
-//! and ends; while it runs the hub only appends, so order is kept. An idle connection therefore
-//! holds no buffer and no writer task.
+//! The [`Outbox`] belongs to the hub task (no lock): the hub appends each frame's bytes (one
+//! `memcpy`, no reference count shared between cores) and, at the end of each batch of commands,
+//! writes what piled up straight to the non-blocking socket: one syscall per connection per
+//! batch, no task to wake. Only when the socket refuses bytes (its send buffer is full) is the
+//! rest handed to a [`Backlog`], shared with a writer task that waits for the socket to drain,
+//! writes, and ends once the backlog is empty; meanwhile the hub appends to the backlog, so order
+//! is kept. An idle connection therefore holds no buffer and no writer task.
 //!
-//! Past the byte limit the queue is dropped and the connection is marked for closing: a slow
-//! reader is cut off rather than slowing anybody else.
+//! Past the byte limit everything queued is dropped and the connection is cut: a slow reader is
+//! disconnected rather than slowing anybody else.
 
 use std::io::{self, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Bytes waiting while no writer task runs that make the hub write them at once rather than at
-/// the end of its batch (a long batch must not overflow a healthy connection).
+/// Bytes waiting that make the hub write them at once rather than at the end of its batch (a
+/// long batch must not overflow a healthy connection).
 const FLUSH_NOW_BYTES: usize = 32 * 1024;
 
-/// First allocation of an empty outbox.
+/// First allocation of an empty outbox: room for a few lines, fewer reallocations.
 const INITIAL_CAPACITY: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,73 +29,78 @@ pub enum Push {
     FlushLater,
     /// Queued, and enough is waiting: flush now.
     FlushNow,
-    /// This push crossed the limit: the queue is dropped, the caller must cut the connection.
+    /// This push crossed the limit: everything is dropped, the caller must cut the connection.
     Overflowed,
-    /// Closing; the frame was dropped.
+    /// Closing or closed; the frame was dropped.
     Closed,
 }
 
 /// What the hub must do after a flush.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Flushed {
-    /// Everything queued is written (or a writer task has it).
+    /// Everything queued is written, or a writer task has it.
     Done,
-    /// The socket is full: start a backlog writer task.
-    StartWriter,
+    /// The socket is full: start a writer task on this backlog.
+    StartWriter(Arc<Backlog>),
     /// Written, and the outbox is closing: shut the socket's write side.
     ShutdownWrite,
-}
-
-/// What a backlog writer should do next.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Backlog {
-    /// Bytes were moved into the writer's buffer.
-    Bytes,
-    /// Nothing left: the writer ends (the hub writes directly again).
-    Idle,
-    /// Nothing left and the outbox is closing: shut the write side and end.
-    Finished,
-    /// Overflowed or failed: end at once.
-    Abort,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Closing {
     Open,
     AfterDrain,
-    Now,
+    Done,
 }
 
-#[derive(Debug)]
-struct State {
-    bytes: Vec<u8>,
-    closing: Closing,
-    /// A backlog writer task owns the socket's write side.
-    writer_running: bool,
-    /// The hub already plans to flush this outbox at the end of its batch.
-    flush_planned: bool,
-}
-
+/// The hub's side: what is waiting for the next flush.
 #[derive(Debug)]
 pub struct Outbox {
-    limit: usize,
-    state: Mutex<State>,
+    pending: Vec<u8>,
+    closing: Closing,
+    flush_planned: bool,
+    /// Set while a writer task owns the socket's write side.
+    backlog: Option<Arc<Backlog>>,
 }
 
-impl Outbox {
-    pub fn new(limit: usize) -> Self {
-        Outbox {
-            limit,
-            state: Mutex::new(State {
-                bytes: Vec::new(),
-                closing: Closing::Open,
-                writer_running: false,
-                flush_planned: false,
-            }),
-        }
-    }
+/// Bytes the socket refused, shared between the hub and the connection's writer task.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    state: Mutex<BacklogState>,
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+impl PartialEq for Backlog {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+#[derive(Debug, Default)]
+struct BacklogState {
+    bytes: Vec<u8>,
+    /// Shut the write side once written.
+    close_after: bool,
+    /// Cut: drop everything, end at once.
+    abort: bool,
+    /// The writer has ended; the hub writes directly again.
+    ended: bool,
+}
+
+/// What a backlog writer should do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Bytes were moved into the writer's buffer.
+    Write,
+    /// Nothing left: the writer ends (the hub writes directly again).
+    End,
+    /// Nothing left and the connection is closing: shut the write side and end.
+    ShutdownWrite,
+    /// Cut: end at once.
+    Abort,
+}
+
+impl Backlog {
+    fn lock(&self) -> MutexGuard<'_, BacklogState> {
         // A panic while holding this lock aborts the process (panic = "abort"), so poisoning only
         // happens in tests; the state is still consistent then.
         self.state
@@ -103,102 +108,156 @@ impl Outbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends one encoded line.
-    pub fn push(&self, frame: &[u8]) -> Push {
+    /// For the writer task: takes what is queued into `into` (empty), or says it is done.
+    pub fn next(&self, into: &mut Vec<u8>) -> Next {
         let mut state = self.lock();
-        if state.closing != Closing::Open {
+        if state.abort {
+            state.ended = true;
+            return Next::Abort;
+        }
+        if !state.bytes.is_empty() {
+            *into = std::mem::take(&mut state.bytes);
+            return Next::Write;
+        }
+        state.ended = true;
+        if state.close_after {
+            Next::ShutdownWrite
+        } else {
+            Next::End
+        }
+    }
+
+    /// For the writer task: the socket failed; nothing more will be written.
+    pub fn fail(&self) {
+        let mut state = self.lock();
+        state.abort = true;
+        state.ended = true;
+        state.bytes = Vec::new();
+    }
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox::new()
+    }
+}
+
+impl Outbox {
+    pub fn new() -> Self {
+        Outbox {
+            pending: Vec::new(),
+            closing: Closing::Open,
+            flush_planned: false,
+            backlog: None,
+        }
+    }
+
+    /// Appends one encoded line, unless that would queue more than `limit` bytes.
+    pub fn push(&mut self, frame: &[u8], limit: usize) -> Push {
+        if self.closing != Closing::Open {
             return Push::Closed;
         }
-        if state.bytes.len() + frame.len() > self.limit {
-            state.bytes = Vec::new();
-            state.closing = Closing::Now;
+        if let Some(backlog) = &self.backlog {
+            let mut state = backlog.lock();
+            if !state.ended {
+                if state.bytes.len() + frame.len() > limit {
+                    state.abort = true;
+                    state.bytes = Vec::new();
+                    drop(state);
+                    self.cut();
+                    return Push::Overflowed;
+                }
+                state.bytes.extend_from_slice(frame);
+                return Push::Queued;
+            }
+            drop(state);
+            self.backlog = None; // the writer is done: back to direct writes
+        }
+        if self.pending.len() + frame.len() > limit {
+            self.cut();
             return Push::Overflowed;
         }
-        if state.bytes.capacity() == 0 {
-            // Room for a few lines at once: fewer reallocations when a batch piles up.
-            state.bytes.reserve(INITIAL_CAPACITY.max(frame.len()));
+        if self.pending.capacity() == 0 {
+            self.pending.reserve(INITIAL_CAPACITY.max(frame.len()));
         }
-        state.bytes.extend_from_slice(frame);
-        if state.writer_running {
-            Push::Queued
-        } else if state.bytes.len() >= FLUSH_NOW_BYTES {
+        self.pending.extend_from_slice(frame);
+        if self.pending.len() >= FLUSH_NOW_BYTES {
             Push::FlushNow
-        } else if !state.flush_planned {
-            state.flush_planned = true;
+        } else if !self.flush_planned {
+            self.flush_planned = true;
             Push::FlushLater
         } else {
             Push::Queued
         }
     }
 
-    /// Writes what is queued to the non-blocking `socket`, unless a writer task owns it.
-    pub fn flush(&self, mut socket: impl Write) -> Flushed {
-        let mut state = self.lock();
-        state.flush_planned = false;
-        if state.writer_running || state.closing == Closing::Now {
+    fn cut(&mut self) {
+        self.pending = Vec::new();
+        self.closing = Closing::Done;
+        self.backlog = None;
+    }
+
+    /// Writes what is pending to the non-blocking `socket`, unless a writer task owns it.
+    pub fn flush(&mut self, mut socket: impl Write) -> Flushed {
+        self.flush_planned = false;
+        if self.closing == Closing::Done {
             return Flushed::Done;
         }
+        if let Some(backlog) = &self.backlog {
+            let mut state = backlog.lock();
+            if !state.ended {
+                if self.closing == Closing::AfterDrain {
+                    state.close_after = true;
+                    self.closing = Closing::Done;
+                }
+                return Flushed::Done;
+            }
+            drop(state);
+            self.backlog = None;
+        }
         let mut written = 0;
-        while written < state.bytes.len() {
-            match socket.write(&state.bytes[written..]) {
+        while written < self.pending.len() {
+            match socket.write(&self.pending[written..]) {
                 Ok(0) => break,
                 Ok(count) => written += count,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break, // would block, or an error the writer task meets and reports
             }
         }
-        if written == state.bytes.len() {
+        if written == self.pending.len() {
             // An idle connection holds no buffer (one allocation per flush is cheap next to the
             // write syscall, and keeps thousands of idle connections small).
-            state.bytes = Vec::new();
-            if state.closing == Closing::AfterDrain {
-                state.closing = Closing::Now; // done: nothing more goes out
+            self.pending = Vec::new();
+            if self.closing == Closing::AfterDrain {
+                self.closing = Closing::Done;
                 return Flushed::ShutdownWrite;
             }
             return Flushed::Done;
         }
-        state.bytes.drain(..written);
-        state.writer_running = true;
-        Flushed::StartWriter
+        self.pending.drain(..written);
+        let backlog = Arc::new(Backlog::default());
+        {
+            let mut state = backlog.lock();
+            state.bytes = std::mem::take(&mut self.pending);
+            if self.closing == Closing::AfterDrain {
+                state.close_after = true;
+                self.closing = Closing::Done;
+            }
+        }
+        self.backlog = Some(backlog.clone());
+        Flushed::StartWriter(backlog)
     }
 
-    /// Close once what is queued has been written; then flush (and shut down) as told.
-    pub fn close(&self) {
-        let mut state = self.lock();
-        if state.closing == Closing::Open {
-            state.closing = Closing::AfterDrain;
+    /// Close once what is queued has been written: call [`Outbox::flush`] next.
+    pub fn close(&mut self) {
+        if self.closing == Closing::Open {
+            self.closing = Closing::AfterDrain;
         }
     }
 
-    /// Marks the connection dead (write failed): later pushes are dropped.
-    pub fn abort(&self) {
-        let mut state = self.lock();
-        state.closing = Closing::Now;
-        state.bytes = Vec::new();
-    }
-
-    /// Bytes waiting (not counting what a writer task already took).
-    pub fn queued_bytes(&self) -> usize {
-        self.lock().bytes.len()
-    }
-
-    /// For the backlog writer: takes what is queued into `into` (empty), or says it is done.
-    pub fn take_backlog(&self, into: &mut Vec<u8>) -> Backlog {
-        let mut state = self.lock();
-        if state.closing == Closing::Now {
-            state.writer_running = false;
-            return Backlog::Abort;
-        }
-        if !state.bytes.is_empty() {
-            *into = std::mem::take(&mut state.bytes);
-            return Backlog::Bytes;
-        }
-        state.writer_running = false;
-        if state.closing == Closing::AfterDrain {
-            Backlog::Finished
-        } else {
-            Backlog::Idle
-        }
+    /// Bytes waiting for a flush (not counting a writer task's backlog).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.len()
     }
 }
 
@@ -238,12 +297,14 @@ mod tests {
         }
     }
 
+    const LIMIT: usize = 100;
+
     #[test]
     fn a_batch_goes_out_in_one_direct_write() {
-        let outbox = Outbox::new(100);
-        assert_eq!(outbox.push(b"a\n"), Push::FlushLater);
+        let mut outbox = Outbox::new();
+        assert_eq!(outbox.push(b"a\n", LIMIT), Push::FlushLater);
         assert_eq!(
-            outbox.push(b"b\n"),
+            outbox.push(b"b\n", LIMIT),
             Push::Queued,
             "one flush planned per batch"
         );
@@ -253,31 +314,34 @@ mod tests {
             (socket.taken.as_slice(), socket.writes),
             (&b"a\nb\n"[..], 1)
         );
-        assert_eq!(outbox.queued_bytes(), 0);
-        assert_eq!(outbox.push(b"c\n"), Push::FlushLater, "next batch");
+        assert_eq!(outbox.pending_bytes(), 0);
+        assert_eq!(
+            outbox.pending.capacity(),
+            0,
+            "an idle connection holds no buffer"
+        );
+        assert_eq!(outbox.push(b"c\n", LIMIT), Push::FlushLater, "next batch");
     }
 
     #[test]
-    fn a_big_backlog_is_flushed_at_once() {
-        let outbox = Outbox::new(1 << 20);
+    fn a_big_pile_is_flushed_at_once() {
+        let mut outbox = Outbox::new();
         let line = vec![b'x'; 1000];
-        let mut pushes = Vec::new();
-        for _ in 0..40 {
-            pushes.push(outbox.push(&line));
-        }
+        let pushes: Vec<Push> = (0..40).map(|_| outbox.push(&line, 1 << 20)).collect();
         assert!(pushes.contains(&Push::FlushNow));
     }
 
     #[test]
-    fn what_the_socket_refuses_goes_to_a_writer_task_in_order() {
-        let outbox = Outbox::new(100);
-        outbox.push(b"hello\n");
-        let mut socket = Socket::with_room(3);
-        assert_eq!(outbox.flush(&mut socket), Flushed::StartWriter);
+    fn what_the_socket_refuses_goes_to_a_writer_in_order() {
+        let mut outbox = Outbox::new();
+        outbox.push(b"hello\n", LIMIT);
+        let Flushed::StartWriter(backlog) = outbox.flush(&mut Socket::with_room(3)) else {
+            panic!("a writer should take over");
+        };
         assert_eq!(
-            outbox.push(b"next\n"),
+            outbox.push(b"next\n", LIMIT),
             Push::Queued,
-            "the writer owns the socket"
+            "appended to the backlog"
         );
         let mut socket = Socket::with_room(100);
         assert_eq!(outbox.flush(&mut socket), Flushed::Done);
@@ -286,47 +350,59 @@ mod tests {
             "no direct write while the writer runs"
         );
         let mut batch = Vec::new();
-        assert_eq!(outbox.take_backlog(&mut batch), Backlog::Bytes);
+        assert_eq!(backlog.next(&mut batch), Next::Write);
         assert_eq!(batch, b"lo\nnext\n");
-        assert_eq!(outbox.take_backlog(&mut Vec::new()), Backlog::Idle);
+        assert_eq!(backlog.next(&mut Vec::new()), Next::End);
         assert_eq!(
-            outbox.push(b"again\n"),
+            outbox.push(b"again\n", LIMIT),
             Push::FlushLater,
-            "the hub writes directly again"
+            "direct writes again"
         );
     }
 
     #[test]
-    fn overflow_drops_the_queue_and_closes_now() {
-        let outbox = Outbox::new(10);
-        assert_eq!(outbox.push(b"123456\n"), Push::FlushLater);
-        assert_eq!(outbox.push(b"123456\n"), Push::Overflowed);
-        assert_eq!(outbox.push(b"1\n"), Push::Closed);
-        assert_eq!(outbox.take_backlog(&mut Vec::new()), Backlog::Abort);
+    fn overflow_drops_everything_and_refuses_more() {
+        let mut outbox = Outbox::new();
+        assert_eq!(outbox.push(b"123456\n", 10), Push::FlushLater);
+        assert_eq!(outbox.push(b"123456\n", 10), Push::Overflowed);
+        assert_eq!(outbox.push(b"1\n", 10), Push::Closed);
+        assert_eq!(outbox.pending_bytes(), 0);
+    }
+
+    #[test]
+    fn overflow_of_a_backlog_aborts_its_writer() {
+        let mut outbox = Outbox::new();
+        outbox.push(b"0123456789\n", 20);
+        let Flushed::StartWriter(backlog) = outbox.flush(&mut Socket::with_room(1)) else {
+            panic!("a writer should take over");
+        };
+        assert_eq!(outbox.push(b"0123456789\n", 20), Push::Overflowed);
+        assert_eq!(backlog.next(&mut Vec::new()), Next::Abort);
     }
 
     #[test]
     fn graceful_close_writes_then_shuts_the_write_side() {
-        let outbox = Outbox::new(100);
-        outbox.push(b"bye\n");
+        let mut outbox = Outbox::new();
+        outbox.push(b"bye\n", LIMIT);
         outbox.close();
-        assert_eq!(outbox.push(b"late\n"), Push::Closed);
+        assert_eq!(outbox.push(b"late\n", LIMIT), Push::Closed);
         let mut socket = Socket::with_room(100);
         assert_eq!(outbox.flush(&mut socket), Flushed::ShutdownWrite);
         assert_eq!(socket.taken, b"bye\n");
+        assert_eq!(outbox.flush(&mut socket), Flushed::Done, "only once");
     }
 
     #[test]
     fn graceful_close_with_a_backlog_lets_the_writer_finish() {
-        let outbox = Outbox::new(100);
-        outbox.push(b"long line\n");
-        assert_eq!(
-            outbox.flush(&mut Socket::with_room(2)),
-            Flushed::StartWriter
-        );
+        let mut outbox = Outbox::new();
+        outbox.push(b"long line\n", LIMIT);
+        let Flushed::StartWriter(backlog) = outbox.flush(&mut Socket::with_room(2)) else {
+            panic!("a writer should take over");
+        };
         outbox.close();
+        assert_eq!(outbox.flush(&mut Socket::with_room(100)), Flushed::Done);
         let mut batch = Vec::new();
-        assert_eq!(outbox.take_backlog(&mut batch), Backlog::Bytes);
-        assert_eq!(outbox.take_backlog(&mut Vec::new()), Backlog::Finished);
+        assert_eq!(backlog.next(&mut batch), Next::Write);
+        assert_eq!(backlog.next(&mut Vec::new()), Next::ShutdownWrite);
     }
 }
