@@ -70,17 +70,21 @@ impl Accounts {
                 return AuthOutcome::Unavailable;
             }
         }
-        let _permit = self.permits.acquire().await;
-        let store = self.store.clone();
+        // The permit covers the hash only: the durable commit (an fsync) must not idle a core
+        // another hash could use.
+        let permit = self.permits.acquire().await;
         let hasher = self.hasher.clone();
+        let hashed = smol::unblock(move || hasher.hash(password.expose())).await;
+        drop(permit);
+        let hash = match hashed {
+            Ok(hash) => hash,
+            Err(error) => {
+                log::error!("[ERREUR] hachage du mot de passe impossible : {error}");
+                return AuthOutcome::Unavailable;
+            }
+        };
+        let store = self.store.clone();
         smol::unblock(move || {
-            let hash = match hasher.hash(password.expose()) {
-                Ok(hash) => hash,
-                Err(error) => {
-                    log::error!("[ERREUR] hachage du mot de passe impossible : {error}");
-                    return AuthOutcome::Unavailable;
-                }
-            };
             match store.register_user(&username, &hash, created_unix) {
                 Ok(()) => AuthOutcome::Registered { name: username },
                 Err(RegisterError::AlreadyExists) => AuthOutcome::RegisterTaken,
