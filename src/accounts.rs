@@ -1,37 +1,89 @@
-//! Account checks for the hub: password verification and registration, run on blocking threads
-//! (argon2id costs tens of milliseconds and ~19 MiB each), at most N at once.
+//! Account checks for the hub: password verification and registration. Hashing (argon2id: tens
+//! of milliseconds and ~19 MiB each) runs on a small pool of dedicated, lower-priority threads,
+//! one hash per thread, so a login storm uses the spare CPU without delaying chat lines.
+//! Database reads and commits run on the blocking pool.
 
 use std::sync::Arc;
 
 use classcord_core::hub::AuthOutcome;
 use classcord_core::message::Secret;
-use smol::lock::Semaphore;
+use smol::channel::{self, Receiver, Sender};
 
 use crate::store::{PasswordHasher, RegisterError, Store};
+
+/// Nice value of the hashing threads: chat (default priority) goes first when both want a core.
+const HASHING_NICENESS: libc::c_int = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// N threads taking hashing jobs: at most N hashes (and N × the argon2 memory) at once.
+struct HashPool {
+    jobs: Sender<Job>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> std::io::Result<HashPool> {
+        let (jobs, queue) = channel::unbounded::<Job>();
+        for index in 0..threads.max(1) {
+            let queue: Receiver<Job> = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("hash-{index}"))
+                .spawn(move || {
+                    lower_thread_priority();
+                    while let Ok(job) = queue.recv_blocking() {
+                        job();
+                    }
+                })?;
+        }
+        Ok(HashPool { jobs })
+    }
+
+    /// Runs `work` on a hashing thread and waits for its result.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (done, result) = channel::bounded(1);
+        let job: Job = Box::new(move || {
+            let _ = done.try_send(work());
+        });
+        self.jobs.send(job).await.ok()?;
+        result.recv().await.ok()
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (Linux applies `setpriority` per thread).
+fn lower_thread_priority() {
+    // SAFETY: gettid and setpriority have no memory effects; a failure only keeps the priority.
+    unsafe {
+        let thread = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, HASHING_NICENESS);
+    }
+}
 
 /// Verifies and registers accounts off the executor.
 #[derive(Clone)]
 pub struct Accounts {
     store: Arc<Store>,
     hasher: PasswordHasher,
-    permits: Arc<Semaphore>,
+    pool: Arc<HashPool>,
 }
 
 impl Accounts {
-    pub fn new(store: Arc<Store>, hasher: PasswordHasher, max_concurrent_hashes: usize) -> Self {
-        Accounts {
+    pub fn new(
+        store: Arc<Store>,
+        hasher: PasswordHasher,
+        max_concurrent_hashes: usize,
+    ) -> std::io::Result<Self> {
+        Ok(Accounts {
             store,
             hasher,
-            permits: Arc::new(Semaphore::new(max_concurrent_hashes.max(1))),
-        }
+            pool: Arc::new(HashPool::new(max_concurrent_hashes)?),
+        })
     }
 
     /// Checks a login; an unknown user costs the same hash time as a known one.
     pub async fn login(&self, username: String, password: Secret) -> AuthOutcome {
-        let _permit = self.permits.acquire().await;
         let store = self.store.clone();
         let hasher = self.hasher.clone();
-        smol::unblock(move || match store.find_user(&username) {
+        let checked = self.pool.run(move || match store.find_user(&username) {
             Ok(Some(record)) => match hasher.verify(password.expose(), &record.password_hash) {
                 Ok(true) => AuthOutcome::LoggedIn { name: record.name },
                 Ok(false) => AuthOutcome::LoginFailed,
@@ -48,8 +100,8 @@ impl Accounts {
                 log::error!("[ERREUR] base de données (connexion de {username:?}) : {error}");
                 AuthOutcome::Unavailable
             }
-        })
-        .await
+        });
+        checked.await.unwrap_or(AuthOutcome::Unavailable)
     }
 
     /// Hashes and durably stores a new account; the outcome is known only after the commit.
@@ -70,30 +122,27 @@ impl Accounts {
                 return AuthOutcome::Unavailable;
             }
         }
-        // The permit covers the hash only: the durable commit (an fsync) must not idle a core
-        // another hash could use.
-        let permit = self.permits.acquire().await;
         let hasher = self.hasher.clone();
-        let hashed = smol::unblock(move || hasher.hash(password.expose())).await;
-        drop(permit);
-        let hash = match hashed {
-            Ok(hash) => hash,
-            Err(error) => {
+        let hash = match self.pool.run(move || hasher.hash(password.expose())).await {
+            Some(Ok(hash)) => hash,
+            Some(Err(error)) => {
                 log::error!("[ERREUR] hachage du mot de passe impossible : {error}");
                 return AuthOutcome::Unavailable;
             }
+            None => return AuthOutcome::Unavailable,
         };
+        // The durable commit (an fsync) runs off the hashing threads: it must not idle one.
         let store = self.store.clone();
-        smol::unblock(move || {
-            match store.register_user(&username, &hash, created_unix) {
+        smol::unblock(
+            move || match store.register_user(&username, &hash, created_unix) {
                 Ok(()) => AuthOutcome::Registered { name: username },
                 Err(RegisterError::AlreadyExists) => AuthOutcome::RegisterTaken,
                 Err(RegisterError::Store(error)) => {
                     log::error!("[ERREUR] base de données (inscription de {username:?}) : {error}");
                     AuthOutcome::Unavailable
                 }
-            }
-        })
+            },
+        )
         .await
     }
 }

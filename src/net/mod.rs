@@ -107,7 +107,8 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     let signals = block_shutdown_signals()?;
 
     let store = Arc::new(store);
-    let accounts = Accounts::new(store.clone(), hasher, config.max_concurrent_hashes);
+    let accounts = Accounts::new(store.clone(), hasher, config.max_concurrent_hashes)
+        .map_err(ServeError::Thread)?;
     let hub = Hub::new(config.hub.clone(), accounts_known, 1);
 
     let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
