@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""The project's benchmark command: every row of BENCHMARKS.md, three runs each, medians.
+
+Usage: python3 bench/benchmarks.py [--runs 3] [--quick] [--raw results.json]
+
+Builds the release server and classcord-bench, then for every run starts a fresh server on a free
+loopback port with its own data folder, runs classcord-bench against it and stops it. The bench's
+own fake fan-out server is measured the same way, as the floor/ceiling reference of the machine.
+Prints a Markdown table (medians) to stdout. Loopback only; every run is bounded in time.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVER = os.path.join(ROOT, "target", "release", "classcord")
+BENCH = os.path.join(ROOT, "target", "release", "classcord-bench")
+
+
+def start_server():
+    data = tempfile.mkdtemp(prefix="classcord-bench-")
+    log_path = os.path.join(data, "server.log")
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [SERVER, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(data, "db")],
+        stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        text = open(log_path, encoding="utf-8", errors="replace").read()
+        found = re.search(r"écoute sur (127\.0\.0\.1:\d+)", text)
+        if found:
+            return proc, found.group(1)
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start:\n" + open(log_path).read())
+
+
+def start_fake():
+    proc = subprocess.Popen([BENCH, "fake-server", "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    found = re.search(r"(127\.0\.0\.1:\d+)", line)
+    if not found:
+        proc.kill()
+        raise RuntimeError("fake server did not start: " + line)
+    return proc, found.group(1)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def bench(target, args):
+    proc, addr = start_fake() if target == "fake" else start_server()
+    try:
+        out = subprocess.run([BENCH] + args + ["--addr", addr, "--pid", str(proc.pid)],
+                             capture_output=True, text=True, timeout=300)
+        text = out.stdout.strip()
+        report = json.loads(text[text.index("{"):]) if "{" in text else {}
+        report["exit_code"] = out.returncode
+        return report
+    finally:
+        stop(proc)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="shorter runs, for a look")
+    parser.add_argument("--raw", help="write every report to this JSON file")
+    options = parser.parse_args()
+    seconds = "2" if options.quick else "5"
+
+    subprocess.run(["cargo", "build", "--release", "-p", "classcord", "-p", "classcord-bench"],
+                   cwd=ROOT, check=True)
+
+    rows = {
+        "saturated": ("server", ["fanout", "--clients", "200", "--senders", "10", "--rate", "0",
+                                 "--duration", seconds]),
+        "saturated_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "0",
+                                    "--duration", seconds]),
+        "latency": ("server", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
+                               "--duration", seconds]),
+        "latency_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
+                                  "--duration", seconds]),
+        "all_senders": ("server", ["fanout", "--clients", "200", "--senders", "200", "--rate", "0",
+                                   "--duration", seconds]),
+        "idle_guests": ("server", ["idle", "--clients", "1000", "--hold", "5"]),
+        "idle_10k": ("server", ["idle", "--clients", "10000", "--hold", "3", "--anonymous"]),
+        "logins": ("server", ["logins", "--count", "100", "--concurrency", "10", "--chat", "50"]),
+    }
+    results = {name: [] for name in rows}
+    # Interleave the rows run by run, so slow drifts of a shared machine hit every row alike.
+    for run in range(options.runs):
+        for name, (target, args) in rows.items():
+            print(f"run {run + 1}/{options.runs}: {name}", file=sys.stderr)
+            results[name].append(bench(target, args))
+
+    def med(name, *path):
+        values = []
+        for report in results[name]:
+            value = report
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            values.append(value)
+        return median(values)
+
+    clean = all(r.get("lost", 0) == 0 and r.get("duplicated", 0) == 0 and r.get("echoed", 0) == 0
+                for name in ("saturated", "latency", "all_senders") for r in results[name])
+    sat_rate = med("saturated", "deliveries_per_sec")
+    all_rate = med("all_senders", "deliveries_per_sec")
+    size = os.path.getsize(SERVER)
+
+    def fmt(value, digits=2):
+        return "n/a" if value is None else f"{value:,.{digits}f}"
+
+    print(f"| row | ClassCord (median of {options.runs}) | target | bench floor (fake server) |")
+    print("|---|---|---|---|")
+    print(f"| fan-out 200/10 saturated: deliveries per server CPU-s | "
+          f"{fmt(med('saturated', 'deliveries_per_server_cpu_s') / 1e6)} M "
+          f"({fmt(sat_rate / 1e6)} M/s wall) | >= 10 M | "
+          f"{fmt(med('saturated_fake', 'deliveries_per_server_cpu_s') / 1e6)} M |")
+    print(f"| fan-out 200/10 at 100 msg/s: latency p50 / p99 | "
+          f"{fmt(med('latency', 'latency_us', 'p50') / 1000)} / "
+          f"{fmt(med('latency', 'latency_us', 'p99') / 1000)} ms | p99 <= 1 ms | "
+          f"{fmt(med('latency_fake', 'latency_us', 'p50') / 1000)} / "
+          f"{fmt(med('latency_fake', 'latency_us', 'p99') / 1000)} ms |")
+    print(f"| fan-out 200/200 saturated: deliveries/s, ratio to 10 senders | "
+          f"{fmt(all_rate / 1e6)} M/s, {fmt(100 * all_rate / sat_rate, 0)} % | >= 90 % | |")
+    print(f"| idle: KiB per connection, 1000 guests | "
+          f"{fmt(med('idle_guests', 'kib_per_connection'))} KiB | <= 2.5 KiB | |")
+    print(f"| idle: 10,000 anonymous connections held, KiB each | "
+          f"{fmt(med('idle_10k', 'held'), 0)} held, "
+          f"{fmt(med('idle_10k', 'kib_per_connection'))} KiB | 10,000 | |")
+    print(f"| register + login storm (10 concurrent) with 50 chatting: pairs/s, chat p99 | "
+          f"{fmt(med('logins', 'pairs_per_sec'), 1)} /s, "
+          f"{fmt(med('logins', 'chat', 'latency_us', 'p99') / 1000)} ms | >= 40 /s, <= 5 ms | |")
+    print(f"| release binary, stripped, x86_64 | {size:,} B ({size / 1048576:.2f} MiB) | <= 2 MiB | |")
+    print(f"\nzero lost / duplicated / echoed in every fan-out run: {clean}")
+    if options.raw:
+        with open(options.raw, "w") as raw:
+            json.dump(results, raw, indent=1)
+
+
+if __name__ == "__main__":
+    main()
