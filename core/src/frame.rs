@@ -9,6 +9,7 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::borrow::BorrowMut;
 use serde_json::Value;
 
 /// Default cap on one inbound line, in bytes (without its line end).
@@ -210,57 +211,71 @@ fn write_display(out: &mut Vec<u8>, value: &impl core::fmt::Display) {
     out.extend_from_slice(text.as_bytes());
 }
 
-/// Builder for one outbound JSON object line: `{"k":v,...}\n`, ASCII-only.
+/// Writes the members of a JSON object into a buffer it owns ([`JsonLine`]) or borrows (a nested
+/// object, see [`JsonLine::push_object_array`]).
 #[derive(Debug)]
-pub struct JsonLine {
-    buf: Vec<u8>,
+pub struct ObjectWriter<B: BorrowMut<Vec<u8>>> {
+    buf: B,
     empty: bool,
 }
+
+/// Builder for one outbound JSON object line: `{"k":v,...}\n`, ASCII-only.
+pub type JsonLine = ObjectWriter<Vec<u8>>;
 
 impl JsonLine {
     /// Starts an object whose first key is `type`.
     pub fn new(kind: &str) -> Self {
-        let mut line = JsonLine {
-            buf: Vec::with_capacity(96),
-            empty: true,
-        };
+        let mut buf = Vec::with_capacity(96);
+        buf.push(b'{');
+        let mut line = ObjectWriter { buf, empty: true };
         line.push_str("type", kind);
         line
     }
 
+    /// Closes the object and the line.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.extend_from_slice(b"}\n");
+        self.buf
+    }
+}
+
+impl<B: BorrowMut<Vec<u8>>> ObjectWriter<B> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.buf.borrow_mut()
+    }
+
     fn key(&mut self, key: &str) {
-        if !self.empty {
-            self.buf.push(b',');
-        } else {
-            self.buf.push(b'{');
-            self.empty = false;
+        let first = core::mem::replace(&mut self.empty, false);
+        let out = self.out();
+        if !first {
+            out.push(b',');
         }
-        write_json_str(&mut self.buf, key);
-        self.buf.push(b':');
+        write_json_str(out, key);
+        out.push(b':');
     }
 
     pub fn push_str(&mut self, key: &str, value: &str) -> &mut Self {
         self.key(key);
-        write_json_str(&mut self.buf, value);
+        write_json_str(self.out(), value);
         self
     }
 
     pub fn push_u64(&mut self, key: &str, value: u64) -> &mut Self {
         self.key(key);
-        write_display(&mut self.buf, &value);
+        write_display(self.out(), &value);
         self
     }
 
     pub fn push_bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key);
-        self.buf
+        self.out()
             .extend_from_slice(if value { b"true" } else { b"false" });
         self
     }
 
     pub fn push_value(&mut self, key: &str, value: &Value) -> &mut Self {
         self.key(key);
-        write_json_value(&mut self.buf, value);
+        write_json_value(self.out(), value);
         self
     }
 
@@ -271,81 +286,41 @@ impl JsonLine {
         items: impl IntoIterator<Item = &'a str>,
     ) -> &mut Self {
         self.key(key);
-        self.buf.push(b'[');
+        let out = self.out();
+        out.push(b'[');
         for (position, item) in items.into_iter().enumerate() {
             if position > 0 {
-                self.buf.push(b',');
+                out.push(b',');
             }
-            write_json_str(&mut self.buf, item);
+            write_json_str(out, item);
         }
-        self.buf.push(b']');
+        out.push(b']');
         self
     }
 
-    /// An array of objects, each written by `write_item` into a fresh nested builder.
+    /// An array of objects, each written by `write_item` into a nested writer.
     pub fn push_object_array<T>(
         &mut self,
         key: &str,
         items: impl IntoIterator<Item = T>,
-        mut write_item: impl FnMut(&mut ObjectWriter<'_>, T),
+        mut write_item: impl FnMut(&mut ObjectWriter<&mut Vec<u8>>, T),
     ) -> &mut Self {
         self.key(key);
-        self.buf.push(b'[');
+        let out = self.out();
+        out.push(b'[');
         for (position, item) in items.into_iter().enumerate() {
             if position > 0 {
-                self.buf.push(b',');
+                out.push(b',');
             }
-            self.buf.push(b'{');
-            let mut writer = ObjectWriter {
-                buf: &mut self.buf,
+            out.push(b'{');
+            let mut nested = ObjectWriter {
+                buf: &mut *out,
                 empty: true,
             };
-            write_item(&mut writer, item);
-            self.buf.push(b'}');
+            write_item(&mut nested, item);
+            out.push(b'}');
         }
-        self.buf.push(b']');
-        self
-    }
-
-    /// Closes the object and the line.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.buf.extend_from_slice(b"}\n");
-        self.buf
-    }
-}
-
-/// Writes the members of a nested object (see [`JsonLine::push_object_array`]).
-pub struct ObjectWriter<'a> {
-    buf: &'a mut Vec<u8>,
-    empty: bool,
-}
-
-impl ObjectWriter<'_> {
-    fn key(&mut self, key: &str) {
-        if !self.empty {
-            self.buf.push(b',');
-        }
-        self.empty = false;
-        write_json_str(self.buf, key);
-        self.buf.push(b':');
-    }
-
-    pub fn push_str(&mut self, key: &str, value: &str) -> &mut Self {
-        self.key(key);
-        write_json_str(self.buf, value);
-        self
-    }
-
-    pub fn push_u64(&mut self, key: &str, value: u64) -> &mut Self {
-        self.key(key);
-        write_display(self.buf, &value);
-        self
-    }
-
-    pub fn push_bool(&mut self, key: &str, value: bool) -> &mut Self {
-        self.key(key);
-        self.buf
-            .extend_from_slice(if value { b"true" } else { b"false" });
+        out.push(b']');
         self
     }
 }

@@ -305,6 +305,23 @@ impl HubTask {
         }
     }
 
+    /// Runs an account check off the hub; its outcome comes back as a command.
+    fn check_account(
+        &self,
+        session: SessionId,
+        check: impl std::future::Future<Output = AuthOutcome> + Send + 'static,
+    ) {
+        let commands = self.commands.clone();
+        self.executor
+            .spawn(async move {
+                let outcome = check.await;
+                let _ = commands
+                    .send(HubCommand::AuthDone { session, outcome })
+                    .await;
+            })
+            .detach();
+    }
+
     fn perform(&mut self, effect: Effect) {
         match effect {
             Effect::VerifyLogin {
@@ -313,15 +330,10 @@ impl HubTask {
                 password,
             } => {
                 let accounts = self.accounts.clone();
-                let commands = self.commands.clone();
-                self.executor
-                    .spawn(async move {
-                        let outcome = accounts.login(username, password).await;
-                        let _ = commands
-                            .send(HubCommand::AuthDone { session, outcome })
-                            .await;
-                    })
-                    .detach();
+                self.check_account(
+                    session,
+                    async move { accounts.login(username, password).await },
+                );
             }
             Effect::Register {
                 session,
@@ -329,16 +341,10 @@ impl HubTask {
                 password,
             } => {
                 let accounts = self.accounts.clone();
-                let commands = self.commands.clone();
                 let created = clock::now().unix_micros / 1_000_000;
-                self.executor
-                    .spawn(async move {
-                        let outcome = accounts.register(username, password, created).await;
-                        let _ = commands
-                            .send(HubCommand::AuthDone { session, outcome })
-                            .await;
-                    })
-                    .detach();
+                self.check_account(session, async move {
+                    accounts.register(username, password, created).await
+                });
             }
             Effect::Close { session, reason } => {
                 if let Some(peer) = self.peers.get(&session) {
