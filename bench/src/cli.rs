@@ -74,9 +74,14 @@ pub struct FanoutArgs {
     /// clients set up at once (default 64)
     #[argh(option, default = "64")]
     pub connect_concurrency: usize,
-    /// worker threads (default: all cores)
+    /// receiver threads, each with its own epoll loop over a share of the clients (default:
+    /// all cores); setup and senders run on one more thread
     #[argh(option)]
     pub threads: Option<usize>,
+    /// receiver threads never sleep (epoll_wait with a zero timeout): a lower latency floor
+    /// for one busy core per receiver thread (combine with --threads 1 on a small machine)
+    #[argh(switch)]
+    pub busy_poll: bool,
 }
 
 /// Memory cost of idle connections: RSS before, open N identified connections, hold, RSS after.

@@ -81,6 +81,14 @@ impl Conn {
         Ok(n)
     }
 
+    /// Takes the bytes read but not handed out yet (the connection is handed to a reader of
+    /// its own).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        let rest = self.buf[self.start..self.end].to_vec();
+        (self.start, self.end) = (0, 0);
+        rest
+    }
+
     /// Hands every complete buffered line (without its `\n`) to `f`.
     pub fn for_each_line(&mut self, mut f: impl FnMut(&[u8])) {
         while let Some(pos) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {

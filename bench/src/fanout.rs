@@ -1,35 +1,37 @@
 //! The fan-out engine and the `fanout` mode: N clients connect and identify, then S of them
-//! send global messages `b|<run>|<sender>|<seq>|<t_ns>` while every client's receiver parses
-//! every line, tracks per-sender sequence numbers (lost / duplicated / echoed) and latency.
-//! The engine is also used by `logins` for its background chat.
+//! send global messages `b|<run>|<sender>|<seq>|<t_ns>` (`sender`) while the receiver threads
+//! (`receivers`) parse every line each client gets and track per-sender sequence numbers
+//! (lost / duplicated / echoed) and latency (`checks`). The engine is also used by `logins`
+//! for its background chat.
 //!
-//! Phases, each bounded: setup (connect + identify + ping/pong, ready timeout), send (fixed
+//! Phases, each bounded: setup (connect + identify + ping/pong on the async executor, ready
+//! timeout; each ready client's socket is then handed to its receiver thread), send (fixed
 //! duration or until stopped), drain (until every expected delivery arrived or drain timeout),
 //! shutdown (our own sockets are shut down so receivers see EOF and hand back their stats).
 
+use crate::checks::RecvStats;
 use crate::cli::{resolve_loopback, secs, FanoutArgs};
-use crate::client::{show, timeout, Conn};
-use crate::line::{json_str, parse_content, push_u64, scan, Content, Val};
+use crate::client::{timeout, Conn};
 use crate::proc::{CpuWindow, ProcWatch};
+use crate::receivers::{Handover, Receivers};
 use crate::report::{FanoutReport, Finished};
-use crate::stats::{Histogram, Seen, SeqTracker};
+use crate::sender::{sender_task, Pace, SenderResult, Until};
+use crate::stats::Histogram;
 use event_listener::Event;
 use serde::Serialize;
 use serde_json::json;
-use smol::io::AsyncWriteExt;
 use smol::lock::Semaphore;
 use smol::net::TcpStream;
 use smol::{Executor, Task, Timer};
 use std::collections::BTreeMap;
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Most messages one sender puts in one write.
-const MAX_BATCH: u64 = 512;
-/// Shortest sleep of a rate-limited sender (its writes are coalesced over this period).
-const MIN_TICK: Duration = Duration::from_millis(1);
+/// Read buffer of a client during setup (grows if needed; the receivers have their own).
+const SETUP_BUF: usize = 16 * 1024;
 /// How long a sender may stay blocked in a write after the send phase ended.
 const SENDER_GRACE: Duration = Duration::from_secs(5);
 
@@ -59,7 +61,10 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub ready_timeout: Duration,
     pub connect_concurrency: usize,
-    pub buf_size: usize,
+    /// Receiver threads (clients are spread over them).
+    pub recv_threads: usize,
+    /// Receiver threads poll without ever sleeping (see `receivers`).
+    pub busy_poll: bool,
 }
 
 impl Config {
@@ -97,34 +102,55 @@ impl Config {
 
 #[repr(align(128))]
 #[derive(Default)]
-struct Padded(AtomicU64);
+pub struct Padded(pub AtomicU64);
 
 /// State shared by the coordinator, the senders and the receivers.
-struct Shared {
-    epoch: Instant,
-    run: Vec<u8>,
-    names: Vec<String>,
-    clients: usize,
-    senders: usize,
+pub struct Shared {
+    pub epoch: Instant,
+    pub run: Vec<u8>,
+    pub names: Vec<String>,
+    pub clients: usize,
+    pub senders: usize,
     /// Per sender: one past the highest sequence number its probe receiver has seen.
-    probe_seen: Vec<AtomicU64>,
-    probe_event: Vec<Event>,
+    pub probe_seen: Vec<AtomicU64>,
+    pub probe_event: Vec<Event>,
     /// Per sender: messages written so far.
-    sent: Vec<AtomicU64>,
+    pub sent: Vec<AtomicU64>,
     /// Per receiver: unique bench deliveries so far.
-    progress: Vec<Padded>,
-    stop_senders: AtomicBool,
-    stopping: AtomicBool,
-    receivers_done: AtomicUsize,
+    pub progress: Vec<Padded>,
+    pub stop_senders: AtomicBool,
+    /// Our sockets are being shut down: an end of stream is expected, not a disconnect.
+    pub stopping: AtomicBool,
+    /// Connections whose receiver ended.
+    pub receivers_done: AtomicUsize,
 }
 
 impl Shared {
-    fn now_ns(&self) -> u64 {
+    /// Fresh state for a run `run` whose clients are `names`, the first `senders` sending.
+    pub fn new(run: &str, names: Vec<String>, senders: usize) -> Shared {
+        let n = names.len();
+        Shared {
+            epoch: Instant::now(),
+            run: run.as_bytes().to_vec(),
+            names,
+            clients: n,
+            senders,
+            probe_seen: (0..senders).map(|_| AtomicU64::new(0)).collect(),
+            probe_event: (0..senders).map(|_| Event::new()).collect(),
+            sent: (0..senders).map(|_| AtomicU64::new(0)).collect(),
+            progress: (0..n).map(|_| Padded::default()).collect(),
+            stop_senders: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            receivers_done: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
 
     /// The one receiver whose progress bounds sender `s`'s window.
-    fn probe_of(&self, s: usize) -> usize {
+    pub fn probe_of(&self, s: usize) -> usize {
         if s == self.clients - 1 {
             0
         } else {
@@ -140,172 +166,10 @@ impl Shared {
     }
 }
 
-/// What one receiver saw.
-#[derive(Debug, Default)]
-struct RecvStats {
-    me: usize,
-    trackers: Vec<SeqTracker>,
-    unique: u64,
-    latency: Histogram,
-    echoed: u64,
-    bad_lines: u64,
-    wrong_from: u64,
-    foreign: u64,
-    server_errors: u64,
-    status_lines: u64,
-    pongs: u64,
-    other_messages: u64,
-    other_lines: u64,
-    last_rx_ns: u64,
-    disconnected: Option<String>,
-    samples: BTreeMap<&'static str, String>,
-}
-
-impl RecvStats {
-    fn sample(&mut self, what: &'static str, line: &[u8]) {
-        self.samples.entry(what).or_insert_with(|| show(line));
-    }
-
-    fn bad(&mut self, why: &'static str, line: &[u8]) {
-        self.bad_lines += 1;
-        if !self.samples.contains_key("bad_line") {
-            self.samples
-                .insert("bad_line", format!("{why}: {}", show(line)));
-        }
-    }
-
-    /// Classifies one server line received by client `me` at `now_ns`.
-    fn on_line(&mut self, me: usize, line: &[u8], now_ns: u64, shared: &Shared) {
-        if line.is_empty() {
-            return self.bad("empty line", line);
-        }
-        if line.last() == Some(&b'\r') {
-            return self.bad("CRLF line ending", line);
-        }
-        let f = match scan(line) {
-            Ok(f) => f,
-            Err(e) => return self.bad(scan_error_text(e), line),
-        };
-        let Some(Val::Str(ty)) = f.ty else {
-            return self.bad("missing or non-string type", line);
-        };
-        match &*ty.decoded() {
-            b"message" => {}
-            b"status" => {
-                self.status_lines += 1;
-                return;
-            }
-            b"pong" => {
-                self.pongs += 1;
-                return;
-            }
-            b"error" | b"kick" | b"shutdown" => {
-                self.server_errors += 1;
-                self.sample("server_error", line);
-                return;
-            }
-            _ => {
-                self.other_lines += 1;
-                return;
-            }
-        }
-        let (Some(Val::Str(from)), Some(Val::Str(content))) = (f.from, f.content) else {
-            return self.bad("message without string from/content", line);
-        };
-        let content = content.decoded();
-        let (sender, seq, t_ns) = match parse_content(&content) {
-            Content::Other => {
-                self.other_messages += 1;
-                self.sample("other_message", line);
-                return;
-            }
-            Content::Malformed => return self.bad("malformed bench content", line),
-            Content::Bench { run, .. } if run != shared.run.as_slice() => {
-                self.foreign += 1;
-                return;
-            }
-            Content::Bench {
-                sender, seq, t_ns, ..
-            } => (sender as usize, seq, t_ns),
-        };
-        if sender >= shared.senders {
-            return self.bad("sender index out of range", line);
-        }
-        if !from.eq_bytes(shared.names[sender].as_bytes()) {
-            self.wrong_from += 1;
-            self.sample("wrong_from", line);
-            return;
-        }
-        if sender == me {
-            self.echoed += 1;
-            self.sample("echoed", line);
-            return;
-        }
-        match self.trackers[sender].observe(seq) {
-            Seen::New => {
-                self.unique += 1;
-                self.latency.record(now_ns.saturating_sub(t_ns));
-                self.last_rx_ns = now_ns;
-            }
-            Seen::Duplicate => {}
-        }
-    }
-}
-
-fn scan_error_text(e: crate::line::ScanError) -> &'static str {
-    match e {
-        crate::line::ScanError::Syntax(_) => "not a JSON object",
-        crate::line::ScanError::NonAscii(_) => "non-ASCII byte in output",
-        crate::line::ScanError::DuplicateKey => "duplicate key",
-        crate::line::ScanError::TooDeep => "nesting too deep",
-    }
-}
-
-/// Reads and classifies everything client `me` receives until the connection ends.
-async fn receive(me: usize, mut conn: Conn, shared: Arc<Shared>) -> RecvStats {
-    let mut st = RecvStats {
-        me,
-        trackers: vec![SeqTracker::default(); shared.senders],
-        ..RecvStats::default()
-    };
-    let probed: Vec<usize> = (0..shared.senders)
-        .filter(|&s| s != me && shared.probe_of(s) == me)
-        .collect();
-    loop {
-        match conn.fill().await {
-            Ok(0) => {
-                if !shared.stopping.load(Ordering::Acquire) {
-                    st.disconnected = Some("server closed the connection".into());
-                }
-                break;
-            }
-            Ok(_) => {
-                let now = shared.now_ns();
-                conn.for_each_line(|line| st.on_line(me, line, now, &shared));
-                shared.progress[me].0.store(st.unique, Ordering::Relaxed);
-                for &s in &probed {
-                    let next = st.trackers[s].next();
-                    if shared.probe_seen[s].swap(next, Ordering::AcqRel) != next {
-                        shared.probe_event[s].notify(usize::MAX);
-                    }
-                }
-            }
-            Err(e) => {
-                if !shared.stopping.load(Ordering::Acquire) {
-                    st.disconnected = Some(format!("read error: {e}"));
-                }
-                break;
-            }
-        }
-    }
-    shared.receivers_done.fetch_add(1, Ordering::AcqRel);
-    st
-}
-
 /// Connects and identifies client `i`, then confirms with a ping/pong.
 async fn setup_client(i: usize, cfg: &Config, name: &str) -> Result<Conn, String> {
     let limit = cfg.ready_timeout;
-    let mut conn = Conn::connect(cfg.addr, cfg.connect_timeout, cfg.buf_size).await?;
+    let mut conn = Conn::connect(cfg.addr, cfg.connect_timeout, SETUP_BUF).await?;
     match &cfg.identity {
         Identity::Guest => conn.guest_hello(name).await?,
         Identity::Login { password } => {
@@ -324,123 +188,40 @@ async fn setup_client(i: usize, cfg: &Config, name: &str) -> Result<Conn, String
 
 type ReadyMsg = Result<(usize, TcpStream), (usize, String)>;
 
-/// One client: set up, announce readiness (with a writer handle), then receive.
+/// Hands a set-up client's socket (a duplicate descriptor) and its unread bytes to the
+/// receiver threads.
+fn hand_over(i: usize, mut conn: Conn, receivers: &Receivers) -> Result<TcpStream, String> {
+    let fd = conn
+        .stream
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("client {i}: duplicate socket: {e}"))?;
+    receivers.add(Handover {
+        me: i,
+        stream: std::net::TcpStream::from(fd),
+        buffered: conn.take_buffered(),
+    })?;
+    Ok(conn.stream)
+}
+
+/// One client: set up, hand the socket to the receiver threads, announce readiness (with a
+/// writer handle).
 async fn client_task(
     i: usize,
     cfg: Arc<Config>,
     shared: Arc<Shared>,
+    receivers: Arc<Receivers>,
     sem: Arc<Semaphore>,
     ready: smol::channel::Sender<ReadyMsg>,
-) -> Option<RecvStats> {
+) {
     let guard = sem.acquire().await;
     let res = setup_client(i, &cfg, &shared.names[i]).await;
     drop(guard);
-    match res {
-        Ok(conn) => {
-            let _ = ready.send(Ok((i, conn.stream.clone()))).await;
-            Some(receive(i, conn, shared).await)
-        }
-        Err(e) => {
-            let _ = ready.send(Err((i, e))).await;
-            None
-        }
-    }
-}
-
-/// When senders stop.
-#[derive(Debug, Clone, Copy)]
-enum Until {
-    Deadline(Instant),
-    Stopped,
-}
-
-struct SenderResult {
-    error: Option<String>,
-}
-
-/// Sender `s`: paced at `rate` messages/s, or window-limited when `rate` is 0.
-async fn sender_task(
-    s: usize,
-    mut stream: TcpStream,
-    shared: Arc<Shared>,
-    rate: f64,
-    window: u64,
-    channel: Option<String>,
-    until: Until,
-) -> SenderResult {
-    let channel = channel
-        .map(|c| format!("\"channel\":{},", json_str(&c)))
-        .unwrap_or_default();
-    let prefix = format!(
-        "{{\"type\":\"message\",\"from\":{},{channel}\"content\":\"b|{}|{s}|",
-        json_str(&shared.names[s]),
-        String::from_utf8_lossy(&shared.run)
-    );
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut seq: u64 = 0;
-    let start = Instant::now();
-    let finished = |now: Instant| {
-        shared.stop_senders.load(Ordering::Acquire)
-            || matches!(until, Until::Deadline(d) if now >= d)
+    let msg = match res.and_then(|conn| hand_over(i, conn, &receivers)) {
+        Ok(stream) => Ok((i, stream)),
+        Err(e) => Err((i, e)),
     };
-    // Wake-up bound so an open-ended sender notices the stop flag promptly.
-    let horizon = |now: Instant| match until {
-        Until::Deadline(d) => d,
-        Until::Stopped => now + Duration::from_millis(20),
-    };
-    loop {
-        let now = Instant::now();
-        if finished(now) {
-            break;
-        }
-        let n = if rate > 0.0 {
-            let due = (now.duration_since(start).as_secs_f64() * rate).floor() as u64 + 1;
-            due.saturating_sub(seq).min(MAX_BATCH)
-        } else {
-            let seen = shared.probe_seen[s].load(Ordering::Acquire);
-            let inflight = seq.saturating_sub(seen);
-            if inflight >= window {
-                let listener = shared.probe_event[s].listen();
-                if shared.probe_seen[s].load(Ordering::Acquire) == seen
-                    && !shared.stop_senders.load(Ordering::Acquire)
-                {
-                    smol::future::or(listener, async {
-                        Timer::at(horizon(now)).await;
-                    })
-                    .await;
-                }
-                continue;
-            }
-            (window - inflight).min(MAX_BATCH)
-        };
-        if n > 0 {
-            buf.clear();
-            let t = shared.now_ns();
-            for k in seq..seq + n {
-                buf.extend_from_slice(prefix.as_bytes());
-                push_u64(&mut buf, k);
-                buf.push(b'|');
-                push_u64(&mut buf, t);
-                buf.extend_from_slice(b"\"}\n");
-            }
-            if let Err(e) = stream.write_all(&buf).await {
-                return SenderResult {
-                    error: Some(format!("sender {s}: write failed: {e}")),
-                };
-            }
-            seq += n;
-            shared.sent[s].store(seq, Ordering::Release);
-        }
-        if rate > 0.0 && n < MAX_BATCH {
-            let next_due = start + Duration::from_secs_f64(seq as f64 / rate);
-            let now = Instant::now();
-            let wake = next_due.max(now + MIN_TICK).min(horizon(now));
-            Timer::at(wake).await;
-        } else if rate > 0.0 {
-            smol::future::yield_now().await;
-        }
-    }
-    SenderResult { error: None }
+    let _ = ready.send(msg).await;
 }
 
 /// A set-up fan-out whose senders have not started yet.
@@ -449,7 +230,7 @@ pub struct Fanout {
     shared: Arc<Shared>,
     ex: Arc<Executor<'static>>,
     streams: Vec<TcpStream>,
-    receivers: Vec<Task<Option<RecvStats>>>,
+    receivers: Arc<Receivers>,
     senders: Vec<Task<SenderResult>>,
     pub setup_s: f64,
     send_start: Option<Instant>,
@@ -469,29 +250,30 @@ impl Fanout {
     pub async fn setup(ex: Arc<Executor<'static>>, cfg: Config) -> Result<Fanout, SetupFailure> {
         let t0 = Instant::now();
         let n = cfg.clients;
-        let shared = Arc::new(Shared {
-            epoch: Instant::now(),
-            run: cfg.run.clone().into_bytes(),
-            names: (0..n).map(|i| cfg.name(i)).collect(),
-            clients: n,
-            senders: cfg.senders,
-            probe_seen: (0..cfg.senders).map(|_| AtomicU64::new(0)).collect(),
-            probe_event: (0..cfg.senders).map(|_| Event::new()).collect(),
-            sent: (0..cfg.senders).map(|_| AtomicU64::new(0)).collect(),
-            progress: (0..n).map(|_| Padded::default()).collect(),
-            stop_senders: AtomicBool::new(false),
-            stopping: AtomicBool::new(false),
-            receivers_done: AtomicUsize::new(0),
-        });
+        let names = (0..n).map(|i| cfg.name(i)).collect();
+        let shared = Arc::new(Shared::new(&cfg.run, names, cfg.senders));
         let cfg = Arc::new(cfg);
+        let receivers = match Receivers::start(cfg.recv_threads, cfg.busy_poll, n, shared.clone()) {
+            Ok(r) => Arc::new(r),
+            Err(error) => {
+                return Err(SetupFailure {
+                    phase: "setup",
+                    error,
+                    ready: 0,
+                    clients: n,
+                })
+            }
+        };
         let sem = Arc::new(Semaphore::new(cfg.connect_concurrency));
         let (tx, rx) = smol::channel::unbounded();
-        let receivers: Vec<_> = (0..n)
+        // Dropping these tasks (setup failed) cancels the clients still being set up.
+        let _setups: Vec<Task<()>> = (0..n)
             .map(|i| {
                 ex.spawn(client_task(
                     i,
                     cfg.clone(),
                     shared.clone(),
+                    receivers.clone(),
                     sem.clone(),
                     tx.clone(),
                 ))
@@ -552,15 +334,14 @@ impl Fanout {
             Some(d) => Until::Deadline(now + d),
             None => Until::Stopped,
         };
-        let per_sender = self.cfg.rate / self.cfg.senders as f64;
-        self.senders = (0..self.cfg.senders)
+        let (rate, window, senders) = (self.cfg.rate, self.cfg.window, self.cfg.senders);
+        self.senders = (0..senders)
             .map(|s| {
                 self.ex.spawn(sender_task(
                     s,
                     self.streams[s].clone(),
                     self.shared.clone(),
-                    per_sender,
-                    self.cfg.window,
+                    Pace::new(rate, window, s, senders, now),
                     self.cfg.channel.clone(),
                     until,
                 ))
@@ -637,7 +418,7 @@ impl Fanout {
 
     /// Shuts our connections down (receivers see EOF and return their statistics) and merges
     /// them. Bounded.
-    pub async fn shutdown(mut self, d: Drained) -> Outcome {
+    pub async fn shutdown(self, d: Drained) -> Outcome {
         let mut errors = d.errors;
         // Shutdown: receivers see EOF and return their statistics.
         self.shared.stopping.store(true, Ordering::Release);
@@ -645,15 +426,7 @@ impl Fanout {
             let _ = s.shutdown(Shutdown::Both);
         }
         let join_deadline = Instant::now() + Duration::from_secs(5);
-        let mut stats = Vec::with_capacity(self.receivers.len());
-        let mut missing = Vec::new();
-        for (i, task) in std::mem::take(&mut self.receivers).into_iter().enumerate() {
-            let left = join_deadline.saturating_duration_since(Instant::now());
-            match timeout(left, task).await {
-                Some(Some(st)) => stats.push(st),
-                _ => missing.push(i),
-            }
-        }
+        let (stats, missing) = self.receivers.finish(join_deadline).await;
         if !missing.is_empty() {
             errors.push(format!(
                 "{} receivers did not finish after shutdown (counted as lost)",
@@ -823,6 +596,13 @@ impl Outcome {
     }
 }
 
+/// `threads`, or one per core when not given.
+pub fn threads_or_cores(threads: Option<usize>) -> usize {
+    threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1)
+}
+
 /// Builds the engine configuration of the `fanout` mode (resolving and checking the target).
 pub fn config(args: &FanoutArgs, run: &str) -> Result<Config, String> {
     if args.guest && args.login {
@@ -847,7 +627,8 @@ pub fn config(args: &FanoutArgs, run: &str) -> Result<Config, String> {
         connect_timeout: secs("connect-timeout", args.connect_timeout)?,
         ready_timeout: secs("ready-timeout", args.ready_timeout)?,
         connect_concurrency: args.connect_concurrency,
-        buf_size: 64 * 1024,
+        recv_threads: threads_or_cores(args.threads),
+        busy_poll: args.busy_poll,
     };
     cfg.validate()?;
     secs("duration", args.duration)?;

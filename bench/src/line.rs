@@ -590,36 +590,4 @@ mod tests {
             Some("a\"b\\c\né😀")
         );
     }
-
-    /// Hot-path cost on a real relayed line: `cargo test --release -p classcord-bench
-    /// scan_speed -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn scan_speed() {
-        let line = br##"{"type":"message","subtype":"global","from":"bench3","content":"b|abcd1234|3|17|123456789","channel":"#g\u00e9n\u00e9ral","timestamp":"2026-11-25T17:56:14.266984","id":288886}"##;
-        let n = 2_000_000u64;
-        let t = std::time::Instant::now();
-        let mut acc = 0u64;
-        for _ in 0..n {
-            let f = scan(std::hint::black_box(line)).expect("valid");
-            if let Some(Val::Str(c)) = f.content {
-                if let Content::Bench { seq, .. } = parse_content(&c.decoded()) {
-                    acc += seq;
-                }
-            }
-        }
-        let ns = t.elapsed().as_nanos() as f64 / n as f64;
-        println!(
-            "scan + parse_content: {ns:.1} ns/line ({} bytes), acc {acc}",
-            line.len()
-        );
-        let t = std::time::Instant::now();
-        for _ in 0..n / 10 {
-            let v: serde_json::Value =
-                serde_json::from_slice(std::hint::black_box(line)).expect("valid");
-            acc += v.as_object().map_or(0, |o| o.len() as u64);
-        }
-        let ns = t.elapsed().as_nanos() as f64 / (n / 10) as f64;
-        println!("serde_json::Value for comparison: {ns:.1} ns/line, acc {acc}");
-    }
 }

@@ -53,7 +53,8 @@ pub fn config(args: &LoginsArgs, run: &str) -> Result<Config, String> {
                 connect_timeout,
                 ready_timeout: secs("ready-timeout", args.ready_timeout)?,
                 connect_concurrency: 64,
-                buf_size: 64 * 1024,
+                recv_threads: fanout::threads_or_cores(args.threads),
+                busy_poll: false,
             };
             if args.chat_rate <= 0.0 {
                 return Err("--chat-rate must be positive".into());

@@ -4,34 +4,40 @@
 //! Modes (see bench/README.md): `fanout` (global-message fan-out: loss, duplicates, echo,
 //! latency, deliveries per server CPU second), `idle` (RSS per idle connection), `logins`
 //! (register + login throughput, optionally under chat load), and `fake-server` (a trivial
-//! fan-out echo, not ClassCord, used to measure this tool's own ceiling).
+//! single-threaded fan-out relay, not ClassCord, used to measure this tool's floor and ceiling).
 //!
-//! Design, so the bench is not the bottleneck: a smol executor runs on every core (one thread
-//! per core); each client is one task reading 64 KiB at a time and scanning lines in place
-//! (no allocation per line: a validating JSON scanner borrows `type`/`from`/`content`); one
-//! receive timestamp per read batch; per-receiver statistics (histogram, sequence trackers)
-//! are merged only at the end; senders build a whole batch of messages into one buffer and
-//! write it with one call.
+//! Design, so the bench is not the bottleneck: setup and the senders run on a smol executor;
+//! the fan-out receivers are plain OS threads (`--threads`, default one per core), each owning
+//! a share of the sockets and running a level-triggered epoll loop (`receivers`, `epoll`), so a
+//! burst of fan-out writes costs one thread wake-up, not one task wake-up per socket. Lines are
+//! scanned in place (no allocation per line: a validating JSON scanner borrows
+//! `type`/`from`/`content`); one receive timestamp per read; per-client statistics
+//! (histogram, sequence trackers) are merged only at the end; a sender writes all its due
+//! messages in one call, and fixed-rate senders are phase-staggered so the total stream is
+//! evenly spaced.
 //!
-//! Own ceiling, measured against `fake-server` on the 2-core development VM (bench and fake
-//! sharing both cores; details and method in bench/README.md): at saturation (`--rate 0`,
-//! reads of many lines) about 4-5 M deliveries per bench CPU-second (0.2-0.25 us per
-//! delivered line: read, validate, account), and 8.4 M deliveries/s in total with 50 clients;
-//! one bench thread alone sustains about 4.9 M deliveries/s. At moderate rates each delivery
-//! costs a wake-up, so the cost per line rises (about 0.9 M per CPU-second at 20 000 msg/s to
-//! 49 receivers) while the total load stays far from the ceiling. Every report carries
+//! Own ceiling and floor, measured against `fake-server` on the 2-core development VM (bench
+//! and fake sharing both cores; details and method in bench/README.md): at saturation about
+//! 5 M deliveries per bench CPU-second (0.2 us per delivered line: read, validate, account);
+//! at 100 msg/s to 199 receivers a latency floor of about 0.6 ms p50 / 1.2-1.4 ms p99 (0.4 /
+//! 0.9 ms with `--threads 1 --busy-poll`), set by the loopback writes of the fan-out and by the
+//! scheduler running the woken receiver on the writer's CPU. Every report carries
 //! `bench_cpu_s` and `deliveries_per_bench_cpu_s`, and `deliveries_per_server_cpu_s` does not
 //! depend on the bench's own speed.
 
+mod checks;
 mod cli;
 mod client;
+mod epoll;
 mod fake;
 mod fanout;
 mod idle;
 mod line;
 mod logins;
 mod proc;
+mod receivers;
 mod report;
+mod sender;
 mod stats;
 
 use cli::{Cli, Command};
@@ -58,9 +64,7 @@ where
     F: FnOnce(Arc<Executor<'static>>) -> Fut,
     Fut: Future<Output = Finished>,
 {
-    let n = threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+    let n = fanout::threads_or_cores(threads);
     let ex = Arc::new(Executor::new());
     let (stop_tx, stop_rx) = smol::channel::unbounded::<()>();
     let mut workers = Vec::new();
@@ -109,8 +113,8 @@ fn dispatch(cmd: Command) -> Result<Finished, String> {
             let cfg = fanout::config(&args, &run)?;
             prepare_fds(cfg.clients)?;
             let w = watch(args.pid)?;
-            let threads = args.threads;
-            Ok(execute(threads, move |ex| fanout::run(ex, args, cfg, w)))
+            // One async thread sets up and paces; the receivers are threads of their own.
+            Ok(execute(Some(1), move |ex| fanout::run(ex, args, cfg, w)))
         }
         Command::Idle(args) => {
             let cfg = idle::config(&args, &run)?;

@@ -91,6 +91,9 @@ pub struct FanoutReport {
     pub rate: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<u64>,
+    /// Receiver threads (epoll loops) and whether they busy-poll.
+    pub receiver_threads: usize,
+    pub busy_poll: bool,
     pub setup_s: f64,
     /// Length of the send phase.
     pub duration_s: f64,
@@ -152,6 +155,8 @@ impl FanoutReport {
             channel: cfg.channel.clone(),
             rate: cfg.rate,
             window: (cfg.rate == 0.0).then_some(cfg.window),
+            receiver_threads: cfg.recv_threads.clamp(1, cfg.clients),
+            busy_poll: cfg.busy_poll,
             setup_s: round3(setup_s),
             duration_s: round3(o.send_s),
             elapsed_s: round3(o.elapsed_s),

@@ -219,3 +219,35 @@ fn unreachable_server_is_a_failed_run() {
     assert_eq!(v["ok"], false);
     assert_eq!(v["phase"], "setup");
 }
+
+#[test]
+fn server_gone_mid_run_is_a_failed_run() {
+    let mut fake = Fake::start(None);
+    let child = Command::new(BIN)
+        .args([
+            "fanout",
+            "--addr",
+            &fake.addr,
+            "--clients",
+            "6",
+            "--senders",
+            "2",
+            "--rate",
+            "200",
+            "--duration",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run bench");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let _ = fake.child.kill();
+    let _ = fake.child.wait();
+    let out = child.wait_with_output().expect("bench output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(out.status.code(), Some(2), "{v}");
+    assert_eq!(v["ok"], false);
+    assert_eq!(n(&v, "disconnected"), 6, "{v}");
+}
