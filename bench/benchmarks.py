@@ -101,8 +101,10 @@ def main():
                                "--duration", seconds]),
         "latency_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
                                   "--duration", seconds]),
+        # Same offered load in flight as the 10-sender row (10 x 64 ~ 200 x 4 messages): with
+        # 200 x 64 in flight, each receiver could owe ~2 MB, past the server's slow-reader limit.
         "all_senders": ("server", ["fanout", "--clients", "200", "--senders", "200", "--rate", "0",
-                                   "--duration", seconds]),
+                                   "--window", "4", "--duration", seconds]),
         "idle_guests": ("server", ["idle", "--clients", "1000", "--hold", "5"]),
         "idle_10k": ("server", ["idle", "--clients", "10000", "--hold", "3", "--anonymous"]),
         "logins": ("server", ["logins", "--count", "100", "--concurrency", "10", "--chat", "50"]),

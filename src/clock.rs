@@ -1,6 +1,7 @@
 //! Reads the wall clock for the hub: UTC microseconds plus the local broken-down time that the
 //! wire format's `timestamp` uses (PROTOCOL.md §4). The only place the server asks for the time zone.
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use classcord_core::hub::{LocalTime, Now};
@@ -13,14 +14,29 @@ pub fn now() -> Now {
     let unix_micros = u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX);
     let seconds = since_epoch.as_secs();
     let micros = since_epoch.subsec_micros();
+    // The time-zone breakdown changes once a second: cache it per thread.
+    let local = LAST_SECOND.with(|last| {
+        let (cached_second, mut local) = last.get();
+        if cached_second != seconds {
+            local = local_time(seconds, 0);
+            last.set((seconds, local));
+        }
+        local
+    });
     Now {
         unix_micros,
-        local: local_time(seconds, micros),
+        local: LocalTime { micros, ..local },
     }
 }
 
+thread_local! {
+    static LAST_SECOND: Cell<(u64, LocalTime)> = const {
+        Cell::new((u64::MAX, LocalTime { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0, micros: 0 }))
+    };
+}
+
 /// Breaks `seconds` down in the local time zone (falls back to UTC if the C library cannot).
-fn local_time(seconds: u64, micros: u32) -> LocalTime {
+pub fn local_time(seconds: u64, micros: u32) -> LocalTime {
     let time = libc::time_t::try_from(seconds).unwrap_or(libc::time_t::MAX);
     // SAFETY: `tm` is plain old data that localtime_r fully initialises on success; localtime_r is
     // the thread-safe variant and only reads `time`.

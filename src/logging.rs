@@ -4,10 +4,12 @@
 //! reason=...`) that log filters such as fail2ban can match. Never a password; message contents
 //! only at debug level.
 
+use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
@@ -20,6 +22,30 @@ const LOG_QUEUE: usize = 16 * 1024;
 enum LogMessage {
     Line(String),
     Flush(SyncSender<()>),
+}
+
+thread_local! {
+    /// The `YYYY-MM-DD HH:MM:SS` prefix of the current second: one local-time breakdown per
+    /// second and thread, not per line (a busy server logs every message).
+    static STAMP: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+fn push_timestamp(line: &mut String) {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    STAMP.with(|stamp| {
+        let mut stamp = stamp.borrow_mut();
+        if stamp.0 != seconds {
+            let time = clock::local_time(seconds, 0);
+            stamp.1 = format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                time.year, time.month, time.day, time.hour, time.minute, time.second
+            );
+            stamp.0 = seconds;
+        }
+        line.push_str(&stamp.1);
+    });
 }
 
 /// Formats on the calling thread, writes on a dedicated one: the hub never waits on stderr, and
@@ -38,17 +64,9 @@ impl Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let time = clock::now().local;
-        let line = format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}\n",
-            time.year,
-            time.month,
-            time.day,
-            time.hour,
-            time.minute,
-            time.second,
-            record.args()
-        );
+        let mut line = String::with_capacity(128);
+        push_timestamp(&mut line);
+        let _ = writeln!(line, " {}", record.args());
         if let Err(error) = self.lines.send(LogMessage::Line(line)) {
             // The writer thread is gone: write directly rather than lose the line.
             if let LogMessage::Line(line) = error.0 {
