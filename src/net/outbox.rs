@@ -21,6 +21,9 @@ const FLUSH_NOW_BYTES: usize = 32 * 1024;
 /// First allocation of an empty outbox: room for a few lines, fewer reallocations.
 const INITIAL_CAPACITY: usize = 1024;
 
+/// A flush at least this big marks a busy connection, which keeps its buffer between batches.
+const KEEP_BUFFER_AFTER: usize = 4096;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
     /// Queued; nothing to do now.
@@ -225,9 +228,14 @@ impl Outbox {
             }
         }
         if written == self.pending.len() {
-            // An idle connection holds no buffer (one allocation per flush is cheap next to the
-            // write syscall, and keeps thousands of idle connections small).
-            self.pending = Vec::new();
+            if written >= KEEP_BUFFER_AFTER {
+                // A busy connection keeps its buffer for the next batch (no allocation and no
+                // regrowth per flush); the hub releases it once the chat is quiet.
+                self.pending.clear();
+            } else {
+                // A quiet connection holds no buffer: thousands of idle connections stay small.
+                self.pending = Vec::new();
+            }
             if self.closing == Closing::AfterDrain {
                 self.closing = Closing::Done;
                 return Flushed::ShutdownWrite;
@@ -246,6 +254,13 @@ impl Outbox {
         }
         self.backlog = Some(backlog.clone());
         Flushed::StartWriter(backlog)
+    }
+
+    /// Drops the buffer of a connection with nothing pending (called when the chat is quiet).
+    pub fn release_buffer(&mut self) {
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
     }
 
     /// Close once what is queued has been written: call [`Outbox::flush`] next.
@@ -321,6 +336,16 @@ mod tests {
             "an idle connection holds no buffer"
         );
         assert_eq!(outbox.push(b"c\n", LIMIT), Push::FlushLater, "next batch");
+    }
+
+    #[test]
+    fn a_busy_connection_keeps_its_buffer_until_released() {
+        let mut outbox = Outbox::new();
+        outbox.push(&[b'x'; 5000], 1 << 20);
+        assert_eq!(outbox.flush(&mut Socket::with_room(10_000)), Flushed::Done);
+        assert!(outbox.pending.capacity() >= 5000);
+        outbox.release_buffer();
+        assert_eq!(outbox.pending.capacity(), 0);
     }
 
     #[test]
