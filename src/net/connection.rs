@@ -29,7 +29,7 @@ thread_local! {
 }
 
 enum ReadOutcome {
-    Data,
+    Data { filled: bool },
     Again,
     Eof,
     TooLong(LineTooLong),
@@ -52,8 +52,11 @@ pub async fn read_loop(
     max_line: usize,
 ) {
     let mut splitter = LineSplitter::new(max_line);
+    let mut more_waiting = false;
     loop {
-        if stream.readable().await.is_err() {
+        // A read that filled the whole buffer probably left more behind: read again at once
+        // rather than going through the reactor.
+        if !more_waiting && stream.readable().await.is_err() {
             break;
         }
         let mut lines = Vec::new();
@@ -63,7 +66,9 @@ pub async fn read_loop(
                 Ok(0) => ReadOutcome::Eof,
                 Ok(read) => {
                     match splitter.feed(&buffer[..read], |line| lines.push(to_inbound(line))) {
-                        Ok(()) => ReadOutcome::Data,
+                        Ok(()) => ReadOutcome::Data {
+                            filled: read == buffer.len(),
+                        },
                         Err(too_long) => ReadOutcome::TooLong(too_long),
                     }
                 }
@@ -86,8 +91,9 @@ pub async fn read_loop(
         {
             return; // the hub has stopped: shutting down
         }
+        more_waiting = matches!(outcome, ReadOutcome::Data { filled: true });
         match outcome {
-            ReadOutcome::Data | ReadOutcome::Again => {}
+            ReadOutcome::Data { .. } | ReadOutcome::Again => {}
             ReadOutcome::Eof => break,
             ReadOutcome::Failed(error) => {
                 log::debug!("[DEBUG] lecture interrompue (#{}) : {error}", session.0);

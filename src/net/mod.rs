@@ -276,8 +276,13 @@ fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServeError> {
                 );
                 listeners.push(listener);
             }
-            // The default includes IPv6; a host without it still serves IPv4.
-            Err(source) if config.listen_is_default && addr.is_ipv6() => {
+            // A host with IPv6 disabled (common on a Pi) still serves IPv4: the IPv6 wildcard is
+            // skipped when the kernel has no IPv6 at all, whoever asked for it.
+            Err(source)
+                if addr.is_ipv6()
+                    && (config.listen_is_default
+                        || (addr.ip().is_unspecified() && ipv6_missing(&source))) =>
+            {
                 log::warn!("[DEMARRAGE] IPv6 indisponible ({source}) : écoute en IPv4 seulement");
             }
             Err(source) => return Err(ServeError::Bind { addr, source }),
@@ -287,6 +292,14 @@ fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServeError> {
         return Err(ServeError::NoListener);
     }
     Ok(listeners)
+}
+
+/// The kernel has no IPv6 (module absent or disabled).
+fn ipv6_missing(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
+    )
 }
 
 /// First signal: graceful shutdown. Second signal: immediate exit.
