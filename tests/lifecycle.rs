@@ -128,3 +128,15 @@ fn idle_connection_costs_no_read_buffer_and_many_connections_are_held() {
     let mut last = server.client();
     last.guest("dernier");
 }
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/classcord.toml");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_classcord"))
+        .args(["check-config", example])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("0.0.0.0:12345"), "{stdout}");
+}
