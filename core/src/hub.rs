@@ -845,7 +845,8 @@ impl Hub {
     }
 
     fn users(&mut self, session: SessionId, alias: UsersAlias, now: &Now, out: &mut Output) {
-        self.ensure_identified(session, None, now, out);
+        // The reply comes first; a new guest's welcome follows it.
+        let new_guest = self.name_guest(session, None, out);
         let own = self.own_key(session);
         let names: Vec<&str> = self
             .names
@@ -858,6 +859,9 @@ impl Hub {
         let mut reply = JsonLine::new(alias.reply_type());
         reply.push_str_array("users", names);
         self.send_direct(session, reply.finish(), out);
+        if let Some(name) = new_guest {
+            self.welcome(session, &name, now, out);
+        }
     }
 
     fn who(&mut self, session: SessionId, channel: Option<ChannelName>, out: &mut Output) {
@@ -923,7 +927,8 @@ impl Hub {
         self.send_direct(session, reply.finish(), out);
     }
 
-    /// Makes an anonymous session a guest (PROTOCOL.md §2). Returns whether it was anonymous.
+    /// Makes an anonymous session a guest (PROTOCOL.md §2) and welcomes it. Returns whether it
+    /// was anonymous.
     fn ensure_identified(
         &mut self,
         session: SessionId,
@@ -931,11 +936,26 @@ impl Hub {
         now: &Now,
         out: &mut Output,
     ) -> bool {
-        let Some(state) = self.sessions.get_mut(&session) else {
-            return false;
-        };
+        match self.name_guest(session, requested, out) {
+            Some(name) => {
+                self.welcome(session, &name, now, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes an anonymous session a guest and announces it; returns the guest's name, or `None`
+    /// when the session was already identified.
+    fn name_guest(
+        &mut self,
+        session: SessionId,
+        requested: Option<&str>,
+        out: &mut Output,
+    ) -> Option<String> {
+        let state = self.sessions.get_mut(&session)?;
         if !matches!(state.identity, Identity::Anonymous) {
-            return false;
+            return None;
         }
         let mut display = guest_name(requested);
         let mut key = fold_name(&display);
@@ -955,8 +975,7 @@ impl Hub {
             session,
             name: display.clone(),
         });
-        self.welcome(session, &display, now, out);
-        true
+        Some(display)
     }
 
     fn become_user(&mut self, session: SessionId, account: &str, out: &mut Output) {
