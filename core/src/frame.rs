@@ -170,6 +170,22 @@ pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Appends `[item,item,...]`, each item written by `write_item`.
+fn write_json_array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut write_item: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (position, item) in items.into_iter().enumerate() {
+        if position > 0 {
+            out.push(b',');
+        }
+        write_item(out, item);
+    }
+    out.push(b']');
+}
+
 /// Appends any JSON value, ASCII-escaped, without whitespace.
 pub fn write_json_value(out: &mut Vec<u8>, value: &Value) {
     match value {
@@ -178,16 +194,7 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value) {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(number) => write_display(out, number),
         Value::String(text) => write_json_str(out, text),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (position, item) in items.iter().enumerate() {
-                if position > 0 {
-                    out.push(b',');
-                }
-                write_json_value(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_json_array(out, items, write_json_value),
         Value::Object(map) => {
             out.push(b'{');
             for (position, (key, item)) in map.iter().enumerate() {
@@ -286,15 +293,7 @@ impl<B: BorrowMut<Vec<u8>>> ObjectWriter<B> {
         items: impl IntoIterator<Item = &'a str>,
     ) -> &mut Self {
         self.key(key);
-        let out = self.out();
-        out.push(b'[');
-        for (position, item) in items.into_iter().enumerate() {
-            if position > 0 {
-                out.push(b',');
-            }
-            write_json_str(out, item);
-        }
-        out.push(b']');
+        write_json_array(self.out(), items, write_json_str);
         self
     }
 
@@ -306,12 +305,7 @@ impl<B: BorrowMut<Vec<u8>>> ObjectWriter<B> {
         mut write_item: impl FnMut(&mut ObjectWriter<&mut Vec<u8>>, T),
     ) -> &mut Self {
         self.key(key);
-        let out = self.out();
-        out.push(b'[');
-        for (position, item) in items.into_iter().enumerate() {
-            if position > 0 {
-                out.push(b',');
-            }
+        write_json_array(self.out(), items, |out, item| {
             out.push(b'{');
             let mut nested = ObjectWriter {
                 buf: &mut *out,
@@ -319,8 +313,7 @@ impl<B: BorrowMut<Vec<u8>>> ObjectWriter<B> {
             };
             write_item(&mut nested, item);
             out.push(b'}');
-        }
-        out.push(b']');
+        });
         self
     }
 }
