@@ -144,3 +144,28 @@ fn the_shipped_example_config_is_valid() {
     );
     assert!(stdout.contains("0.0.0.0:12345"), "{stdout}");
 }
+
+#[test]
+fn ipv6_clients_share_the_hub_and_are_logged_with_their_bare_address() {
+    let server = TestServer::start_with(&["--listen", "[::1]:0"]);
+    let log = server.wait_for_log("écoute sur [::1]:");
+    let port = log
+        .split("écoute sur [::1]:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("IPv6 port in the start-up line");
+    let v6_addr: std::net::SocketAddr = format!("[::1]:{port}").parse().unwrap();
+
+    let mut v4 = server.client();
+    v4.guest("quatre");
+    let mut v6 = common::Client::connect(v6_addr);
+    v6.guest("six");
+    assert_eq!(
+        v4.recv_type("status")["user"],
+        "six",
+        "one hub for both families"
+    );
+    v6.send_raw(b"not json\n");
+    assert_eq!(v6.recv()["type"], "error");
+    server.wait_for_log("PROTOCOL_ERROR ip=::1 reason=bad-json");
+}
