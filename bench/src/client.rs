@@ -174,24 +174,8 @@ impl Conn {
         pass: &str,
         limit: Duration,
     ) -> Result<Duration, String> {
-        let line = format!(
-            "{{\"type\":\"register\",\"username\":{},\"password\":{}}}\n",
-            json_str(user),
-            json_str(pass)
-        );
-        let t0 = Instant::now();
-        self.send_str("register", line).await?;
-        let v = self
-            .next_json(limit)
+        self.credentials("register", user, pass, limit, |_| true)
             .await
-            .map_err(|e| format!("register {user}: {e}"))?;
-        if v.get("type").and_then(Value::as_str) == Some("register")
-            && v.get("status").and_then(Value::as_str) == Some("ok")
-        {
-            Ok(t0.elapsed())
-        } else {
-            Err(format!("register {user}: unexpected first reply {v}"))
-        }
     }
 
     /// Logs in; the very next line must be the login reply naming `user`.
@@ -201,24 +185,40 @@ impl Conn {
         pass: &str,
         limit: Duration,
     ) -> Result<Duration, String> {
+        self.credentials("login", user, pass, limit, |reply| {
+            reply.get("username").and_then(Value::as_str) == Some(user)
+        })
+        .await
+    }
+
+    /// Sends a `register` or `login` line and checks that the very next line is its `ok` reply
+    /// (and passes `extra_check`).
+    async fn credentials(
+        &mut self,
+        kind: &'static str,
+        user: &str,
+        pass: &str,
+        limit: Duration,
+        extra_check: impl Fn(&Value) -> bool,
+    ) -> Result<Duration, String> {
         let line = format!(
-            "{{\"type\":\"login\",\"username\":{},\"password\":{}}}\n",
+            "{{\"type\":\"{kind}\",\"username\":{},\"password\":{}}}\n",
             json_str(user),
             json_str(pass)
         );
         let t0 = Instant::now();
-        self.send_str("login", line).await?;
+        self.send_str(kind, line).await?;
         let v = self
             .next_json(limit)
             .await
-            .map_err(|e| format!("login {user}: {e}"))?;
-        if v.get("type").and_then(Value::as_str) == Some("login")
+            .map_err(|e| format!("{kind} {user}: {e}"))?;
+        if v.get("type").and_then(Value::as_str) == Some(kind)
             && v.get("status").and_then(Value::as_str) == Some("ok")
-            && v.get("username").and_then(Value::as_str) == Some(user)
+            && extra_check(&v)
         {
             Ok(t0.elapsed())
         } else {
-            Err(format!("login {user}: unexpected first reply {v}"))
+            Err(format!("{kind} {user}: unexpected first reply {v}"))
         }
     }
 
