@@ -371,6 +371,18 @@ enum MembershipError {
     LeavingDefault,
 }
 
+impl MembershipError {
+    /// The French text sent to the client.
+    fn text(&self, channel: &str) -> String {
+        match self {
+            MembershipError::Closed => format!("Le salon {channel} est fermé."),
+            MembershipError::LeavingDefault => {
+                format!("Impossible de quitter {channel} : c'est le salon de tous.")
+            }
+        }
+    }
+}
+
 /// The chat state machine.
 #[derive(Debug)]
 pub struct Hub {
@@ -628,12 +640,12 @@ impl Hub {
             Request::Users(alias) => self.users(session, alias, now, out),
             Request::Who { channel } => self.who(session, channel, out),
             Request::JoinChannel { channel } => {
-                if self.join_reply(session, &channel, now, out) {
+                if self.change_membership(session, &channel, true, now, out) {
                     self.membership_reply(session, "join_channel", &channel, out);
                 }
             }
             Request::LeaveChannel { channel } => {
-                if self.leave_reply(session, &channel, now, out) {
+                if self.change_membership(session, &channel, false, now, out) {
                     self.membership_reply(session, "leave_channel", &channel, out);
                 }
             }
@@ -803,9 +815,9 @@ impl Hub {
             }
         };
         let done = if joining {
-            self.join_reply(session, &channel, now, out)
+            self.change_membership(session, &channel, true, now, out)
         } else {
-            self.leave_reply(session, &channel, now, out)
+            self.change_membership(session, &channel, false, now, out)
         };
         if done {
             let Some(name) = self.sessions.get(&session).and_then(Session::name).cloned() else {
@@ -1043,19 +1055,25 @@ impl Hub {
         }
     }
 
-    /// Joins a channel, creating it if needed, and tells the client if that fails. Returns whether
-    /// the session is a member afterwards.
-    fn join_reply(
+    /// Joins (creating the channel if needed) or leaves a channel, and tells the client if that
+    /// fails. Returns whether the membership is as asked afterwards.
+    fn change_membership(
         &mut self,
         session: SessionId,
         channel: &ChannelName,
+        joining: bool,
         now: &Now,
         out: &mut Output,
     ) -> bool {
-        match self.join(session, channel, now, out) {
+        let changed = if joining {
+            self.join(session, channel, now, out)
+        } else {
+            self.leave(session, channel, now, out)
+        };
+        match changed {
             Ok(()) => true,
-            Err(_) => {
-                let text = format!("Le salon {} est fermé.", self.channel_display(channel));
+            Err(error) => {
+                let text = error.text(&self.channel_display(channel));
                 self.send_error(session, &text, out);
                 false
             }
@@ -1094,26 +1112,6 @@ impl Hub {
             self.channel_notice(&channel.key, session, &text, now, out);
         }
         Ok(())
-    }
-
-    fn leave_reply(
-        &mut self,
-        session: SessionId,
-        channel: &ChannelName,
-        now: &Now,
-        out: &mut Output,
-    ) -> bool {
-        match self.leave(session, channel, now, out) {
-            Ok(()) => true,
-            Err(_) => {
-                let text = format!(
-                    "Impossible de quitter {} : c'est le salon de tous.",
-                    channel.display
-                );
-                self.send_error(session, &text, out);
-                false
-            }
-        }
     }
 
     fn leave(
