@@ -369,7 +369,14 @@ fn fresh_routes<'a>(
 enum MembershipError {
     Closed,
     LeavingDefault,
+    TooManyForSession,
+    TooManyChannels,
 }
+
+/// Channels one connection may be a member of (the default one included).
+pub const MAX_CHANNELS_PER_SESSION: usize = 32;
+/// Channels that may exist at once (memory bound against a client creating channels in a loop).
+pub const MAX_CHANNELS: usize = 1000;
 
 impl MembershipError {
     /// The French text sent to the client.
@@ -379,6 +386,12 @@ impl MembershipError {
             MembershipError::LeavingDefault => {
                 format!("Impossible de quitter {channel} : c'est le salon de tous.")
             }
+            MembershipError::TooManyForSession => format!(
+                "Impossible de rejoindre {channel} : {MAX_CHANNELS_PER_SESSION} salons au maximum par connexion."
+            ),
+            MembershipError::TooManyChannels => format!(
+                "Impossible de créer {channel} : le serveur a déjà {MAX_CHANNELS} salons."
+            ),
         }
     }
 }
@@ -738,11 +751,9 @@ impl Hub {
         match &message.target {
             ChatTarget::Channel(channel) => {
                 let channel = channel.clone().unwrap_or_else(ChannelName::default_channel);
-                if self.join(session, &channel, now, out).is_err() {
-                    let text = format!(
-                        "Le salon {} est fermé : message non envoyé.",
-                        channel.display
-                    );
+                if let Err(error) = self.join(session, &channel, now, out) {
+                    let refused = error.text(&self.channel_display(&channel));
+                    let text = format!("{refused} Message non envoyé.");
                     self.private_notice(session, &sender.display, &text, now, out);
                     return;
                 }
@@ -1087,6 +1098,16 @@ impl Hub {
         now: &Now,
         out: &mut Output,
     ) -> Result<(), MembershipError> {
+        if !self.channels.contains_key(&channel.key) && self.channels.len() >= MAX_CHANNELS {
+            return Err(MembershipError::TooManyChannels);
+        }
+        if let Some(state) = self.sessions.get(&session) {
+            if state.channels.len() >= MAX_CHANNELS_PER_SESSION
+                && !state.channels.contains(&channel.key)
+            {
+                return Err(MembershipError::TooManyForSession);
+            }
+        }
         let entry = self
             .channels
             .entry(channel.key.clone())

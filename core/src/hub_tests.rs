@@ -1068,6 +1068,58 @@ fn closed_channel_refuses_messages_with_a_notice() {
 }
 
 #[test]
+fn a_connection_joins_at_most_32_channels() {
+    let mut h = Harness::new();
+    let alice = h.user("alice");
+    for index in 1..MAX_CHANNELS_PER_SESSION {
+        let sent = h.send_json(
+            alice,
+            json!({"type":"join_channel","channel":format!("c{index}")}),
+        );
+        assert_eq!(sent.first_to(alice)["status"], "ok", "channel {index}");
+    }
+    let refused = h.send_json(
+        alice,
+        json!({"type":"join_channel","channel":"one-too-many"}),
+    );
+    assert_eq!(refused.first_to(alice)["type"], "error");
+    let by_message = h.send_json(
+        alice,
+        json!({"type":"message","channel":"other","content":"x"}),
+    );
+    assert_eq!(
+        by_message.first_to(alice)["from"],
+        "Serveur",
+        "a notice, not a relay"
+    );
+    let again = h.send_json(alice, json!({"type":"join_channel","channel":"c1"}));
+    assert_eq!(
+        again.first_to(alice)["status"],
+        "ok",
+        "joining a channel it is in still works"
+    );
+}
+
+#[test]
+fn the_server_holds_at_most_1000_channels() {
+    let mut h = Harness::new();
+    let mut refused = false;
+    for index in 0..(MAX_CHANNELS / (MAX_CHANNELS_PER_SESSION - 1) + 2) {
+        let session = h.user(&format!("u{index}"));
+        for channel in 0..MAX_CHANNELS_PER_SESSION - 1 {
+            let name = format!("s{index}c{channel}");
+            let sent = h.send_json(session, json!({"type":"join_channel","channel":name}));
+            refused |= sent.first_to(session)["type"] == "error";
+        }
+    }
+    assert!(refused, "channel creation stops at the cap");
+    let listing = h
+        .send_json(SessionId(1), json!({"type":"channels"}))
+        .first_to(SessionId(1));
+    assert_eq!(listing["channels"].as_array().unwrap().len(), MAX_CHANNELS);
+}
+
+#[test]
 fn channels_reply_counts_visible_names() {
     let mut h = Harness::new();
     let alice = h.user("alice");
