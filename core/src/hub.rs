@@ -286,8 +286,14 @@ enum Identity {
 struct PendingAuth {
     username: String,
     queued: VecDeque<Inbound>,
+    /// Lines refused because `queued` was full.
+    dropped: usize,
     held: Vec<Frame>,
 }
+
+/// Lines a session may send while its login/register is checked; more are dropped (and the
+/// client told so after the reply), so a flood during a check cannot grow the hub's memory.
+pub const MAX_LINES_WHILE_CHECKING: usize = 256;
 
 #[derive(Debug)]
 struct Session {
@@ -469,7 +475,11 @@ impl Hub {
             return;
         };
         if let Some(pending) = &mut state.auth {
-            pending.queued.push_back(inbound);
+            if pending.queued.len() < MAX_LINES_WHILE_CHECKING {
+                pending.queued.push_back(inbound);
+            } else {
+                pending.dropped += 1;
+            }
             return;
         }
         self.process(session, inbound, now, out);
@@ -536,6 +546,17 @@ impl Hub {
         }
         for frame in pending.held {
             self.send_frame(session, frame, out);
+        }
+        if pending.dropped > 0 {
+            let text = format!(
+                "{} ligne(s) ignorée(s) : envoyées pendant la vérification du mot de passe.",
+                pending.dropped
+            );
+            self.send_error(session, &text, out);
+            out.log(Event::Rejected {
+                session,
+                reason: "flood-during-check",
+            });
         }
         let mut queued = pending.queued;
         while let Some(inbound) = queued.pop_front() {

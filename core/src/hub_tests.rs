@@ -289,6 +289,35 @@ fn requests_sent_right_after_login_wait_for_its_reply() {
 }
 
 #[test]
+fn a_flood_while_the_password_is_checked_is_bounded() {
+    let mut h = Harness::new();
+    let session = h.connect();
+    h.send_json(
+        session,
+        json!({"type":"login","username":"alice","password":"pw"}),
+    );
+    for _ in 0..MAX_LINES_WHILE_CHECKING + 10 {
+        assert!(h
+            .send_json(session, json!({"type":"ping"}))
+            .lines
+            .is_empty());
+    }
+    let after = h.auth(
+        session,
+        AuthOutcome::LoggedIn {
+            name: "alice".into(),
+        },
+    );
+    let lines = after.to(session);
+    assert_eq!(lines[0]["type"], "login", "the reply still comes first");
+    let pongs = lines.iter().filter(|line| line["type"] == "pong").count();
+    assert_eq!(pongs, MAX_LINES_WHILE_CHECKING);
+    assert!(lines.iter().any(
+        |line| line["type"] == "error" && line["message"].as_str().unwrap().starts_with("10 ")
+    ));
+}
+
+#[test]
 fn guest_is_named_by_message_from() {
     let mut h = Harness::new();
     let bob = h.user("bob");
