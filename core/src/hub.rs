@@ -1272,18 +1272,8 @@ impl Hub {
         channel: Option<&str>,
         now: &Now,
     ) -> Frame {
-        let mut line = JsonLine::new("message");
-        line.push_str("subtype", if to.is_some() { "private" } else { "global" })
-            .push_str("from", SERVER_NAME)
-            .push_str("content", text);
-        if let Some(to) = to {
-            line.push_str("to", to);
-        }
-        if let Some(channel) = channel {
-            line.push_str("channel", channel);
-        }
-        line.push_str("timestamp", &now.local.iso())
-            .push_bool("system", true);
+        let mut line = message_line(SERVER_NAME, text, to, channel, now);
+        line.push_bool("system", true);
         Arc::from(line.finish())
     }
 
@@ -1434,6 +1424,29 @@ fn status_frame(user: &str, state: &str) -> Frame {
     Arc::from(line.finish())
 }
 
+/// The common head of every chat line (relayed or server notice). Always `type: "message"`:
+/// every client family handles it; `subtype` tells private (with `to`) from global.
+fn message_line(
+    from: &str,
+    content: &str,
+    to: Option<&str>,
+    channel: Option<&str>,
+    now: &Now,
+) -> JsonLine {
+    let mut line = JsonLine::new("message");
+    line.push_str("subtype", if to.is_some() { "private" } else { "global" })
+        .push_str("from", from)
+        .push_str("content", content);
+    if let Some(to) = to {
+        line.push_str("to", to);
+    }
+    if let Some(channel) = channel {
+        line.push_str("channel", channel);
+    }
+    line.push_str("timestamp", &now.local.iso());
+    line
+}
+
 /// The relayed line: the sender's object with the server-owned keys set (PROTOCOL.md §4).
 fn encode_chat(
     message: &ChatMessage,
@@ -1443,19 +1456,8 @@ fn encode_chat(
     id: u64,
     now: &Now,
 ) -> Frame {
-    // Always `message`: every client family handles it; `subtype` tells private from global.
-    let mut line = JsonLine::new("message");
-    line.push_str("subtype", if to.is_some() { "private" } else { "global" })
-        .push_str("from", from)
-        .push_str("content", &message.content);
-    if let Some(to) = to {
-        line.push_str("to", to);
-    }
-    if let Some(channel) = channel {
-        line.push_str("channel", channel);
-    }
-    line.push_str("timestamp", &now.local.iso())
-        .push_u64("id", id);
+    let mut line = message_line(from, &message.content, to, channel, now);
+    line.push_u64("id", id);
     push_extra(&mut line, &message.extra);
     Arc::from(line.finish())
 }
