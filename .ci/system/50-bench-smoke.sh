@@ -2,7 +2,7 @@
 # Benchmark smoke test: a few seconds of classcord-bench against a freshly started server.
 # Checks correctness under load (zero lost, duplicated or echoed deliveries), not speed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 cargo build -p classcord -p classcord-bench
 server=target/debug/classcord
