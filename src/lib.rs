@@ -5,6 +5,7 @@
 //! # Layout
 //! - `classcord_core` (the `core/` crate): framing, typed messages and the chat hub. Every protocol
 //!   decision lives there, without I/O; this crate is the shell around it.
+//! - [`cli`]: the `classcord` command, one file per subcommand.
 //! - [`config`]: the TOML file and flags, validated into a [`config::Config`].
 //! - [`net`]: listeners, per-connection reader and writer tasks, the hub task, shutdown.
 //! - [`accounts`]: password checks and registrations off the executor.
@@ -13,6 +14,7 @@
 //! - [`clock`]: wall-clock and local time for the hub.
 
 pub mod accounts;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod logging;

@@ -1,0 +1,41 @@
+//! `classcord check-config FILE`: validates a configuration file without starting the server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+use super::fail;
+use crate::config::{Config, Overrides};
+
+/// Vérifie un fichier de configuration et affiche les valeurs retenues.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "check-config")]
+pub struct CheckConfig {
+    /// fichier de configuration TOML
+    #[argh(positional)]
+    file: PathBuf,
+}
+
+impl CheckConfig {
+    pub fn run(self) -> ExitCode {
+        let config = match Config::load(Some(&self.file), Overrides::default()) {
+            Ok(config) => config,
+            Err(error) => return fail(&error),
+        };
+        println!("configuration valide : {}", self.file.display());
+        let listen: Vec<String> = config.listen.iter().map(ToString::to_string).collect();
+        println!("  écoute            : {}", listen.join(", "));
+        println!("  données           : {}", config.database_path().display());
+        println!("  ligne max         : {} octets", config.max_line_bytes);
+        println!(
+            "  file d'envoi max  : {} octets",
+            config.outbound_queue_bytes
+        );
+        println!(
+            "  argon2id          : {} Kio, {} passe(s), {} hachage(s) simultané(s)",
+            config.hash.memory_kib, config.hash.iterations, config.max_concurrent_hashes
+        );
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,52 @@
+//! `classcord serve`: runs the chat server in the foreground until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+use super::fail;
+use crate::config::{Config, Overrides};
+use crate::{logging, net};
+
+/// Lance le serveur (port 12345 par défaut, données dans ./classcord-data).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "serve")]
+pub struct Serve {
+    /// adresse d'écoute, par ex. 0.0.0.0:12345 ou [::]:12345 (répétable)
+    #[argh(option)]
+    listen: Vec<String>,
+    /// dossier des données (base de comptes)
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// fichier de configuration TOML (toutes les clés sont facultatives)
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// niveau de journal : error, warn, info (défaut), debug, trace
+    #[argh(option)]
+    log_level: Option<String>,
+}
+
+impl Serve {
+    pub fn run(self) -> ExitCode {
+        let overrides = Overrides {
+            listen: self.listen,
+            data_dir: self.data,
+            log_level: self.log_level,
+        };
+        let config = match Config::load(self.config.as_deref(), overrides) {
+            Ok(config) => config,
+            Err(error) => return fail(&error),
+        };
+        if let Err(error) = net::block_shutdown_signals() {
+            return fail(&error);
+        }
+        logging::init_console(config.log_level);
+        let result = net::serve(config);
+        logging::flush();
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        }
+    }
+}
