@@ -671,7 +671,7 @@ impl Hub {
             Request::Login { username, password } => self.login(session, username, password, out),
             Request::Chat(message) => self.chat(session, message, now, out),
             Request::Status { state, user } => self.status(session, state, user, now, out),
-            Request::Users(alias) => self.users(session, alias, now, out),
+            Request::Users(alias) => self.users(session, alias, out),
             Request::Who { channel } => self.who(session, channel, out),
             Request::JoinChannel { channel } => {
                 if self.change_membership(session, &channel, true, now, out) {
@@ -873,6 +873,14 @@ impl Hub {
         now: &Now,
         out: &mut Output,
     ) {
+        let anonymous = self
+            .sessions
+            .get(&session)
+            .is_some_and(|state| matches!(state.identity, Identity::Anonymous));
+        if anonymous && user.is_none() {
+            // Accepted silently: only a `user` (or a first message) names a guest (PROTOCOL.md §2).
+            return;
+        }
         let was_anonymous = self.ensure_identified(session, user.as_deref(), now, out);
         let Some(current) = self.sessions.get_mut(&session) else {
             return;
@@ -888,9 +896,9 @@ impl Hub {
         self.send_to_channel(&frame, DEFAULT_CHANNEL, Some(session), out);
     }
 
-    fn users(&mut self, session: SessionId, alias: UsersAlias, now: &Now, out: &mut Output) {
-        // The reply comes first; a new guest's welcome follows it.
-        let new_guest = self.name_guest(session, None, out);
+    /// Queries never name anyone (PROTOCOL.md §2): an anonymous requester gets the identified
+    /// names and stays anonymous.
+    fn users(&mut self, session: SessionId, alias: UsersAlias, out: &mut Output) {
         let own = self.own_key(session);
         let names: Vec<&str> = self
             .names
@@ -903,9 +911,6 @@ impl Hub {
         let mut reply = JsonLine::new(alias.reply_type());
         reply.push_str_array("users", names);
         self.send_direct(session, reply.finish(), out);
-        if let Some(name) = new_guest {
-            self.welcome(session, &name, now, out);
-        }
     }
 
     fn who(&mut self, session: SessionId, channel: Option<ChannelName>, out: &mut Output) {

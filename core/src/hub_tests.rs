@@ -648,6 +648,51 @@ fn relogin_on_the_same_socket_is_allowed() {
 }
 
 #[test]
+fn a_guest_who_logs_in_takes_the_account_name() {
+    let mut h = Harness::new();
+    let bob = h.user("bob");
+    let guest = h.guest("zoé");
+    let after = h.login(guest, "alice");
+    assert_eq!(after.first_to(guest)["type"], "login", "the reply first");
+    let statuses = after.statuses_to(bob);
+    assert!(statuses.contains(&json!({"type":"status","user":"zoé","state":"offline"})));
+    assert!(statuses.contains(&json!({"type":"status","user":"alice","state":"online"})));
+    let sent = h.send_json(
+        guest,
+        json!({"type":"message","from":"zoé","content":"moi"}),
+    );
+    assert_eq!(sent.chat_to(bob)[0]["from"], "alice");
+}
+
+#[test]
+fn register_from_a_guest_or_a_user_keeps_their_identity() {
+    let mut h = Harness::new();
+    let bob = h.user("bob");
+    let guest = h.guest("zoé");
+    let alice = h.user("alice");
+    for (session, name) in [(guest, "zoé"), (alice, "alice")] {
+        let asked = h.send_json(
+            session,
+            json!({"type":"register","username":format!("new-{name}"),"password":"pw"}),
+        );
+        assert!(asked.lines.is_empty(), "nothing before the commit");
+        let after = h.auth(
+            session,
+            AuthOutcome::Registered {
+                name: format!("new-{name}"),
+            },
+        );
+        assert_eq!(
+            after.to(session),
+            vec![json!({"type":"register","status":"ok"})]
+        );
+        assert!(after.to(bob).is_empty(), "registering announces nothing");
+        let sent = h.send_json(session, json!({"type":"message","content":"encore moi"}));
+        assert_eq!(sent.chat_to(bob)[0]["from"], name, "same name as before");
+    }
+}
+
+#[test]
 fn client_timestamp_is_overwritten() {
     let mut h = Harness::new();
     let alice = h.user("alice");
@@ -734,16 +779,154 @@ fn users_aliases_and_reply_types() {
     );
 }
 
+/// Regression (issue 6): two client families send `users` as soon as their window opens, then
+/// chat with `from: "Invité3660"`. Naming them `invité` at the `users` request made every such
+/// guest `[invité]`, all sharing one name.
 #[test]
-fn users_while_anonymous_makes_a_guest() {
+fn guests_who_ask_for_the_user_list_first_keep_their_own_name() {
+    let mut h = Harness::new();
+    let bob = h.user("bob");
+    let first = h.connect();
+    let second = h.connect();
+    for guest in [first, second] {
+        let listing = h.send_json(guest, json!({"type":"users"}));
+        assert_eq!(
+            listing.to(guest),
+            vec![json!({"type":"users","users":["bob"]})],
+            "only the reply, no welcome"
+        );
+        assert!(listing.to(bob).is_empty(), "no online announcement");
+        assert!(!named_anyone(&listing), "nobody named");
+    }
+    for round in 0..2 {
+        let sent = h.send_json(
+            first,
+            json!({"type":"message","subtype":"global","from":"Invité3660","content":format!("salut {round}")}),
+        );
+        assert_eq!(sent.chat_to(bob)[0]["from"], "Invité3660");
+        assert!(
+            sent.to(second).is_empty(),
+            "an anonymous connection gets no broadcast"
+        );
+        if round == 0 {
+            assert_eq!(
+                sent.statuses_to(bob),
+                vec![json!({"type":"status","user":"Invité3660","state":"online"})],
+                "announced before the first message"
+            );
+            let welcome = sent.to(first);
+            assert_eq!(welcome.len(), 1);
+            assert!(welcome[0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Invité3660"));
+        }
+    }
+    let named = h.send_json(
+        second,
+        json!({"type":"message","from":"Invité812","content":"coucou"}),
+    );
+    assert_eq!(named.chat_to(first)[0]["from"], "Invité812");
+    let listing = h.send_json(bob, json!({"type":"users"})).first_to(bob);
+    assert_eq!(
+        listing,
+        json!({"type":"users","users":["bob","Invité3660","Invité812"]})
+    );
+    let private = h.send_json(
+        bob,
+        json!({"type":"private","to":"Invité3660","content":"à toi seul"}),
+    );
+    assert_eq!(private.chat_to(first).len(), 1);
+    assert!(private.chat_to(second).is_empty(), "one guest, one name");
+}
+
+fn named_anyone(delivered: &Delivered) -> bool {
+    delivered.effects.iter().any(|effect| {
+        matches!(
+            effect,
+            Effect::Log(Event::GuestNamed { .. } | Event::LoggedIn { .. })
+        )
+    })
+}
+
+/// Every request an anonymous connection can send that must not identify it (the table in
+/// docs/ARCHITECTURE.md): the reply (if any) and nothing else, then a later message still names
+/// the guest as it asks.
+#[test]
+fn queries_from_an_anonymous_connection_name_nobody() {
+    let cases: [(Value, &[&str]); 12] = [
+        (json!({"type":"users"}), &["users"]),
+        (json!({"type":"userlist"}), &["users"]),
+        (json!({"type":"list_users"}), &["list_users"]),
+        (json!({"type":"who"}), &["who"]),
+        (json!({"type":"who","channel":"#java"}), &["error"]),
+        (json!({"type":"channels"}), &["channels"]),
+        (json!({"type":"history"}), &["history"]),
+        (json!({"type":"history","with":"bob"}), &["history"]),
+        (json!({"type":"ping"}), &["pong"]),
+        (json!({"type":"status","state":"away"}), &[]),
+        (json!({"type":"bogus"}), &["error"]),
+        (
+            json!({"type":"join_channel","channel":"#java"}),
+            &["join_channel"],
+        ),
+    ];
+    for (request, replies) in cases {
+        let mut h = Harness::new();
+        let bob = h.user("bob");
+        let anonymous = h.connect();
+        let sent = h.send_json(anonymous, request.clone());
+        let types: Vec<Value> = sent
+            .to(anonymous)
+            .iter()
+            .map(|l| l["type"].clone())
+            .collect();
+        let expected: Vec<Value> = replies.iter().map(|t| json!(t)).collect();
+        assert_eq!(types, expected, "replies to {request}");
+        assert!(sent.to(bob).is_empty(), "{request} announced something");
+        assert!(!named_anyone(&sent), "{request} named the connection");
+        let named = h.send_json(
+            anonymous,
+            json!({"type":"message","from":"Zoé","content":"bonjour"}),
+        );
+        assert_eq!(named.statuses_to(bob)[0]["user"], "Zoé", "after {request}");
+        assert_eq!(named.chat_to(bob)[0]["from"], "Zoé", "after {request}");
+    }
+}
+
+#[test]
+fn leaving_a_channel_while_anonymous_names_nobody() {
+    let mut h = Harness::new();
+    let bob = h.user("bob");
+    h.send_json(bob, json!({"type":"join_channel","channel":"#java"}));
+    let anonymous = h.connect();
+    h.send_json(anonymous, json!({"type":"join_channel","channel":"#java"}));
+    let left = h.send_json(anonymous, json!({"type":"leave_channel","channel":"#java"}));
+    assert_eq!(
+        left.to(anonymous),
+        vec![json!({"type":"leave_channel","channel":"#java","status":"ok"})]
+    );
+    assert!(left.to(bob).is_empty(), "no departure notice for nobody");
+    assert!(!named_anyone(&left));
+}
+
+#[test]
+fn status_without_user_from_an_anonymous_connection_is_silent_and_keeps_online() {
     let mut h = Harness::new();
     let bob = h.user("bob");
     let anonymous = h.connect();
-    let sent = h.send_json(anonymous, json!({"type":"users"}));
-    assert_eq!(sent.statuses_to(bob)[0]["user"], "invité");
-    let lines = sent.to(anonymous);
-    assert_eq!(lines[0]["type"], "users", "the reply first");
-    assert_eq!(lines[1]["from"], "Serveur", "then the welcome");
+    let sent = h.send_json(anonymous, json!({"type":"status","state":"dnd"}));
+    assert!(sent.lines.is_empty(), "no reply, no relay");
+    let named = h.send_json(
+        anonymous,
+        json!({"type":"message","from":"Léa","content":""}),
+    );
+    assert_eq!(
+        named.statuses_to(bob),
+        vec![json!({"type":"status","user":"Léa","state":"online"})]
+    );
+    let listing = h.send_json(bob, json!({"type":"users"})).first_to(bob);
+    assert_eq!(listing["users"], json!(["bob", "Léa"]));
 }
 
 #[test]

@@ -632,6 +632,7 @@ public class ClassCordSmoke {
         // a. register alice, then a duplicate register
         Client a = new Client("A", host, port);
         Client b = null;
+        Client g = null;
         try {
             a.send(obj("type", "register", "username", alice, "password", alicePw));
             Received r = a.syncRead("register " + alice);
@@ -716,6 +717,26 @@ public class ClassCordSmoke {
             r = a.await("pong", x -> x.isType("pong"));
             check(r.raw.equals("{\"type\":\"pong\"}") || r.obj.size() == 1, "f. ping -> {\"type\":\"pong\"}", r.raw);
 
+            // h. regression (issue 6): a guest whose window asks for the user list at once, then
+            //    chats with its own "from", must be shown under that name, never as "invit\u00e9"
+            String pseudo = "Invit\u00e9" + (n.length() > 4 ? n.substring(n.length() - 4) : n);
+            g = new Client("G", host, port);
+            g.startReceiver();
+            g.send(obj("type", "users"));
+            r = g.await("users reply to an anonymous guest", x -> x.isType("users"));
+            check(!r.raw.contains("invit"), "h. users reply to a new guest does not name it", r.raw);
+            for (int i = 1; i <= 2; i++) {
+                String said = "bonjour " + i;
+                g.send(obj("type", "message", "subtype", "global", "from", pseudo, "content", said));
+                r = a.await("guest message " + i, x -> x.isType("message") && said.equals(x.str("content")));
+                check(pseudo.equals(r.str("from")), "h. guest message " + i + " is from " + pseudo, r.raw);
+            }
+            a.send(obj("type", "users"));
+            r = a.await("users reply with the guest", x -> x.isType("users"));
+            check(r.obj.get("users") instanceof List && ((List<?>) r.obj.get("users")).contains(pseudo)
+                    && !((List<?>) r.obj.get("users")).contains("invit\u00e9"),
+                    "h. users list shows " + pseudo + " and no invit\u00e9", r.raw);
+
             // g. B disconnects; A sees bob offline
             b.close();
             r = a.await("status offline for " + bob,
@@ -726,6 +747,9 @@ public class ClassCordSmoke {
             a.close();
             if (b != null) {
                 b.close();
+            }
+            if (g != null) {
+                g.close();
             }
         }
     }
