@@ -7,7 +7,8 @@
 //! - [`frame`]: line splitting (cap, CRLF, empty lines), UTF-8 / windows-1252 decoding, ASCII-only
 //!   JSON line encoding.
 //! - [`message`]: typed inbound requests, validation, presence / channel / name normalisation.
-//! - [`hub`]: the chat state machine: sessions, guests, names, channels, presence, routing.
+//! - [`hub`]: the chat state machine: sessions, guests, names, channels, presence, routing; one
+//!   file per concern in `hub/` (its module doc is the map).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,3 @@ extern crate alloc;
 pub mod frame;
 pub mod hub;
 pub mod message;
-
-#[cfg(test)]
-mod hub_tests;

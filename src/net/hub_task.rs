@@ -15,9 +15,8 @@ use classcord_core::hub::{
 use smol::channel::{Receiver, Sender};
 use smol::Executor;
 
-use super::connection::Stream;
-use super::connection::{write_backlog, WriterEnd};
 use super::outbox::{Flushed, Outbox, Push};
+use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
 use crate::logging::{bare_ip, quoted};

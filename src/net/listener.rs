@@ -15,8 +15,8 @@ use nix::sys::socket::{
 use smol::channel::{Receiver, Sender};
 use smol::{Async, Executor, Timer};
 
-use super::connection::read_loop;
 use super::hub_task::{Connection, HubCommand};
+use super::reader::read_loop;
 
 /// Binds one listening socket.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {

@@ -2,14 +2,16 @@
 //! and one writer task per connection, and shuts everything down cleanly on SIGINT / SIGTERM.
 //!
 //! - [`listener`]: sockets and the accept loop.
-//! - [`connection`]: per-connection reader and writer tasks.
-//! - [`outbox`]: the bounded per-connection outbound queue.
+//! - [`reader`]: the per-connection reader task (bytes -> requests -> hub).
 //! - [`hub_task`]: the task that owns the chat state and carries out its effects.
+//! - [`outbox`]: the bounded per-connection outbound queue the hub writes from.
+//! - [`writer`]: the backlog writer task, alive only while a connection's socket is full.
 
-pub mod connection;
 pub mod hub_task;
 pub mod listener;
 pub mod outbox;
+pub mod reader;
+pub mod writer;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -1,10 +1,8 @@
-//! One accepted TCP connection: its reader task (bytes -> lines -> typed requests -> hub), and,
-//! only while its socket is full, a backlog writer task (see `outbox`).
+//! The reader task of one accepted TCP connection: bytes -> lines -> typed requests -> hub, in
+//! order, then a `Disconnect` once the peer is gone.
 
 use std::cell::RefCell;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
+use std::io::{self, Read};
 use std::time::Duration;
 
 use classcord_core::frame::{decode_line, LineSplitter, LineTooLong};
@@ -12,12 +10,10 @@ use classcord_core::hub::{Inbound, SessionId};
 use classcord_core::message::parse_request;
 use futures_lite::future;
 use smol::channel::Sender;
-use smol::{Async, Timer};
+use smol::Timer;
 
 use super::hub_task::HubCommand;
-use super::outbox::{Backlog, Next};
-
-pub type Stream = Arc<Async<TcpStream>>;
+use super::writer::Stream;
 
 /// Read size; one buffer per executor thread, so an idle connection holds none.
 const READ_CHUNK: usize = 64 * 1024;
@@ -142,54 +138,4 @@ async fn discard_until_eof(stream: &Stream) {
             return;
         }
     }
-}
-
-/// How a backlog writer ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum WriterEnd {
-    /// Backlog written; the hub writes directly again.
-    Idle,
-    /// Backlog written and the connection closed by the server.
-    Drained,
-    /// Cut off (queue overflow) before finishing.
-    Aborted,
-    /// The socket failed (peer gone).
-    Failed,
-}
-
-/// Writes a connection's backlog as its socket drains, then ends (see [`Backlog`]).
-pub async fn write_backlog(stream: Stream, backlog: Arc<Backlog>) -> WriterEnd {
-    let mut buffer = Vec::new();
-    loop {
-        match backlog.next(&mut buffer) {
-            Next::Write => {
-                if write_all(&stream, &buffer).await.is_err() {
-                    backlog.fail();
-                    let _ = stream.get_ref().shutdown(Shutdown::Both);
-                    return WriterEnd::Failed;
-                }
-                buffer = Vec::new();
-            }
-            Next::End => return WriterEnd::Idle,
-            Next::ShutdownWrite => {
-                let _ = stream.get_ref().shutdown(Shutdown::Write);
-                return WriterEnd::Drained;
-            }
-            Next::Abort => {
-                let _ = stream.get_ref().shutdown(Shutdown::Both);
-                return WriterEnd::Aborted;
-            }
-        }
-    }
-}
-
-async fn write_all(stream: &Async<TcpStream>, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let written = stream.write_with(|socket| (&*socket).write(bytes)).await?;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        bytes = &bytes[written..];
-    }
-    Ok(())
 }

@@ -1,0 +1,250 @@
+//! Channels (PROTOCOL.md §5): joining (creating), leaving, closing, the notices members get, and
+//! the bounds on how many channels exist and how many one connection joins.
+
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::String;
+
+use super::{Channel, Event, Hub, Now, Output, SessionId};
+use crate::frame::JsonLine;
+use crate::message::{ChannelName, Presence, DEFAULT_CHANNEL};
+
+/// Why a channel could not be joined or left.
+pub(super) enum MembershipError {
+    Closed,
+    LeavingDefault,
+    TooManyForSession,
+    TooManyChannels,
+}
+
+impl MembershipError {
+    /// The French text sent to the client.
+    pub(super) fn text(&self, channel: &str) -> String {
+        match self {
+            MembershipError::Closed => format!("Le salon {channel} est fermé."),
+            MembershipError::LeavingDefault => {
+                format!("Impossible de quitter {channel} : c'est le salon de tous.")
+            }
+            MembershipError::TooManyForSession => format!(
+                "Impossible de rejoindre {channel} : {MAX_CHANNELS_PER_SESSION} salons au maximum par connexion."
+            ),
+            MembershipError::TooManyChannels => format!(
+                "Impossible de créer {channel} : le serveur a déjà {MAX_CHANNELS} salons."
+            ),
+        }
+    }
+}
+
+/// Channels one connection may be a member of (the default one included).
+pub const MAX_CHANNELS_PER_SESSION: usize = 32;
+
+/// Channels that may exist at once (memory bound against a client creating channels in a loop).
+pub const MAX_CHANNELS: usize = 1000;
+
+impl Hub {
+    /// Closes or reopens a channel (admin). Members stay; messages to a closed channel get a
+    /// notice. Returns false when the channel does not exist (closing creates it, to reserve it).
+    pub fn set_channel_closed(
+        &mut self,
+        channel: &ChannelName,
+        closed: bool,
+        now: &Now,
+        out: &mut Output,
+    ) -> bool {
+        if channel.is_default() {
+            return false;
+        }
+        if !closed && !self.channels.contains_key(&channel.key) {
+            return false;
+        }
+        let entry = self
+            .channels
+            .entry(channel.key.clone())
+            .or_insert_with(|| Channel::new(channel.display.clone(), closed));
+        entry.closed = closed;
+        let display = entry.display.clone();
+        let empty = entry.members.is_empty();
+        let text = if closed {
+            format!("Le salon {display} a été fermé par l'administrateur.")
+        } else {
+            format!("Le salon {display} est rouvert.")
+        };
+        let frame = self.notice_frame(&text, None, Some(&display), now);
+        self.send_to_channel(&frame, &channel.key, None, out);
+        if !closed && empty {
+            self.channels.remove(&channel.key);
+        }
+        true
+    }
+
+    /// Joins (creating the channel if needed) or leaves a channel, and tells the client if that
+    /// fails. Returns whether the membership is as asked afterwards.
+    pub(super) fn change_membership(
+        &mut self,
+        session: SessionId,
+        channel: &ChannelName,
+        joining: bool,
+        now: &Now,
+        out: &mut Output,
+    ) -> bool {
+        let changed = if joining {
+            self.join(session, channel, now, out)
+        } else {
+            self.leave(session, channel, now, out)
+        };
+        match changed {
+            Ok(()) => true,
+            Err(error) => {
+                let text = error.text(&self.channel_display(channel));
+                self.send_error(session, &text, out);
+                false
+            }
+        }
+    }
+
+    pub(super) fn join(
+        &mut self,
+        session: SessionId,
+        channel: &ChannelName,
+        now: &Now,
+        out: &mut Output,
+    ) -> Result<(), MembershipError> {
+        if !self.channels.contains_key(&channel.key) && self.channels.len() >= MAX_CHANNELS {
+            return Err(MembershipError::TooManyChannels);
+        }
+        if let Some(state) = self.sessions.get(&session) {
+            if state.channels.len() >= MAX_CHANNELS_PER_SESSION
+                && !state.channels.contains(&channel.key)
+            {
+                return Err(MembershipError::TooManyForSession);
+            }
+        }
+        let entry = self
+            .channels
+            .entry(channel.key.clone())
+            .or_insert_with(|| Channel::new(channel.display.clone(), false));
+        if entry.closed {
+            return Err(MembershipError::Closed);
+        }
+        if !entry.members.insert(session) {
+            return Ok(());
+        }
+        entry.routes = None;
+        let display = entry.display.clone();
+        let Some(state) = self.sessions.get_mut(&session) else {
+            return Ok(());
+        };
+        state.channels.push(channel.key.clone());
+        if let Some(name) = state.name().map(|name| name.display.clone()) {
+            out.log(Event::ChannelJoined {
+                session,
+                channel: display.clone(),
+            });
+            let text = format!("{name} a rejoint {display}.");
+            self.channel_notice(&channel.key, session, &text, now, out);
+        }
+        Ok(())
+    }
+
+    pub(super) fn leave(
+        &mut self,
+        session: SessionId,
+        channel: &ChannelName,
+        now: &Now,
+        out: &mut Output,
+    ) -> Result<(), MembershipError> {
+        if channel.is_default() {
+            return Err(MembershipError::LeavingDefault);
+        }
+        let Some(state) = self.sessions.get_mut(&session) else {
+            return Ok(());
+        };
+        let before = state.channels.len();
+        state.channels.retain(|key| key != &channel.key);
+        if state.channels.len() == before {
+            return Ok(());
+        }
+        let name = state.name().map(|name| name.display.clone());
+        let display = self.channel_display(channel);
+        self.remove_member(&channel.key, session);
+        if let Some(name) = name {
+            out.log(Event::ChannelLeft {
+                session,
+                channel: display.clone(),
+            });
+            self.channel_notice(
+                &channel.key,
+                session,
+                &format!("{name} a quitté {display}."),
+                now,
+                out,
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn remove_member(&mut self, key: &str, session: SessionId) {
+        let Some(channel) = self.channels.get_mut(key) else {
+            return;
+        };
+        channel.members.remove(&session);
+        channel.routes = None;
+        if channel.members.is_empty() && !channel.closed && key != DEFAULT_CHANNEL {
+            self.channels.remove(key);
+        }
+    }
+
+    pub(super) fn membership_reply(
+        &mut self,
+        session: SessionId,
+        kind: &str,
+        channel: &ChannelName,
+        out: &mut Output,
+    ) {
+        let mut reply = JsonLine::new(kind);
+        reply
+            .push_str("channel", &self.channel_display(channel))
+            .push_str("status", "ok");
+        self.send_direct(session, reply.finish(), out);
+    }
+
+    pub(super) fn channel_display(&self, channel: &ChannelName) -> String {
+        self.channels
+            .get(&channel.key)
+            .map_or_else(|| channel.display.clone(), |found| found.display.clone())
+    }
+
+    /// A notice to the other identified members of a channel (not the default one: everybody is
+    /// there, presence lines already tell).
+    pub(super) fn channel_notice(
+        &mut self,
+        key: &str,
+        except: SessionId,
+        text: &str,
+        now: &Now,
+        out: &mut Output,
+    ) {
+        if key == DEFAULT_CHANNEL {
+            return;
+        }
+        let Some(channel) = self.channels.get(key) else {
+            return;
+        };
+        let frame = self.notice_frame(text, None, Some(&channel.display), now);
+        self.send_to_channel(&frame, key, Some(except), out);
+    }
+
+    pub(super) fn visible_names_in(&self, channel: &Channel) -> u64 {
+        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        for member in &channel.members {
+            if let Some(state) = self.sessions.get(member) {
+                if let Some(name) = state.name() {
+                    if state.presence != Presence::Invisible {
+                        keys.insert(&name.key);
+                    }
+                }
+            }
+        }
+        keys.len() as u64
+    }
+}

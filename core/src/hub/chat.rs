@@ -1,0 +1,137 @@
+//! Chat lines: a `message` names an anonymous sender, runs `/join` and `/leave`, and is relayed to
+//! a channel's members (never back to the sender). Private messages are routed in `private.rs`.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::notices::message_line;
+use super::{Event, Frame, Hub, Name, Now, Output, Session, SessionId};
+use crate::frame::JsonLine;
+use crate::message::{ChannelName, ChatMessage, ChatTarget, SlashCommand};
+
+impl Hub {
+    pub(super) fn chat(
+        &mut self,
+        session: SessionId,
+        message: ChatMessage,
+        now: &Now,
+        out: &mut Output,
+    ) {
+        self.ensure_identified(session, message.from.as_deref(), now, out);
+        if let Some(command) = SlashCommand::parse(&message.content) {
+            self.slash_command(session, command, now, out);
+            return;
+        }
+        if message.content.trim().is_empty() {
+            // An empty "hello" only names the guest; nothing is relayed.
+            return;
+        }
+        let Some(sender) = self.sessions.get(&session).and_then(Session::name).cloned() else {
+            return;
+        };
+        match &message.target {
+            ChatTarget::Channel(channel) => {
+                let channel = channel.clone().unwrap_or_else(ChannelName::default_channel);
+                self.channel_message(session, sender, &message, &channel, now, out);
+            }
+            ChatTarget::User(to) => self.private_message(session, sender, &message, to, now, out),
+        }
+    }
+
+    /// Relays a message to the channel's members (joining it first), never back to the sender.
+    fn channel_message(
+        &mut self,
+        session: SessionId,
+        sender: Name,
+        message: &ChatMessage,
+        channel: &ChannelName,
+        now: &Now,
+        out: &mut Output,
+    ) {
+        if let Err(error) = self.join(session, channel, now, out) {
+            let refused = error.text(&self.channel_display(channel));
+            let text = format!("{refused} Message non envoyé.");
+            self.private_notice(session, &sender.display, &text, now, out);
+            return;
+        }
+        let id = self.take_message_id();
+        let Some(display) = self.channels.get(&channel.key).map(|c| c.display.clone()) else {
+            return;
+        };
+        let frame = encode_chat(message, &sender.display, None, Some(&display), id, now);
+        let recipients = self.send_to_channel(&frame, &channel.key, Some(session), out);
+        out.log(Event::Message {
+            session,
+            from: sender.display,
+            target: display,
+            length: message.content.len(),
+            recipients,
+            frame,
+        });
+    }
+
+    pub(super) fn slash_command(
+        &mut self,
+        session: SessionId,
+        command: SlashCommand,
+        now: &Now,
+        out: &mut Output,
+    ) {
+        let (joining, channel) = match command {
+            SlashCommand::Join(channel) => (true, channel),
+            SlashCommand::Leave(channel) => (false, channel),
+        };
+        let channel = match channel {
+            Ok(channel) => channel,
+            Err(error) => {
+                self.send_error(session, &format!("{error}"), out);
+                out.log(Event::Rejected {
+                    session,
+                    reason: error.reason(),
+                });
+                return;
+            }
+        };
+        let done = if joining {
+            self.change_membership(session, &channel, true, now, out)
+        } else {
+            self.change_membership(session, &channel, false, now, out)
+        };
+        if done {
+            let Some(name) = self.sessions.get(&session).and_then(Session::name).cloned() else {
+                return;
+            };
+            let display = self.channel_display(&channel);
+            let text = if joining {
+                format!("Vous avez rejoint {display}.")
+            } else {
+                format!("Vous avez quitté {display}.")
+            };
+            self.private_notice(session, &name.display, &text, now, out);
+        }
+    }
+}
+
+/// The relayed line: the sender's object with the server-owned keys set (PROTOCOL.md §4).
+pub(super) fn encode_chat(
+    message: &ChatMessage,
+    from: &str,
+    to: Option<&str>,
+    channel: Option<&str>,
+    id: u64,
+    now: &Now,
+) -> Frame {
+    let mut line = message_line(from, &message.content, to, channel, now);
+    line.push_u64("id", id);
+    push_extra(&mut line, &message.extra);
+    Arc::from(line.finish())
+}
+
+pub(super) fn push_extra(line: &mut JsonLine, extra: &Map<String, Value>) {
+    for (key, value) in extra {
+        line.push_value(key, value);
+    }
+}

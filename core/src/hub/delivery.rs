@@ -1,0 +1,133 @@
+//! How frames reach sessions: direct replies (never held), frames held for a session awaiting its
+//! login/register reply, and channel broadcasts through cached routes (one slice copy per message
+//! instead of a lookup per member).
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::{Channel, Frame, Hub, Identity, Output, Session, SessionId};
+use crate::frame::JsonLine;
+
+#[derive(Debug, Default)]
+pub(super) struct Routes {
+    /// Identified members, ready to receive.
+    ready: Vec<SessionId>,
+    /// Identified members waiting for a login/register reply: their lines are held.
+    held: Vec<SessionId>,
+}
+
+pub(super) fn fresh_routes<'a>(
+    channel: &'a mut Channel,
+    sessions: &BTreeMap<SessionId, Session>,
+) -> &'a Routes {
+    channel.routes.get_or_insert_with(|| {
+        let mut routes = Routes::default();
+        for member in &channel.members {
+            let Some(state) = sessions.get(member) else {
+                continue;
+            };
+            if matches!(state.identity, Identity::Anonymous) {
+                continue;
+            }
+            if state.auth.is_some() {
+                routes.held.push(*member);
+            } else {
+                routes.ready.push(*member);
+            }
+        }
+        routes
+    })
+}
+
+impl Hub {
+    pub(super) fn send_error(&mut self, session: SessionId, text: &str, out: &mut Output) {
+        let mut line = JsonLine::new("error");
+        line.push_str("message", text).push_str("error", text);
+        self.send_direct(session, line.finish(), out);
+    }
+
+    /// A direct reply: never held, it is what the session is waiting for.
+    pub(super) fn send_direct(&mut self, session: SessionId, bytes: Vec<u8>, out: &mut Output) {
+        out.begin(Arc::from(bytes));
+        out.add_recipient(session);
+    }
+
+    pub(super) fn send_frame(&mut self, session: SessionId, frame: Frame, out: &mut Output) {
+        self.send_many(&frame, [session], out);
+    }
+
+    /// Delivers `frame` to identified sessions among `targets`; a session awaiting its auth reply
+    /// gets it later. Returns the number of recipients.
+    /// Delivers `frame` to the identified members of a channel but `except`, from the cached
+    /// routes. Returns the number of recipients.
+    pub(super) fn send_to_channel(
+        &mut self,
+        frame: &Frame,
+        key: &str,
+        except: Option<SessionId>,
+        out: &mut Output,
+    ) -> usize {
+        let Some(channel) = self.channels.get_mut(key) else {
+            return 0;
+        };
+        let routes = fresh_routes(channel, &self.sessions);
+        let count = out.add_delivery(frame, &routes.ready, except);
+        if routes.held.is_empty() {
+            return count;
+        }
+        let held: Vec<SessionId> = routes
+            .held
+            .iter()
+            .copied()
+            .filter(|&s| Some(s) != except)
+            .collect();
+        let held_count = held.len();
+        for session in held {
+            if let Some(pending) = self
+                .sessions
+                .get_mut(&session)
+                .and_then(|state| state.auth.as_mut())
+            {
+                pending.held.push(frame.clone());
+            }
+        }
+        count + held_count
+    }
+
+    /// The session's identity or auth state changed: its channels' routes are stale.
+    pub(super) fn invalidate_routes(&mut self, session: SessionId) {
+        let Some(state) = self.sessions.get(&session) else {
+            return;
+        };
+        for key in &state.channels {
+            if let Some(channel) = self.channels.get_mut(key) {
+                channel.routes = None;
+            }
+        }
+    }
+
+    pub(super) fn send_many(
+        &mut self,
+        frame: &Frame,
+        targets: impl IntoIterator<Item = SessionId>,
+        out: &mut Output,
+    ) -> usize {
+        out.begin(frame.clone());
+        let mut count = 0;
+        for target in targets {
+            let Some(state) = self.sessions.get_mut(&target) else {
+                continue;
+            };
+            if matches!(state.identity, Identity::Anonymous) {
+                continue;
+            }
+            count += 1;
+            match &mut state.auth {
+                Some(pending) => pending.held.push(frame.clone()),
+                None => out.add_recipient(target),
+            }
+        }
+        count
+    }
+}

@@ -1,0 +1,291 @@
+//! The chat state machine. The hub owns every session, name and channel; it consumes
+//! `(session, inbound, now)` and appends to an [`Output`]: the frames to deliver (each encoded once,
+//! with its recipients) and the [`Effect`]s the shell must perform (verify a password, register an
+//! account, close a connection, log an event). It does no I/O and reads no clock.
+//!
+//! Ordering guarantees the shell relies on: frames for one session are produced in the order the
+//! session must see them; while a `register`/`login` is being checked, the session's later requests
+//! wait and broadcasts to it are held, so that its reply is the very next line it receives.
+//!
+//! # Where things are
+//! - this file: the state the hub owns (sessions, name groups, channels) and the entry points;
+//!   [`Hub::handle`] dispatches each request to the file named after it;
+//! - [`input`] / [`output`]: what the shell hands in (lines, time, auth outcomes) and gets back
+//!   (frames with recipients, effects);
+//! - `auth.rs`: `register`, `login`, the reply-first rule;
+//! - `names.rs`: anonymous, guest or account; guest naming; `online` / `offline`;
+//! - `chat.rs`: channel messages and `/join` `/leave`; `private.rs`: private messages;
+//! - `presence.rs`: `status`; `queries.rs`: `users`, `who`, `channels`, `history`;
+//! - `channels.rs`: membership, closing, channel bounds;
+//! - `notices.rs`: server notices (welcome, announcements, shutdown);
+//! - `delivery.rs`: how a frame reaches sessions (direct, held during a check, channel routes).
+//!
+//! Tests sit in `tests/`, one file per concern above, all driving the public API.
+
+mod auth;
+mod channels;
+mod chat;
+mod delivery;
+pub mod input;
+mod names;
+mod notices;
+pub mod output;
+mod presence;
+mod private;
+mod queries;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use auth::{LOGIN_FAILED, MAX_LINES_WHILE_CHECKING, USERNAME_TAKEN};
+pub use channels::{MAX_CHANNELS, MAX_CHANNELS_PER_SESSION};
+pub use input::{AuthOutcome, Inbound, LocalTime, Now, SessionId};
+pub use output::{CloseReason, Effect, Event, Frame, Output};
+
+use crate::frame::JsonLine;
+use crate::message::{fold_name, ChannelName, Presence, Request};
+use delivery::Routes;
+
+/// Hub settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Sent as a private notice after login and to a new guest; `{nom}` is replaced by the name.
+    /// Empty: no welcome.
+    pub welcome: String,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            welcome: String::from(
+                "Bienvenue sur ClassCord, {nom} ! Vous êtes dans #général. \
+                 Tapez /join #salon pour rejoindre un autre salon.",
+            ),
+        }
+    }
+}
+
+/// A session's name: as shown, and folded (NFC + lower case) for comparisons.
+#[derive(Debug, Clone)]
+struct Name {
+    display: String,
+    key: String,
+}
+
+/// Who a session is (PROTOCOL.md §2).
+#[derive(Debug, Clone)]
+enum Identity {
+    Anonymous,
+    Guest(Name),
+    User(Name),
+}
+
+/// A login/register being checked: the session's later lines and the frames for it wait here.
+#[derive(Debug, Default)]
+struct PendingAuth {
+    username: String,
+    queued: VecDeque<Inbound>,
+    /// Lines refused because `queued` was full.
+    dropped: usize,
+    held: Vec<Frame>,
+}
+
+/// One connection.
+#[derive(Debug)]
+struct Session {
+    identity: Identity,
+    presence: Presence,
+    /// Keys of the channels this connection is a member of.
+    channels: Vec<String>,
+    auth: Option<PendingAuth>,
+}
+
+impl Session {
+    fn name(&self) -> Option<&Name> {
+        match &self.identity {
+            Identity::Anonymous => None,
+            Identity::Guest(name) | Identity::User(name) => Some(name),
+        }
+    }
+}
+
+/// The identified sessions sharing one name (an account open twice, or two guests).
+#[derive(Debug)]
+struct NameGroup {
+    display: String,
+    sessions: Vec<SessionId>,
+}
+
+/// A channel and its members (anonymous connections included: they get nothing until named).
+#[derive(Debug)]
+struct Channel {
+    display: String,
+    members: BTreeSet<SessionId>,
+    closed: bool,
+    /// Where a line for this channel goes; rebuilt lazily after any change (`None` = stale), so
+    /// a message costs one copy of this list instead of a lookup per member.
+    routes: Option<Routes>,
+}
+
+impl Channel {
+    fn new(display: String, closed: bool) -> Channel {
+        Channel {
+            display,
+            members: BTreeSet::new(),
+            closed,
+            routes: None,
+        }
+    }
+}
+
+/// The chat state machine.
+#[derive(Debug)]
+pub struct Hub {
+    config: HubConfig,
+    sessions: BTreeMap<SessionId, Session>,
+    /// Identified sessions by folded name.
+    names: BTreeMap<String, NameGroup>,
+    channels: BTreeMap<String, Channel>,
+    /// Folded names of registered accounts.
+    accounts: BTreeSet<String>,
+    next_message_id: u64,
+}
+
+impl Hub {
+    /// `accounts`: registered names (from the store); `next_message_id`: first id to hand out.
+    pub fn new(
+        config: HubConfig,
+        accounts: impl IntoIterator<Item = String>,
+        next_message_id: u64,
+    ) -> Hub {
+        let default = ChannelName::default_channel();
+        let mut channels = BTreeMap::new();
+        channels.insert(default.key, Channel::new(default.display, false));
+        Hub {
+            config,
+            sessions: BTreeMap::new(),
+            names: BTreeMap::new(),
+            channels,
+            accounts: accounts.into_iter().map(|name| fold_name(&name)).collect(),
+            next_message_id: next_message_id.max(1),
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// A new connection: anonymous, member of the default channel.
+    pub fn connect(&mut self, session: SessionId) {
+        let default = ChannelName::default_channel().key;
+        if let Some(channel) = self.channels.get_mut(&default) {
+            channel.members.insert(session);
+        }
+        self.sessions.insert(
+            session,
+            Session {
+                identity: Identity::Anonymous,
+                presence: Presence::Online,
+                channels: alloc::vec![default],
+                auth: None,
+            },
+        );
+    }
+
+    /// The connection is gone: leave channels, and announce `offline` if it was the name's last.
+    pub fn disconnect(&mut self, session: SessionId, out: &mut Output) {
+        let Some(gone) = self.sessions.remove(&session) else {
+            return;
+        };
+        for key in &gone.channels {
+            self.remove_member(key, session);
+        }
+        if let Some(name) = gone.name() {
+            self.leave_name_group(session, name, out);
+        }
+    }
+
+    /// One line from a session.
+    pub fn handle(&mut self, session: SessionId, inbound: Inbound, now: &Now, out: &mut Output) {
+        let Some(state) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        if let Some(pending) = &mut state.auth {
+            if pending.queued.len() < MAX_LINES_WHILE_CHECKING {
+                pending.queued.push_back(inbound);
+            } else {
+                pending.dropped += 1;
+            }
+            return;
+        }
+        self.process(session, inbound, now, out);
+    }
+
+    fn process(&mut self, session: SessionId, inbound: Inbound, now: &Now, out: &mut Output) {
+        match inbound {
+            Inbound::Invalid(error) => {
+                self.send_error(session, &format!("{error}"), out);
+                out.log(Event::Rejected {
+                    session,
+                    reason: error.reason(),
+                });
+            }
+            Inbound::LineTooLong { limit } => {
+                let text =
+                    format!("Ligne trop longue (maximum {limit} octets) : connexion fermée.");
+                self.send_error(session, &text, out);
+                out.log(Event::Rejected {
+                    session,
+                    reason: "line-too-long",
+                });
+                out.effects.push(Effect::Close {
+                    session,
+                    reason: CloseReason::LineTooLong,
+                });
+            }
+            Inbound::Request(request) => self.request(session, request, now, out),
+        }
+    }
+
+    fn request(&mut self, session: SessionId, request: Request, now: &Now, out: &mut Output) {
+        match request {
+            Request::Register { username, password } => {
+                self.register(session, username, password, out)
+            }
+            Request::Login { username, password } => self.login(session, username, password, out),
+            Request::Chat(message) => self.chat(session, message, now, out),
+            Request::Status { state, user } => self.status(session, state, user, now, out),
+            Request::Users(alias) => self.users(session, alias, out),
+            Request::Who { channel } => self.who(session, channel, out),
+            Request::JoinChannel { channel } => {
+                if self.change_membership(session, &channel, true, now, out) {
+                    self.membership_reply(session, "join_channel", &channel, out);
+                }
+            }
+            Request::LeaveChannel { channel } => {
+                if self.change_membership(session, &channel, false, now, out) {
+                    self.membership_reply(session, "leave_channel", &channel, out);
+                }
+            }
+            Request::Channels => self.channels(session, out),
+            Request::History(query) => self.history(session, query, out),
+            Request::Ping => self.send_direct(session, JsonLine::new("pong").finish(), out),
+        }
+    }
+
+    pub(super) fn take_message_id(&mut self) -> u64 {
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        id
+    }
+}
+
+pub(super) fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
+}

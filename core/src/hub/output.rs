@@ -1,0 +1,173 @@
+//! What the hub hands back to the shell: each frame encoded once with its recipients, and the
+//! effects to carry out (check a password, register an account, close a connection, log an event).
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::input::SessionId;
+use crate::message::Secret;
+
+/// One encoded outbound line, shared by all its recipients.
+pub type Frame = Arc<[u8]>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    LineTooLong,
+    Shutdown,
+}
+
+/// Work the shell performs for the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Check the password, then call [`Hub::auth_result`].
+    VerifyLogin {
+        session: SessionId,
+        username: String,
+        password: Secret,
+    },
+    /// Hash, commit durably, then call [`Hub::auth_result`].
+    Register {
+        session: SessionId,
+        username: String,
+        password: Secret,
+    },
+    /// Close the connection once the frames already queued for it are written.
+    Close {
+        session: SessionId,
+        reason: CloseReason,
+    },
+    Log(Event),
+}
+
+/// Something worth a log line. Carries no password; message contents only through `frame`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    GuestNamed {
+        session: SessionId,
+        name: String,
+    },
+    LoggedIn {
+        session: SessionId,
+        name: String,
+    },
+    LoginFailed {
+        session: SessionId,
+        username: String,
+    },
+    Registered {
+        session: SessionId,
+        name: String,
+    },
+    RegisterRefused {
+        session: SessionId,
+        username: String,
+        reason: &'static str,
+    },
+    /// A relayed chat line; `frame` is what recipients get (contents: debug level only).
+    Message {
+        session: SessionId,
+        from: String,
+        target: String,
+        /// Length of the content, in bytes.
+        length: usize,
+        recipients: usize,
+        frame: Frame,
+    },
+    /// A line was rejected with an error reply.
+    Rejected {
+        session: SessionId,
+        reason: &'static str,
+    },
+    ChannelJoined {
+        session: SessionId,
+        channel: String,
+    },
+    ChannelLeft {
+        session: SessionId,
+        channel: String,
+    },
+}
+
+/// Frames to deliver and effects to perform. Reuse one across calls (call [`Output::clear`]).
+#[derive(Debug, Default)]
+pub struct Output {
+    deliveries: Vec<Delivery>,
+    recipients: Vec<SessionId>,
+    pub effects: Vec<Effect>,
+}
+
+#[derive(Debug)]
+struct Delivery {
+    frame: Frame,
+    start: usize,
+    end: usize,
+}
+
+impl Output {
+    pub fn new() -> Self {
+        Output::default()
+    }
+
+    pub fn clear(&mut self) {
+        self.deliveries.clear();
+        self.recipients.clear();
+        self.effects.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.deliveries.is_empty() && self.effects.is_empty()
+    }
+
+    /// Each frame with its recipients, in production order.
+    pub fn deliveries(&self) -> impl Iterator<Item = (&Frame, &[SessionId])> {
+        self.deliveries.iter().map(|delivery| {
+            (
+                &delivery.frame,
+                &self.recipients[delivery.start..delivery.end],
+            )
+        })
+    }
+
+    pub(super) fn begin(&mut self, frame: Frame) {
+        let at = self.recipients.len();
+        self.deliveries.push(Delivery {
+            frame,
+            start: at,
+            end: at,
+        });
+    }
+
+    /// One frame for every session in `targets` but `except`; returns how many.
+    pub(super) fn add_delivery(
+        &mut self,
+        frame: &Frame,
+        targets: &[SessionId],
+        except: Option<SessionId>,
+    ) -> usize {
+        self.begin(frame.clone());
+        let before = self.recipients.len();
+        match except.and_then(|except| targets.iter().position(|&s| s == except)) {
+            Some(at) => {
+                self.recipients.extend_from_slice(&targets[..at]);
+                self.recipients.extend_from_slice(&targets[at + 1..]);
+            }
+            None => self.recipients.extend_from_slice(targets),
+        }
+        if let Some(last) = self.deliveries.last_mut() {
+            last.end = self.recipients.len();
+        }
+        self.recipients.len() - before
+    }
+
+    pub(super) fn add_recipient(&mut self, session: SessionId) {
+        self.recipients.push(session);
+        if let Some(last) = self.deliveries.last_mut() {
+            last.end = self.recipients.len();
+        }
+    }
+
+    pub(super) fn log(&mut self, event: Event) {
+        self.effects.push(Effect::Log(event));
+    }
+}
