@@ -1,7 +1,7 @@
 //! Account checks for the hub: password verification and registration. Hashing (argon2id: tens
 //! of milliseconds and ~19 MiB each) runs on a small pool of dedicated, lower-priority threads,
 //! one hash per thread, so a login storm uses the spare CPU without delaying chat lines.
-//! Database reads and commits run on the blocking pool.
+//! Account reads and commits go through the store thread (the one writer).
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use classcord_core::hub::AuthOutcome;
 use classcord_core::message::Secret;
 use smol::channel::{self, Receiver, Sender};
 
-use crate::store::{PasswordHasher, RegisterError, Store};
+use crate::store::{PasswordHasher, StoreHandle};
 
 /// Nice value of the hashing threads: chat (default priority) goes first when both want a core.
 const HASHING_NICENESS: libc::c_int = 10;
@@ -61,14 +61,14 @@ fn lower_thread_priority() {
 /// Verifies and registers accounts off the executor.
 #[derive(Clone)]
 pub struct Accounts {
-    store: Arc<Store>,
+    store: StoreHandle,
     hasher: PasswordHasher,
     pool: Arc<HashPool>,
 }
 
 impl Accounts {
     pub fn new(
-        store: Arc<Store>,
+        store: StoreHandle,
         hasher: PasswordHasher,
         max_concurrent_hashes: usize,
     ) -> std::io::Result<Self> {
@@ -81,10 +81,13 @@ impl Accounts {
 
     /// Checks a login; an unknown user costs the same hash time as a known one.
     pub async fn login(&self, username: String, password: Secret) -> AuthOutcome {
-        let store = self.store.clone();
+        let record = match self.store.find_user(username.clone()).await {
+            Ok(record) => record,
+            Err(_) => return AuthOutcome::Unavailable,
+        };
         let hasher = self.hasher.clone();
-        let checked = self.pool.run(move || match store.find_user(&username) {
-            Ok(Some(record)) => match hasher.verify(password.expose(), &record.password_hash) {
+        let checked = self.pool.run(move || match record {
+            Some(record) => match hasher.verify(password.expose(), &record.password_hash) {
                 Ok(true) => AuthOutcome::LoggedIn { name: record.name },
                 Ok(false) => AuthOutcome::LoginFailed,
                 Err(error) => {
@@ -92,13 +95,9 @@ impl Accounts {
                     AuthOutcome::Unavailable
                 }
             },
-            Ok(None) => {
+            None => {
                 hasher.verify_dummy(password.expose());
                 AuthOutcome::LoginFailed
-            }
-            Err(error) => {
-                log::error!("[ERREUR] base de données (connexion de {username:?}) : {error}");
-                AuthOutcome::Unavailable
             }
         });
         checked.await.unwrap_or(AuthOutcome::Unavailable)
@@ -111,16 +110,11 @@ impl Accounts {
         password: Secret,
         created_unix: u64,
     ) -> AuthOutcome {
-        let store = self.store.clone();
-        let name = username.clone();
         // Cheap refusal first: no hash for a name that is already taken.
-        match smol::unblock(move || store.find_user(&name)).await {
+        match self.store.find_user(username.clone()).await {
             Ok(Some(_)) => return AuthOutcome::RegisterTaken,
             Ok(None) => {}
-            Err(error) => {
-                log::error!("[ERREUR] base de données (inscription de {username:?}) : {error}");
-                return AuthOutcome::Unavailable;
-            }
+            Err(_) => return AuthOutcome::Unavailable,
         }
         let hasher = self.hasher.clone();
         let hash = match self.pool.run(move || hasher.hash(password.expose())).await {
@@ -131,18 +125,15 @@ impl Accounts {
             }
             None => return AuthOutcome::Unavailable,
         };
-        // The durable commit (an fsync) runs off the hashing threads: it must not idle one.
-        let store = self.store.clone();
-        smol::unblock(
-            move || match store.register_user(&username, &hash, created_unix) {
-                Ok(()) => AuthOutcome::Registered { name: username },
-                Err(RegisterError::AlreadyExists) => AuthOutcome::RegisterTaken,
-                Err(RegisterError::Store(error)) => {
-                    log::error!("[ERREUR] base de données (inscription de {username:?}) : {error}");
-                    AuthOutcome::Unavailable
-                }
-            },
-        )
-        .await
+        // The durable commit (an fsync) runs on the store thread, not on a hashing thread.
+        match self
+            .store
+            .register(username.clone(), hash, created_unix)
+            .await
+        {
+            Ok(true) => AuthOutcome::Registered { name: username },
+            Ok(false) => AuthOutcome::RegisterTaken,
+            Err(_) => AuthOutcome::Unavailable,
+        }
     }
 }

@@ -10,7 +10,7 @@ use classcord_core::frame::DEFAULT_MAX_LINE_BYTES;
 use classcord_core::hub::HubConfig;
 use serde::Deserialize;
 
-use crate::store::HashParams;
+use crate::store::{HashParams, Retention};
 
 pub const DEFAULT_PORT: u16 = 12345;
 pub const DEFAULT_DATA_DIR: &str = "classcord-data";
@@ -29,6 +29,7 @@ pub struct Config {
     pub hash: HashParams,
     pub max_concurrent_hashes: usize,
     pub db_cache_bytes: usize,
+    pub storage: StorageConfig,
     pub log_level: log::LevelFilter,
     pub hub: HubConfig,
 }
@@ -37,6 +38,15 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(DATABASE_FILE)
     }
+}
+
+/// `[storage]`: how the store thread commits and what it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub commit_interval: std::time::Duration,
+    pub commit_max_messages: usize,
+    pub queue_capacity: usize,
+    pub retention: Retention,
 }
 
 /// Command-line values that override the file.
@@ -84,6 +94,14 @@ struct RawPasswords {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     cache_mib: Option<usize>,
+    keep_history: Option<bool>,
+    commit_interval_ms: Option<u64>,
+    commit_max_messages: Option<usize>,
+    queue_capacity: Option<usize>,
+    max_age_days: Option<u32>,
+    max_messages_per_channel: Option<u64>,
+    deferred_per_recipient: Option<u32>,
+    deferred_per_sender: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +224,7 @@ impl Config {
 
         let cache_mib = raw.storage.cache_mib.unwrap_or(32);
         check_range("storage.cache_mib", cache_mib, 1, 4096)?;
+        let storage = storage_config(&raw.storage)?;
 
         let level_text = overrides
             .log_level
@@ -217,6 +236,21 @@ impl Config {
         if let Some(welcome) = raw.welcome {
             hub.welcome = welcome;
         }
+        hub.keep_history = raw.storage.keep_history.unwrap_or(true);
+        hub.deferred_per_recipient = raw.storage.deferred_per_recipient.unwrap_or(100);
+        check_range(
+            "storage.deferred_per_recipient",
+            hub.deferred_per_recipient as usize,
+            0,
+            100_000,
+        )?;
+        hub.deferred_per_sender = raw.storage.deferred_per_sender.unwrap_or(50);
+        check_range(
+            "storage.deferred_per_sender",
+            hub.deferred_per_sender as usize,
+            0,
+            100_000,
+        )?;
 
         Ok(Config {
             listen,
@@ -230,10 +264,43 @@ impl Config {
             hash,
             max_concurrent_hashes,
             db_cache_bytes: cache_mib << 20,
+            storage,
             log_level,
             hub,
         })
     }
+}
+
+fn storage_config(raw: &RawStorage) -> Result<StorageConfig, ConfigError> {
+    let interval = raw.commit_interval_ms.unwrap_or(50);
+    check_range("storage.commit_interval_ms", interval as usize, 1, 10_000)?;
+    let commit_max_messages = raw.commit_max_messages.unwrap_or(1000);
+    check_range(
+        "storage.commit_max_messages",
+        commit_max_messages,
+        1,
+        1_000_000,
+    )?;
+    let queue_capacity = raw.queue_capacity.unwrap_or(50_000);
+    check_range("storage.queue_capacity", queue_capacity, 100, 10_000_000)?;
+    let max_age_days = raw.max_age_days.unwrap_or(365);
+    check_range("storage.max_age_days", max_age_days as usize, 0, 36_500)?;
+    let max_messages_per_channel = raw.max_messages_per_channel.unwrap_or(100_000);
+    check_range(
+        "storage.max_messages_per_channel",
+        usize::try_from(max_messages_per_channel).unwrap_or(usize::MAX),
+        0,
+        1_000_000_000,
+    )?;
+    Ok(StorageConfig {
+        commit_interval: std::time::Duration::from_millis(interval),
+        commit_max_messages,
+        queue_capacity,
+        retention: Retention {
+            max_age_days,
+            max_messages_per_channel,
+        },
+    })
 }
 
 /// `ADDR:PORT`, `[V6]:PORT`, or a bare port (all IPv4 addresses).

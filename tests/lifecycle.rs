@@ -74,7 +74,7 @@ fn accounts_survive_a_restart() {
     assert!(server.stop().success());
 
     let server = TestServer::start_in(&data, &[]);
-    server.wait_for_log("(1 compte(s))");
+    server.wait_for_log("(1 compte(s),");
     let mut client = server.client();
     assert_eq!(client.login("persistant", "secret-pw")["status"], "ok");
     client.recv_until("welcome", |l| l["from"] == "Serveur");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classcord_core::hub::{
-    AuthOutcome, CloseReason, Effect, Event, Hub, Inbound, Output, SessionId,
+    AuthOutcome, CloseReason, Effect, Event, Hub, Inbound, Output, SessionId, StoreRequest,
 };
 use smol::channel::{Receiver, Sender};
 use smol::Executor;
@@ -20,6 +20,8 @@ use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
 use crate::logging::{bare_ip, quoted};
+use crate::store::{Loaded, StoreHandle};
+use std::sync::atomic::Ordering;
 
 pub const SHUTDOWN_NOTICE: &str = "Le serveur s'arrête. À bientôt !";
 
@@ -65,6 +67,8 @@ pub enum HubCommand {
         session: SessionId,
         outcome: AuthOutcome,
     },
+    /// A history page or deferred lines, read by the store thread.
+    Loaded(Loaded),
     /// Periodic housekeeping (sent every [`TICK`]).
     Tick,
     Shutdown,
@@ -97,6 +101,12 @@ pub struct HubTask {
     /// Outboxes to flush at the end of the current batch.
     to_flush: Vec<SessionId>,
     accounts: Accounts,
+    store: StoreHandle,
+    /// Loads the store queue refused: answered "unavailable" once the current output is out.
+    unanswered: Vec<Loaded>,
+    /// Writes dropped on a full store queue since the last warning, and when it was.
+    dropped_since_warning: u64,
+    last_drop_warning: Option<Instant>,
     executor: Arc<Executor<'static>>,
     commands: Sender<HubCommand>,
     /// Cap on the bytes queued for one connection.
@@ -115,6 +125,7 @@ impl HubTask {
     pub fn new(
         hub: Hub,
         accounts: Accounts,
+        store: StoreHandle,
         executor: Arc<Executor<'static>>,
         commands: Sender<HubCommand>,
         writers_alive: Sender<()>,
@@ -125,6 +136,10 @@ impl HubTask {
             peers: PeerMap::default(),
             to_flush: Vec::new(),
             accounts,
+            store,
+            unanswered: Vec::new(),
+            dropped_since_warning: 0,
+            last_drop_warning: None,
             executor,
             commands,
             writers_alive,
@@ -209,6 +224,10 @@ impl HubTask {
                     .auth_result(session, outcome, &clock::now(), &mut output);
                 true
             }
+            HubCommand::Loaded(loaded) => {
+                self.loaded(loaded, &mut output);
+                true
+            }
             HubCommand::Tick => {
                 // Once the chat has been quiet for a moment, give freed heap pages back: after a
                 // burst (a class logging in at once) RSS returns to what live connections need.
@@ -230,8 +249,69 @@ impl HubTask {
         };
         self.deliver(&mut output);
         output.clear();
+        // Loads the store could not queue get their "unavailable" answer now.
+        while let Some(loaded) = self.unanswered.pop() {
+            self.loaded(loaded, &mut output);
+            self.deliver(&mut output);
+            output.clear();
+        }
         self.output = output;
         keep_going
+    }
+
+    fn loaded(&mut self, loaded: Loaded, output: &mut Output) {
+        let now = clock::now();
+        match loaded {
+            Loaded::History {
+                session,
+                page,
+                records,
+            } => self
+                .hub
+                .history_loaded(session, page, records, &now, output),
+            Loaded::Deferred { session, records } => {
+                self.hub.deferred_loaded(session, records, &now, output)
+            }
+        }
+    }
+
+    /// Hands a write or a load to the store thread without waiting. A full queue means the disk
+    /// is far behind: writes are dropped and counted (one warning per 10 s), loads answered
+    /// "unavailable".
+    fn send_to_store(&mut self, request: StoreRequest) {
+        let Err(request) = self.store.submit(request) else {
+            return;
+        };
+        match *request {
+            StoreRequest::LoadHistory { session, page } => self.unanswered.push(Loaded::History {
+                session,
+                page,
+                records: None,
+            }),
+            StoreRequest::LoadDeferred { session, .. } => self.unanswered.push(Loaded::Deferred {
+                session,
+                records: None,
+            }),
+            _ => {
+                self.store
+                    .stats
+                    .dropped_queue_full
+                    .fetch_add(1, Ordering::Relaxed);
+                self.dropped_since_warning += 1;
+                let due = self
+                    .last_drop_warning
+                    .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
+                if due {
+                    log::warn!(
+                        "[STOCKAGE] file d'écriture pleine (disque trop lent) : {} écriture(s) \
+                         non enregistrée(s) ; le chat continue",
+                        self.dropped_since_warning
+                    );
+                    self.dropped_since_warning = 0;
+                    self.last_drop_warning = Some(Instant::now());
+                }
+            }
+        }
     }
 
     fn deliver(&mut self, output: &mut Output) {
@@ -358,6 +438,7 @@ impl HubTask {
                 }
             }
             Effect::Log(event) => self.log_event(event),
+            Effect::Store(request) => self.send_to_store(request),
         }
     }
 
@@ -410,6 +491,17 @@ impl HubTask {
                 if log::log_enabled!(log::Level::Debug) {
                     log::debug!("[MSG] {}", String::from_utf8_lossy(&frame).trim_end());
                 }
+            }
+            Event::Deferred {
+                session,
+                from,
+                to,
+                length,
+            } => {
+                log::info!(
+                    "[MSG] {from} -> {to} ({length} octets, différé : destinataire absent) (#{})",
+                    session.0
+                );
             }
             Event::Rejected { session, reason } => {
                 log::warn!(

@@ -26,7 +26,7 @@ use smol::{channel, Executor, Timer};
 
 use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::store::{PasswordError, PasswordHasher, Store, StoreError};
+use crate::store::{PasswordError, PasswordHasher, Store, StoreError, StoreSettings, StoreThread};
 use hub_task::{HubCommand, HubTask};
 use listener::AcceptContext;
 
@@ -91,30 +91,51 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
             path: db_path.clone(),
             source,
         })?;
-    let accounts_known = store.user_names().map_err(|source| ServeError::Store {
+    let restored = store.restored().map_err(|source| ServeError::Store {
         path: db_path.clone(),
         source,
     })?;
+    let hub = Hub::new(config.hub.clone(), restored.clone());
+    // Ids handed out from now on are reserved before the first one is used (never reused).
+    store
+        .reserve_ids(hub.reserved_ids_until())
+        .map_err(|source| ServeError::Store {
+            path: db_path.clone(),
+            source,
+        })?;
     let hasher = PasswordHasher::new(config.hash).map_err(ServeError::Password)?;
 
     raise_fd_limit();
     tune_allocator();
     let listeners = bind_all(&config)?;
     log::info!(
-        "[DEMARRAGE] base de données : {} ({} compte(s))",
+        "[DEMARRAGE] base de données : {} ({} compte(s), {} message(s) en attente de remise)",
         db_path.display(),
-        accounts_known.len()
+        restored.accounts.len(),
+        restored.deferred.len()
     );
 
     let signals = block_shutdown_signals()?;
 
-    let store = Arc::new(store);
-    let accounts = Accounts::new(store.clone(), hasher, config.max_concurrent_hashes)
-        .map_err(ServeError::Thread)?;
-    let hub = Hub::new(config.hub.clone(), accounts_known, 1);
-
     let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
     let (hub_tx, hub_rx) = channel::bounded::<HubCommand>(HUB_QUEUE);
+
+    let settings = StoreSettings {
+        path: db_path.clone(),
+        cache_bytes: config.db_cache_bytes,
+        commit_interval: config.storage.commit_interval,
+        commit_max: config.storage.commit_max_messages,
+        queue_capacity: config.storage.queue_capacity,
+        retention: config.storage.retention,
+    };
+    let loaded_to_hub = hub_tx.clone();
+    let store_thread = StoreThread::spawn(store, settings, move |loaded| {
+        // Never lost while the hub runs: the hub drains its queue and never waits for the store.
+        let _ = loaded_to_hub.send_blocking(HubCommand::Loaded(loaded));
+    })
+    .map_err(ServeError::Thread)?;
+    let accounts = Accounts::new(store_thread.handle(), hasher, config.max_concurrent_hashes)
+        .map_err(ServeError::Thread)?;
     let (stop_tx, stop_rx) = channel::bounded::<()>(1);
     let (alive_tx, alive_rx) = channel::bounded::<()>(1);
 
@@ -180,6 +201,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         let hub_task = HubTask::new(
             hub,
             accounts,
+            store_thread.handle(),
             executor.clone(),
             hub_tx.clone(),
             alive_tx,
@@ -209,8 +231,8 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     for worker in workers {
         let _ = worker.join();
     }
-    drop(store);
-    log::info!("[ARRET] base de données fermée, arrêt terminé");
+    store_thread.stop();
+    log::info!("[ARRET] messages enregistrés, base de données fermée, arrêt terminé");
     Ok(())
 }
 

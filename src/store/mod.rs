@@ -14,27 +14,27 @@
 //! Nothing read from the file is trusted: a record that does not decode is reported as
 //! [`StoreError::Corrupt`] naming its table and key, never a panic.
 
+pub mod chat;
 pub mod password;
+mod records;
+pub mod retention;
+mod schema;
+pub mod thread;
 mod users;
 
+pub use chat::NewUser;
 pub use password::{HashParams, PasswordError, PasswordHasher};
+pub use retention::Retention;
+pub use schema::SCHEMA_VERSION;
+pub use thread::{Loaded, StoreHandle, StoreSettings, StoreStats, StoreThread, Unavailable};
 
 use std::fmt;
 use std::path::Path;
 
 use redb::{
-    CommitError, Database, DatabaseError, Durability, ReadableTable, SetDurabilityError,
-    StorageError, TableDefinition, TableError, TransactionError,
+    CommitError, Database, DatabaseError, SetDurabilityError, StorageError, TableError,
+    TransactionError,
 };
-
-/// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 1;
-
-/// `meta` table: small named counters and versions.
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-
-/// Key of the schema version in the `meta` table.
-const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// Case-insensitive account key: the `users` table is keyed by this, so `Alice` and `alice` are
 /// the same account. It is the chat hub's name folding (NFC, then lower case).
@@ -215,49 +215,20 @@ impl Store {
     /// with [`StoreError::SchemaTooNew`] if the file comes from a newer ClassCord, and with
     /// [`StoreError::Open`] if the file is not a redb database or another process has it open.
     pub fn open(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        // SingleWriter: `classcord export` / `backup` may open the file read-only meanwhile.
         let db = redb::Builder::new()
             .set_cache_size(cache_bytes)
+            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
             .create(path)?;
         let store = Store { db };
         store.init_schema()?;
         Ok(store)
     }
-
-    /// Checks the schema version (writing it in a new file) and creates missing tables.
-    fn init_schema(&self) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        let found = {
-            let mut meta = txn.open_table(META)?;
-            let found = meta.get(SCHEMA_VERSION_KEY)?.map(|v| v.value());
-            if found.is_none() {
-                meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
-            }
-            found
-        };
-        let problem = match found {
-            Some(version) if version > SCHEMA_VERSION => Some(StoreError::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            }),
-            Some(0) => Some(StoreError::Corrupt(format!(
-                "table \"meta\", key \"{SCHEMA_VERSION_KEY}\": invalid schema version 0"
-            ))),
-            _ => None,
-        };
-        if let Some(err) = problem {
-            // Leave the file untouched. An abort failure is less useful than `err`.
-            let _ = txn.abort();
-            return Err(err);
-        }
-        txn.open_table(users::USERS)?;
-        txn.commit()?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::schema::{META, SCHEMA_VERSION_KEY};
     use super::*;
     use redb::ReadableDatabase;
 

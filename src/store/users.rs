@@ -1,8 +1,11 @@
 //! The `users` table: registered accounts, keyed by [`user_key`].
 
-use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
+use super::chat::NewUser;
 use super::{user_key, RegisterError, Store, StoreError, UserRecord};
 
 /// `users` table: [`user_key`] -> JSON-encoded [`StoredUser`].
@@ -24,7 +27,7 @@ struct StoredUserRef<'a> {
     created_unix: u64,
 }
 
-fn decode(key: &str, bytes: &[u8]) -> Result<UserRecord, StoreError> {
+pub(super) fn decode(key: &str, bytes: &[u8]) -> Result<UserRecord, StoreError> {
     let stored: StoredUser = serde_json::from_slice(bytes).map_err(|err| {
         StoreError::Corrupt(format!(
             "table \"users\", key {key:?}: record cannot be decoded ({err})"
@@ -35,6 +38,23 @@ fn decode(key: &str, bytes: &[u8]) -> Result<UserRecord, StoreError> {
         password_hash: stored.password_hash,
         created_unix: stored.created_unix,
     })
+}
+
+/// Inserts `user` in `txn` unless its key exists; `Ok(false)` means it existed (nothing written).
+pub(super) fn insert_in(txn: &WriteTransaction, user: NewUser<'_>) -> Result<bool, StoreError> {
+    let key = user_key(user.name);
+    let value = serde_json::to_vec(&StoredUserRef {
+        name: user.name,
+        password_hash: user.password_hash,
+        created_unix: user.created_unix,
+    })
+    .map_err(StoreError::Encode)?;
+    let mut table = txn.open_table(USERS)?;
+    if table.get(key.as_str())?.is_some() {
+        return Ok(false);
+    }
+    table.insert(key.as_str(), value.as_slice())?;
+    Ok(true)
 }
 
 impl Store {
@@ -54,38 +74,19 @@ impl Store {
         }
     }
 
-    /// Inserts the record unless its key exists; `Ok(false)` means it existed.
+    /// Inserts the record unless its key exists, committed durably; `Ok(false)`: it existed.
     fn insert_user(
         &self,
         name: &str,
         password_hash: &str,
         created_unix: u64,
     ) -> Result<bool, StoreError> {
-        let key = user_key(name);
-        let value = serde_json::to_vec(&StoredUserRef {
+        let user = NewUser {
             name,
             password_hash,
             created_unix,
-        })
-        .map_err(StoreError::Encode)?;
-
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        let inserted = {
-            let mut table = txn.open_table(USERS)?;
-            if table.get(key.as_str())?.is_some() {
-                false
-            } else {
-                table.insert(key.as_str(), value.as_slice())?;
-                true
-            }
         };
-        if inserted {
-            txn.commit()?;
-        } else {
-            txn.abort()?;
-        }
-        Ok(inserted)
+        self.commit(&[], Some(user), true)
     }
 
     /// Looks an account up by any letter case of its name.

@@ -5,7 +5,8 @@
 use alloc::format;
 use alloc::string::String;
 
-use super::{nfc, AuthOutcome, Effect, Event, Hub, Now, Output, PendingAuth, SessionId};
+use super::waiting::{Waiting, WaitingFor};
+use super::{nfc, AuthOutcome, Effect, Event, Hub, Now, Output, SessionId, StoreRequest};
 use crate::frame::JsonLine;
 use crate::message::{check_name, fold_name, NameProblem, Secret, MAX_PASSWORD_BYTES};
 
@@ -13,10 +14,6 @@ use crate::message::{check_name, fold_name, NameProblem, Secret, MAX_PASSWORD_BY
 pub const USERNAME_TAKEN: &str = "Username already exists.";
 
 pub const LOGIN_FAILED: &str = "Login failed.";
-
-/// Lines a session may send while its login/register is checked; more are dropped (and the
-/// client told so after the reply), so a flood during a check cannot grow the hub's memory.
-pub const MAX_LINES_WHILE_CHECKING: usize = 256;
 
 impl Hub {
     /// The outcome of a password check or a registration.
@@ -27,27 +24,29 @@ impl Hub {
         now: &Now,
         out: &mut Output,
     ) {
-        let Some(pending) = self
-            .sessions
-            .get_mut(&session)
-            .and_then(|state| state.auth.take())
+        let Some(mut waiting) =
+            self.take_waiting(session, |reason| matches!(reason, WaitingFor::Auth { .. }))
         else {
             return;
         };
-        self.invalidate_routes(session);
+        let WaitingFor::Auth { username } =
+            core::mem::replace(&mut waiting.reason, WaitingFor::History)
+        else {
+            return;
+        };
         match outcome {
             AuthOutcome::Registered { name } => {
                 let mut reply = JsonLine::new("register");
                 reply.push_str("status", "ok");
                 self.send_direct(session, reply.finish(), out);
-                self.accounts.insert(fold_name(&name));
+                self.accounts.insert(fold_name(&name), name.clone());
                 out.log(Event::Registered { session, name });
             }
             AuthOutcome::RegisterTaken => {
                 self.send_error(session, USERNAME_TAKEN, out);
                 out.log(Event::RegisterRefused {
                     session,
-                    username: pending.username,
+                    username,
                     reason: "exists",
                 });
             }
@@ -55,20 +54,31 @@ impl Hub {
                 let mut reply = JsonLine::new("login");
                 reply.push_str("status", "ok").push_str("username", &name);
                 self.send_direct(session, reply.finish(), out);
-                self.accounts.insert(fold_name(&name));
+                let key = fold_name(&name);
+                self.accounts.insert(key.clone(), name.clone());
                 self.become_user(session, &name, out);
                 out.log(Event::LoggedIn {
                     session,
                     name: name.clone(),
                 });
+                self.rejoin_saved_channels(session, &key, now, out);
+                if self.deferred_to.get(&key).is_some_and(|&count| count > 0)
+                    && self.deferred_loading.insert(key.clone())
+                {
+                    // The deferred lines come right after the reply: keep holding until loaded.
+                    waiting.reason = WaitingFor::Deferred { name };
+                    self.start_waiting(session, waiting);
+                    out.effects.push(Effect::Store(StoreRequest::LoadDeferred {
+                        session,
+                        account: key,
+                    }));
+                    return;
+                }
                 self.welcome(session, &name, now, out);
             }
             AuthOutcome::LoginFailed => {
                 self.send_error(session, LOGIN_FAILED, out);
-                out.log(Event::LoginFailed {
-                    session,
-                    username: pending.username,
-                });
+                out.log(Event::LoginFailed { session, username });
             }
             AuthOutcome::Unavailable => {
                 self.send_error(
@@ -78,34 +88,7 @@ impl Hub {
                 );
             }
         }
-        for frame in pending.held {
-            self.send_frame(session, frame, out);
-        }
-        if pending.dropped > 0 {
-            let text = format!(
-                "{} ligne(s) ignorée(s) : envoyées pendant la vérification du mot de passe.",
-                pending.dropped
-            );
-            self.send_error(session, &text, out);
-            out.log(Event::Rejected {
-                session,
-                reason: "flood-during-check",
-            });
-        }
-        let mut queued = pending.queued;
-        while let Some(inbound) = queued.pop_front() {
-            match self
-                .sessions
-                .get_mut(&session)
-                .and_then(|state| state.auth.as_mut())
-            {
-                Some(again) => {
-                    again.queued.push_back(inbound);
-                    again.queued.extend(queued.drain(..));
-                }
-                None => self.process(session, inbound, now, out),
-            }
-        }
+        self.resume(session, waiting, now, out);
     }
 
     pub(super) fn register(
@@ -172,12 +155,9 @@ impl Hub {
     }
 
     pub(super) fn start_auth(&mut self, session: SessionId, username: &str) {
-        if let Some(state) = self.sessions.get_mut(&session) {
-            state.auth = Some(PendingAuth {
-                username: String::from(username),
-                ..PendingAuth::default()
-            });
-        }
-        self.invalidate_routes(session);
+        let reason = WaitingFor::Auth {
+            username: String::from(username),
+        };
+        self.start_waiting(session, Waiting::new(reason));
     }
 }

@@ -5,7 +5,7 @@ use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 
-use super::{Channel, Event, Hub, Now, Output, SessionId};
+use super::{Channel, Effect, Event, Hub, Identity, Now, Output, SessionId, StoreRequest};
 use crate::frame::JsonLine;
 use crate::message::{ChannelName, Presence, DEFAULT_CHANNEL};
 
@@ -63,6 +63,11 @@ impl Hub {
             .or_insert_with(|| Channel::new(channel.display.clone(), closed));
         entry.closed = closed;
         let display = entry.display.clone();
+        out.effects.push(Effect::Store(StoreRequest::ChannelClosed {
+            key: channel.key.clone(),
+            display: display.clone(),
+            closed,
+        }));
         let empty = entry.members.is_empty();
         let text = if closed {
             format!("Le salon {display} a été fermé par l'administrateur.")
@@ -75,6 +80,56 @@ impl Hub {
             self.channels.remove(&channel.key);
         }
         true
+    }
+
+    /// Remembers an account's membership (it rejoins at its next login); the store keeps it too.
+    fn save_membership(
+        &mut self,
+        account: String,
+        key: String,
+        display: String,
+        joined: bool,
+        out: &mut Output,
+    ) {
+        if key == DEFAULT_CHANNEL {
+            return;
+        }
+        let saved = self.memberships.entry(account.clone()).or_default();
+        let changed = if joined {
+            saved.insert(key.clone(), display.clone()).is_none()
+        } else {
+            saved.remove(&key).is_some()
+        };
+        if saved.is_empty() {
+            self.memberships.remove(&account);
+        }
+        if changed {
+            out.effects.push(Effect::Store(StoreRequest::Membership {
+                account,
+                channel_key: key,
+                channel_display: display,
+                joined,
+            }));
+        }
+    }
+
+    /// After a login: the account's saved channels are joined again (closed ones are skipped).
+    pub(super) fn rejoin_saved_channels(
+        &mut self,
+        session: SessionId,
+        account: &str,
+        now: &Now,
+        out: &mut Output,
+    ) {
+        let Some(saved) = self.memberships.get(account) else {
+            return;
+        };
+        let names: alloc::vec::Vec<String> = saved.values().cloned().collect();
+        for display in names {
+            if let Ok(channel) = ChannelName::parse(&display) {
+                let _ = self.join(session, &channel, now, out);
+            }
+        }
     }
 
     /// Joins (creating the channel if needed) or leaves a channel, and tells the client if that
@@ -135,6 +190,16 @@ impl Hub {
             return Ok(());
         };
         state.channels.push(channel.key.clone());
+        let account = match &state.identity {
+            Identity::User(name) => Some(name.key.clone()),
+            _ => None,
+        };
+        if let Some(account) = account {
+            self.save_membership(account, channel.key.clone(), display.clone(), true, out);
+        }
+        let Some(state) = self.sessions.get(&session) else {
+            return Ok(());
+        };
         if let Some(name) = state.name().map(|name| name.display.clone()) {
             out.log(Event::ChannelJoined {
                 session,
@@ -165,8 +230,15 @@ impl Hub {
             return Ok(());
         }
         let name = state.name().map(|name| name.display.clone());
+        let account = match &state.identity {
+            Identity::User(name) => Some(name.key.clone()),
+            _ => None,
+        };
         let display = self.channel_display(channel);
         self.remove_member(&channel.key, session);
+        if let Some(account) = account {
+            self.save_membership(account, channel.key.clone(), display.clone(), false, out);
+        }
         if let Some(name) = name {
             out.log(Event::ChannelLeft {
                 session,

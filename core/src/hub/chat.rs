@@ -8,7 +8,10 @@ use alloc::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::notices::message_line;
-use super::{Event, Frame, Hub, Name, Now, Output, Session, SessionId};
+use super::{
+    ChatRecord, Destination, Effect, Event, Frame, Hub, Identity, Name, Now, Output, SenderKind,
+    Session, SessionId, StoreRequest,
+};
 use crate::frame::JsonLine;
 use crate::message::{ChannelName, ChatMessage, ChatTarget, SlashCommand};
 
@@ -57,12 +60,20 @@ impl Hub {
             self.private_notice(session, &sender.display, &text, now, out);
             return;
         }
-        let id = self.take_message_id();
         let Some(display) = self.channels.get(&channel.key).map(|c| c.display.clone()) else {
             return;
         };
+        let id = self.take_message_id(out);
         let frame = encode_chat(message, &sender.display, None, Some(&display), id, now);
         let recipients = self.send_to_channel(&frame, &channel.key, Some(session), out);
+        if self.config.keep_history {
+            let destination = Destination::Channel {
+                key: channel.key.clone(),
+                display: display.clone(),
+            };
+            let record = self.chat_record(session, &sender, destination, &message.content, id, now);
+            out.effects.push(Effect::Store(StoreRequest::Keep(record)));
+        }
         out.log(Event::Message {
             session,
             from: sender.display,
@@ -71,6 +82,32 @@ impl Hub {
             recipients,
             frame,
         });
+    }
+
+    /// A relayed line as the store keeps it.
+    pub(super) fn chat_record(
+        &self,
+        session: SessionId,
+        sender: &Name,
+        destination: Destination,
+        content: &str,
+        id: u64,
+        now: &Now,
+    ) -> ChatRecord {
+        let kind = match self.sessions.get(&session).map(|state| &state.identity) {
+            Some(Identity::User(_)) => SenderKind::Account,
+            _ => SenderKind::Guest,
+        };
+        ChatRecord {
+            id,
+            unix_micros: now.unix_micros,
+            timestamp: now.local.iso(),
+            from: sender.display.clone(),
+            from_key: sender.key.clone(),
+            kind,
+            destination,
+            content: String::from(content),
+        }
     }
 
     pub(super) fn slash_command(

@@ -6,6 +6,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::waiting::Waiting;
 use super::{Channel, Frame, Hub, Identity, Output, Session, SessionId};
 use crate::frame::JsonLine;
 
@@ -30,7 +31,7 @@ pub(super) fn fresh_routes<'a>(
             if matches!(state.identity, Identity::Anonymous) {
                 continue;
             }
-            if state.auth.is_some() {
+            if state.waiting.as_ref().is_some_and(Waiting::holds_frames) {
                 routes.held.push(*member);
             } else {
                 routes.ready.push(*member);
@@ -57,8 +58,6 @@ impl Hub {
         self.send_many(&frame, [session], out);
     }
 
-    /// Delivers `frame` to identified sessions among `targets`; a session awaiting its auth reply
-    /// gets it later. Returns the number of recipients.
     /// Delivers `frame` to the identified members of a channel but `except`, from the cached
     /// routes. Returns the number of recipients.
     pub(super) fn send_to_channel(
@@ -84,18 +83,18 @@ impl Hub {
             .collect();
         let held_count = held.len();
         for session in held {
-            if let Some(pending) = self
+            if let Some(waiting) = self
                 .sessions
                 .get_mut(&session)
-                .and_then(|state| state.auth.as_mut())
+                .and_then(|state| state.waiting.as_mut())
             {
-                pending.held.push(frame.clone());
+                waiting.held.push(frame.clone());
             }
         }
         count + held_count
     }
 
-    /// The session's identity or auth state changed: its channels' routes are stale.
+    /// The session's identity or waiting state changed: its channels' routes are stale.
     pub(super) fn invalidate_routes(&mut self, session: SessionId) {
         let Some(state) = self.sessions.get(&session) else {
             return;
@@ -107,6 +106,8 @@ impl Hub {
         }
     }
 
+    /// Delivers `frame` to identified sessions among `targets`; a session waiting for its login
+    /// reply or deferred lines gets it later. Returns the number of recipients.
     pub(super) fn send_many(
         &mut self,
         frame: &Frame,
@@ -123,9 +124,9 @@ impl Hub {
                 continue;
             }
             count += 1;
-            match &mut state.auth {
-                Some(pending) => pending.held.push(frame.clone()),
-                None => out.add_recipient(target),
+            match &mut state.waiting {
+                Some(waiting) if waiting.holds_frames() => waiting.held.push(frame.clone()),
+                _ => out.add_recipient(target),
             }
         }
         count

@@ -15,7 +15,9 @@
 //! - `auth.rs`: `register`, `login`, the reply-first rule;
 //! - `names.rs`: anonymous, guest or account; guest naming; `online` / `offline`;
 //! - `chat.rs`: channel messages and `/join` `/leave`; `private.rs`: private messages;
-//! - `presence.rs`: `status`; `queries.rs`: `users`, `who`, `channels`, `history`;
+//! - `presence.rs`: `status`; `queries.rs`: `users`, `who`, `channels`; `history.rs`: `history`;
+//! - `records.rs`: what is kept in the store and loaded back; `waiting.rs`: a session waiting
+//!   for the shell (password check, deferred lines, history page);
 //! - `channels.rs`: membership, closing, channel bounds;
 //! - `notices.rs`: server notices (welcome, announcements, shutdown);
 //! - `delivery.rs`: how a frame reaches sessions (direct, held during a check, channel routes).
@@ -26,6 +28,7 @@ mod auth;
 mod channels;
 mod chat;
 mod delivery;
+mod history;
 pub mod input;
 mod names;
 mod notices;
@@ -33,23 +36,30 @@ pub mod output;
 mod presence;
 mod private;
 mod queries;
+pub mod records;
+mod waiting;
 
 #[cfg(test)]
 mod tests;
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use auth::{LOGIN_FAILED, MAX_LINES_WHILE_CHECKING, USERNAME_TAKEN};
+pub use auth::{LOGIN_FAILED, USERNAME_TAKEN};
 pub use channels::{MAX_CHANNELS, MAX_CHANNELS_PER_SESSION};
 pub use input::{AuthOutcome, Inbound, LocalTime, Now, SessionId};
 pub use output::{CloseReason, Effect, Event, Frame, Output};
+pub use records::{
+    ChatRecord, Destination, HistoryPage, HistoryScope, Restored, SenderKind, StoreRequest,
+};
+pub use waiting::MAX_LINES_WHILE_CHECKING;
 
 use crate::frame::JsonLine;
 use crate::message::{fold_name, ChannelName, Presence, Request};
 use delivery::Routes;
+use waiting::{Waiting, WaitingFor};
 
 /// Hub settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +67,11 @@ pub struct HubConfig {
     /// Sent as a private notice after login and to a new guest; `{nom}` is replaced by the name.
     /// Empty: no welcome.
     pub welcome: String,
+    /// Keep relayed lines for `history` and export (deferred private lines are kept regardless).
+    pub keep_history: bool,
+    /// Deferred private lines one account may have waiting, and one sender may have queued.
+    pub deferred_per_recipient: u32,
+    pub deferred_per_sender: u32,
 }
 
 impl Default for HubConfig {
@@ -66,6 +81,9 @@ impl Default for HubConfig {
                 "Bienvenue sur ClassCord, {nom} ! Vous êtes dans #général. \
                  Tapez /join #salon pour rejoindre un autre salon.",
             ),
+            keep_history: true,
+            deferred_per_recipient: 100,
+            deferred_per_sender: 50,
         }
     }
 }
@@ -85,16 +103,6 @@ enum Identity {
     User(Name),
 }
 
-/// A login/register being checked: the session's later lines and the frames for it wait here.
-#[derive(Debug, Default)]
-struct PendingAuth {
-    username: String,
-    queued: VecDeque<Inbound>,
-    /// Lines refused because `queued` was full.
-    dropped: usize,
-    held: Vec<Frame>,
-}
-
 /// One connection.
 #[derive(Debug)]
 struct Session {
@@ -102,7 +110,8 @@ struct Session {
     presence: Presence,
     /// Keys of the channels this connection is a member of.
     channels: Vec<String>,
-    auth: Option<PendingAuth>,
+    /// Set while the session waits for the shell (password check, deferred lines, history).
+    waiting: Option<Waiting>,
 }
 
 impl Session {
@@ -151,29 +160,78 @@ pub struct Hub {
     /// Identified sessions by folded name.
     names: BTreeMap<String, NameGroup>,
     channels: BTreeMap<String, Channel>,
-    /// Folded names of registered accounts.
-    accounts: BTreeSet<String>,
+    /// Registered accounts: folded name -> name as registered.
+    accounts: BTreeMap<String, String>,
     next_message_id: u64,
+    /// Ids below this are reserved in the store (a restart starts above them).
+    reserved_ids_until: u64,
+    /// Deferred private lines waiting, per recipient key and per sender key.
+    deferred_to: BTreeMap<String, u32>,
+    deferred_from: BTreeMap<String, u32>,
+    /// Accounts whose deferred lines are being loaded for a session that just logged in (a second
+    /// login meanwhile does not load them twice).
+    deferred_loading: BTreeSet<String>,
+    /// Saved channel memberships of accounts: account key -> channel key -> display.
+    memberships: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+/// Ids reserved in the store at a time; a new block is asked for when half is used, so the store
+/// has thousands of messages' time to commit it.
+pub const ID_BLOCK: u64 = 10_000;
+
 impl Hub {
-    /// `accounts`: registered names (from the store); `next_message_id`: first id to hand out.
-    pub fn new(
-        config: HubConfig,
-        accounts: impl IntoIterator<Item = String>,
-        next_message_id: u64,
-    ) -> Hub {
+    /// A hub starting from what the store kept. The shell must make `restored.next_message_id +
+    /// ID_BLOCK` durable before serving (see [`Hub::reserved_ids_until`]).
+    pub fn new(config: HubConfig, restored: Restored) -> Hub {
         let default = ChannelName::default_channel();
         let mut channels = BTreeMap::new();
         channels.insert(default.key, Channel::new(default.display, false));
+        for display in &restored.closed_channels {
+            let name = ChannelName::parse(display);
+            if let Ok(name) = name {
+                if !name.is_default() {
+                    channels.insert(name.key, Channel::new(name.display, true));
+                }
+            }
+        }
+        let mut deferred_to = BTreeMap::new();
+        let mut deferred_from = BTreeMap::new();
+        for (to, from) in restored.deferred {
+            *deferred_to.entry(to).or_insert(0) += 1;
+            *deferred_from.entry(from).or_insert(0) += 1;
+        }
+        let mut memberships: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for (account, display) in restored.memberships {
+            if let Ok(name) = ChannelName::parse(&display) {
+                memberships
+                    .entry(account)
+                    .or_default()
+                    .insert(name.key, name.display);
+            }
+        }
+        let next_message_id = restored.next_message_id.max(1);
         Hub {
             config,
             sessions: BTreeMap::new(),
             names: BTreeMap::new(),
             channels,
-            accounts: accounts.into_iter().map(|name| fold_name(&name)).collect(),
-            next_message_id: next_message_id.max(1),
+            accounts: restored
+                .accounts
+                .into_iter()
+                .map(|name| (fold_name(&name), name))
+                .collect(),
+            next_message_id,
+            reserved_ids_until: next_message_id + ID_BLOCK,
+            deferred_to,
+            deferred_from,
+            deferred_loading: BTreeSet::new(),
+            memberships,
         }
+    }
+
+    /// The first id a restart may use once the store has the start-up reservation.
+    pub fn reserved_ids_until(&self) -> u64 {
+        self.reserved_ids_until
     }
 
     pub fn session_count(&self) -> usize {
@@ -192,7 +250,7 @@ impl Hub {
                 identity: Identity::Anonymous,
                 presence: Presence::Online,
                 channels: alloc::vec![default],
-                auth: None,
+                waiting: None,
             },
         );
     }
@@ -205,6 +263,14 @@ impl Hub {
         for key in &gone.channels {
             self.remove_member(key, session);
         }
+        if let Some(Waiting {
+            reason: WaitingFor::Deferred { name },
+            ..
+        }) = &gone.waiting
+        {
+            // Not delivered: they stay stored for the next login.
+            self.deferred_loading.remove(&fold_name(name));
+        }
         if let Some(name) = gone.name() {
             self.leave_name_group(session, name, out);
         }
@@ -215,12 +281,8 @@ impl Hub {
         let Some(state) = self.sessions.get_mut(&session) else {
             return;
         };
-        if let Some(pending) = &mut state.auth {
-            if pending.queued.len() < MAX_LINES_WHILE_CHECKING {
-                pending.queued.push_back(inbound);
-            } else {
-                pending.dropped += 1;
-            }
+        if let Some(waiting) = &mut state.waiting {
+            waiting.queue(inbound);
             return;
         }
         self.process(session, inbound, now, out);
@@ -278,9 +340,17 @@ impl Hub {
         }
     }
 
-    pub(super) fn take_message_id(&mut self) -> u64 {
+    /// The next wire id. Half-way through the reserved block, the store is asked to reserve the
+    /// next one, so ids never repeat after a restart (PROTOCOL.md §4).
+    pub(super) fn take_message_id(&mut self, out: &mut Output) -> u64 {
         let id = self.next_message_id;
         self.next_message_id += 1;
+        if self.next_message_id + ID_BLOCK / 2 > self.reserved_ids_until {
+            self.reserved_ids_until += ID_BLOCK;
+            out.effects.push(Effect::Store(StoreRequest::ReserveIds {
+                until: self.reserved_ids_until,
+            }));
+        }
         id
     }
 }

@@ -43,7 +43,7 @@ impl Hub {
         }
         let mut display = guest_name(requested);
         let mut key = fold_name(&display);
-        if self.accounts.contains(&key) {
+        if self.accounts.contains_key(&key) {
             // A registered name belongs to its account: a guest asking for it is marked, so it
             // can neither pose as the owner nor receive the owner's private messages.
             display = format!("{display} (invité)");

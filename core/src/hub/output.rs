@@ -6,6 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::input::SessionId;
+use super::records::StoreRequest;
 use crate::message::Secret;
 
 /// One encoded outbound line, shared by all its recipients.
@@ -38,6 +39,8 @@ pub enum Effect {
         reason: CloseReason,
     },
     Log(Event),
+    /// Keep, load or forget something in the store (see [`StoreRequest`]).
+    Store(StoreRequest),
 }
 
 /// Something worth a log line. Carries no password; message contents only through `frame`.
@@ -73,6 +76,13 @@ pub enum Event {
         length: usize,
         recipients: usize,
         frame: Frame,
+    },
+    /// A private line for an absent account was stored for its next login.
+    Deferred {
+        session: SessionId,
+        from: String,
+        to: String,
+        length: usize,
     },
     /// A line was rejected with an error reply.
     Rejected {

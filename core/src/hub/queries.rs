@@ -1,5 +1,5 @@
-//! Read-only requests answered from the hub's state: `users` (and aliases), `who`, `channels` and
-//! `history`. Queries never name anyone (PROTOCOL.md §2).
+//! Read-only requests answered from the hub's state: `users` (and aliases), `who` and `channels`.
+//! Queries never name anyone (PROTOCOL.md §2).
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::{Hub, Output, SessionId};
 use crate::frame::JsonLine;
-use crate::message::{ChannelName, HistoryQuery, Presence, UsersAlias};
+use crate::message::{ChannelName, Presence, UsersAlias};
 
 impl Hub {
     /// Queries never name anyone (PROTOCOL.md §2): an anonymous requester gets the identified
@@ -80,18 +80,6 @@ impl Hub {
                 object.push_bool("closed", true);
             }
         });
-        self.send_direct(session, reply.finish(), out);
-    }
-
-    /// History is stored by a later part of the server; until then the reply is an empty list.
-    pub(super) fn history(&mut self, session: SessionId, query: HistoryQuery, out: &mut Output) {
-        let channel = query.channel.unwrap_or_else(ChannelName::default_channel);
-        let mut reply = JsonLine::new("history");
-        reply.push_str("channel", &self.channel_display(&channel));
-        if let Some(with) = &query.with {
-            reply.push_str("with", with);
-        }
-        reply.push_str_array("messages", []);
         self.send_direct(session, reply.finish(), out);
     }
 }

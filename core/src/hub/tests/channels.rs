@@ -3,6 +3,8 @@
 use alloc::format;
 use serde_json::json;
 
+use alloc::vec;
+
 use super::*;
 
 #[test]
@@ -217,4 +219,65 @@ fn the_server_holds_at_most_1000_channels() {
         .send_json(SessionId(1), json!({"type":"channels"}))
         .first_to(SessionId(1));
     assert_eq!(listing["channels"].as_array().unwrap().len(), MAX_CHANNELS);
+}
+
+#[test]
+fn an_account_rejoins_its_channels_at_its_next_login() {
+    let mut h = Harness::new();
+    let alice = h.user("alice");
+    let joined = h.send_json(alice, json!({"type":"join_channel","channel":"#java"}));
+    assert!(joined.effects.iter().any(|effect| matches!(
+        effect,
+        Effect::Store(StoreRequest::Membership { account, channel_display, joined: true, .. })
+            if account == "alice" && channel_display == "java"
+    ) || matches!(
+        effect,
+        Effect::Store(StoreRequest::Membership { account, joined: true, .. }) if account == "alice"
+    )));
+    h.disconnect(alice);
+    let bob = h.user("bob");
+    h.send_json(bob, json!({"type":"join_channel","channel":"#java"}));
+    let again = h.user("alice");
+    let who = h
+        .send_json(bob, json!({"type":"who","channel":"#java"}))
+        .first_to(bob);
+    assert_eq!(who["users"], json!(["alice", "bob"]));
+    let left = h.send_json(again, json!({"type":"leave_channel","channel":"#java"}));
+    assert!(left.effects.iter().any(|effect| matches!(
+        effect,
+        Effect::Store(StoreRequest::Membership { joined: false, .. })
+    )));
+}
+
+#[test]
+fn memberships_and_closed_channels_come_back_after_a_restart() {
+    let restored = Restored {
+        memberships: vec![("alice".into(), "#java".into())],
+        closed_channels: vec!["#fermé".into()],
+        ..Restored::with_accounts(["alice"])
+    };
+    let mut h = Harness::restored(HubConfig::default(), restored);
+    let alice = h.user("alice");
+    let who = h
+        .send_json(alice, json!({"type":"who","channel":"java"}))
+        .first_to(alice);
+    assert_eq!(who["users"], json!(["alice"]));
+    let refused = h.send_json(alice, json!({"type":"join_channel","channel":"#fermé"}));
+    assert!(refused.first_to(alice)["message"]
+        .as_str()
+        .unwrap()
+        .contains("fermé"));
+}
+
+#[test]
+fn closing_a_channel_is_kept_in_the_store() {
+    let mut h = Harness::new();
+    let channel = ChannelName::parse("#maths").unwrap();
+    let now = h.now;
+    assert!(h.hub.set_channel_closed(&channel, true, &now, &mut h.out));
+    let closed = h.collect();
+    assert!(closed.effects.iter().any(|effect| matches!(
+        effect,
+        Effect::Store(StoreRequest::ChannelClosed { key, closed: true, .. }) if *key == channel.key
+    )));
 }

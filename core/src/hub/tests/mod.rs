@@ -5,6 +5,9 @@
 mod auth;
 mod channels;
 mod chat;
+mod deferred;
+mod history;
+mod ids;
 mod input;
 mod names;
 mod notices;
@@ -26,6 +29,77 @@ struct Harness {
     out: Output,
     now: Now,
     next_id: u64,
+    /// Plays the shell's store: keeps what the hub asks it to keep, answers its loads.
+    store: MemoryStore,
+    auto_store: bool,
+}
+
+/// The hub's view of a store, in memory: the lines kept and deferred, in id order.
+#[derive(Default)]
+struct MemoryStore {
+    kept: Vec<ChatRecord>,
+    deferred: Vec<ChatRecord>,
+    reserved_until: u64,
+}
+
+impl MemoryStore {
+    /// Applies a write; returns true for a load (which needs an answer).
+    fn apply(&mut self, request: &StoreRequest) -> bool {
+        match request {
+            StoreRequest::Keep(record) => self.kept.push(record.clone()),
+            StoreRequest::Defer(record) => {
+                self.kept.push(record.clone());
+                self.deferred.push(record.clone());
+            }
+            StoreRequest::Delivered { account, up_to } => self.deferred.retain(|record| {
+                !(record.id <= *up_to
+                    && matches!(&record.destination, Destination::Private { to_key, .. } if to_key == account))
+            }),
+            StoreRequest::ReserveIds { until } => self.reserved_until = *until,
+            StoreRequest::Membership { .. } | StoreRequest::ChannelClosed { .. } => {}
+            StoreRequest::LoadHistory { .. } | StoreRequest::LoadDeferred { .. } => return true,
+        }
+        false
+    }
+
+    fn answer(&self, hub: &mut Hub, request: &StoreRequest, now: &Now, out: &mut Output) {
+        match request {
+            StoreRequest::LoadHistory { session, page } => {
+                let matching: Vec<ChatRecord> = self
+                    .kept
+                    .iter()
+                    .filter(|record| page.before.is_none_or(|before| record.id < before))
+                    .filter(|record| match (&page.scope, &record.destination) {
+                        (
+                            HistoryScope::Channel { key, .. },
+                            Destination::Channel { key: k, .. },
+                        ) => key == k,
+                        (
+                            HistoryScope::Conversation { key, .. },
+                            Destination::Private { conversation, .. },
+                        ) => conversation.as_deref() == Some(key.as_str()),
+                        _ => false,
+                    })
+                    .cloned()
+                    .collect();
+                let skip = matching.len().saturating_sub(page.limit as usize);
+                let page_records = matching[skip..].to_vec();
+                hub.history_loaded(*session, page.clone(), Some(page_records), now, out);
+            }
+            StoreRequest::LoadDeferred { session, account } => {
+                let records = self
+                    .deferred
+                    .iter()
+                    .filter(|record| {
+                        matches!(&record.destination, Destination::Private { to_key, .. } if to_key == account)
+                    })
+                    .cloned()
+                    .collect();
+                hub.deferred_loaded(*session, Some(records), now, out);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Lines delivered by one call, per recipient, in order.
@@ -116,13 +190,21 @@ impl Harness {
         Harness {
             hub: Hub::new(
                 HubConfig::default(),
-                accounts.iter().map(|a| a.to_string()),
-                1,
+                Restored::with_accounts(accounts.iter().copied()),
             ),
             out: Output::new(),
             now,
             next_id: 1,
+            store: MemoryStore::default(),
+            auto_store: true,
         }
+    }
+
+    /// A hub built from a restored state and settings (restart tests).
+    fn restored(config: HubConfig, restored: Restored) -> Harness {
+        let mut harness = Harness::new();
+        harness.hub = Hub::new(config, restored);
+        harness
     }
 
     fn connect(&mut self) -> SessionId {
@@ -132,17 +214,43 @@ impl Harness {
         id
     }
 
+    /// What the hub produced; with `auto_store`, store loads are answered at once (from the
+    /// lines kept so far) and what the hub then produces is added.
     fn collect(&mut self) -> Delivered {
         let mut lines = Vec::new();
-        for (frame, recipients) in self.out.deliveries() {
-            let value = check_frame(frame);
-            for &to in recipients {
-                lines.push((to, value.clone()));
+        let mut effects = Vec::new();
+        loop {
+            for (frame, recipients) in self.out.deliveries() {
+                let value = check_frame(frame);
+                for &to in recipients {
+                    lines.push((to, value.clone()));
+                }
+            }
+            let produced = core::mem::take(&mut self.out.effects);
+            self.out.clear();
+            let mut answered = false;
+            for effect in &produced {
+                if let Effect::Store(request) = effect {
+                    if self.store.apply(request) && self.auto_store {
+                        self.store
+                            .answer(&mut self.hub, request, &self.now, &mut self.out);
+                        answered = true;
+                    }
+                }
+            }
+            effects.extend(produced);
+            if !answered {
+                break;
             }
         }
-        let effects = core::mem::take(&mut self.out.effects);
-        self.out.clear();
         Delivered { lines, effects }
+    }
+
+    /// Answers a load the test held back (`auto_store` off).
+    fn answer(&mut self, request: &StoreRequest) -> Delivered {
+        self.store
+            .answer(&mut self.hub, request, &self.now, &mut self.out);
+        self.collect()
     }
 
     /// Sends one raw line as a reader would (decode, parse, hand over).

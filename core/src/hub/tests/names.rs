@@ -284,7 +284,7 @@ fn queries_from_an_anonymous_connection_name_nobody() {
         (json!({"type":"who","channel":"#java"}), &["error"]),
         (json!({"type":"channels"}), &["channels"]),
         (json!({"type":"history"}), &["history"]),
-        (json!({"type":"history","with":"bob"}), &["history"]),
+        (json!({"type":"history","with":"bob"}), &["error"]),
         (json!({"type":"ping"}), &["pong"]),
         (json!({"type":"status","state":"away"}), &[]),
         (json!({"type":"bogus"}), &["error"]),

@@ -1,4 +1,4 @@
-//! `users`, `who`, `channels`, `history`, `ping` (queries.rs).
+//! `users`, `who`, `channels`, `ping` (queries.rs).
 
 use alloc::vec;
 use serde_json::json;
@@ -45,19 +45,6 @@ fn ping_gets_pong() {
     assert_eq!(
         h.send_json(anonymous, json!({"type":"ping"})).to(anonymous),
         vec![json!({"type":"pong"})]
-    );
-}
-
-#[test]
-fn history_is_only_sent_in_reply() {
-    let mut h = Harness::new();
-    let alice = h.user("alice");
-    let reply = h
-        .send_json(alice, json!({"type":"history"}))
-        .first_to(alice);
-    assert_eq!(
-        reply,
-        json!({"type":"history","channel":"#général","messages":[]})
     );
 }
 
