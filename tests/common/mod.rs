@@ -122,6 +122,20 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// SIGKILL, as a power cut would (no flush, no clean close), then waits for the process.
+    pub fn crash(mut self) {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -244,6 +258,16 @@ impl Client {
     pub fn login(&mut self, name: &str, password: &str) -> Value {
         self.send(json!({"type":"login","username":name,"password":password}));
         self.recv()
+    }
+
+    /// Registers and logs in with a password; returns after the login reply.
+    pub fn account_with(&mut self, name: &str, password: &str) {
+        assert_eq!(
+            self.register(name, password),
+            json!({"type":"register","status":"ok"})
+        );
+        let reply = self.login(name, password);
+        assert_eq!(reply, json!({"type":"login","status":"ok","username":name}));
     }
 
     /// Registers and logs in; returns after the login reply.
