@@ -390,6 +390,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_holds_the_defaults() {
+        let text = include_str!("../etc/classcord.toml");
+        let example = from_text(text).expect("valid");
+        let default = Config::from_raw(RawConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(example.listen, default.listen);
+        assert_eq!(example.storage, default.storage);
+        assert_eq!(example.hub, default.hub);
+        assert_eq!(example.max_line_bytes, default.max_line_bytes);
+        assert_eq!(example.outbound_queue_bytes, default.outbound_queue_bytes);
+        assert_eq!(example.db_cache_bytes, default.db_cache_bytes);
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let raw: RawConfig =
             toml::from_str("listen = [\"127.0.0.1:1\"]\ndata_dir = \"a\"").unwrap();

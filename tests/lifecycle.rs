@@ -143,6 +143,11 @@ fn the_shipped_example_config_is_valid() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("0.0.0.0:12345"), "{stdout}");
+    assert!(
+        stdout.contains("toutes les 50 ms ou 1000 messages"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("365 jours au plus"), "{stdout}");
 }
 
 #[test]

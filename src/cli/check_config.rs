@@ -36,6 +36,33 @@ impl CheckConfig {
             "  argon2id          : {} Kio, {} passe(s), {} hachage(s) simultané(s)",
             config.hash.memory_kib, config.hash.iterations, config.max_concurrent_hashes
         );
+        let storage = &config.storage;
+        println!(
+            "  historique        : {}",
+            if config.hub.keep_history {
+                "gardé"
+            } else {
+                "non gardé"
+            }
+        );
+        println!(
+            "  écriture disque   : par lots, toutes les {} ms ou {} messages",
+            storage.commit_interval.as_millis(),
+            storage.commit_max_messages
+        );
+        let age = match storage.retention.max_age_days {
+            0 => "sans limite d'âge".to_owned(),
+            days => format!("{days} jours au plus"),
+        };
+        let per_channel = match storage.retention.max_messages_per_channel {
+            0 => "sans limite par salon".to_owned(),
+            count => format!("{count} messages par salon au plus"),
+        };
+        println!("  rétention         : {age}, {per_channel}");
+        println!(
+            "  messages différés : {} par destinataire, {} par expéditeur",
+            config.hub.deferred_per_recipient, config.hub.deferred_per_sender
+        );
         ExitCode::SUCCESS
     }
 }

@@ -231,3 +231,171 @@ pub fn history(txn: &ReadTransaction, page: &HistoryPage) -> Result<Vec<ChatReco
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use classcord_core::hub::SenderKind;
+
+    pub(crate) fn line(id: u64, channel: &str, content: &str) -> ChatRecord {
+        ChatRecord {
+            id,
+            unix_micros: 1_000_000 * id,
+            timestamp: format!("2026-11-25T09:00:{:02}.000000", id % 60),
+            from: "alice".into(),
+            from_key: "alice".into(),
+            kind: SenderKind::Account,
+            destination: Destination::Channel {
+                key: channel.into(),
+                display: channel.into(),
+            },
+            content: content.into(),
+        }
+    }
+
+    fn private(id: u64, from: &str, to: &str, conversation: Option<&str>) -> ChatRecord {
+        ChatRecord {
+            from: from.into(),
+            from_key: from.into(),
+            destination: Destination::Private {
+                to: to.into(),
+                to_key: to.into(),
+                conversation: conversation.map(Into::into),
+            },
+            ..line(id, "", &format!("{from}->{to} {id}"))
+        }
+    }
+
+    fn page(scope: HistoryScope, limit: u32, before: Option<u64>) -> HistoryPage {
+        HistoryPage {
+            scope,
+            limit,
+            before,
+        }
+    }
+
+    fn channel(key: &str) -> HistoryScope {
+        HistoryScope::Channel {
+            key: key.into(),
+            display: key.into(),
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb"), 1 << 20).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn channel_history_pages_newest_first_returned_oldest_first() {
+        let (_dir, store) = open();
+        let writes: Vec<StoreRequest> = (1..=10)
+            .map(|id| StoreRequest::Keep(line(id, if id % 2 == 0 { "#a" } else { "#b" }, "x")))
+            .collect();
+        assert!(store.commit(&writes, None, true).unwrap());
+        let ids = |records: Vec<ChatRecord>| records.iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.history(&page(channel("#a"), 3, None)).unwrap()),
+            [6, 8, 10]
+        );
+        assert_eq!(
+            ids(store.history(&page(channel("#a"), 3, Some(6))).unwrap()),
+            [2, 4]
+        );
+        assert_eq!(
+            ids(store.history(&page(channel("#b"), 100, None)).unwrap()),
+            [1, 3, 5, 7, 9]
+        );
+        assert!(store
+            .history(&page(channel("#c"), 3, None))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn conversations_deferred_lines_and_what_a_restart_gets_back() {
+        let (_dir, store) = open();
+        let writes = vec![
+            StoreRequest::Keep(private(1, "alice", "bob", Some("alice\u{0}bob"))),
+            StoreRequest::Defer(private(2, "alice", "bob", Some("alice\u{0}bob"))),
+            StoreRequest::Defer(private(3, "zoé", "bob", None)),
+            StoreRequest::Membership {
+                account: "bob".into(),
+                channel_key: "#java".into(),
+                channel_display: "#java".into(),
+                joined: true,
+            },
+            StoreRequest::ChannelClosed {
+                key: "#maths".into(),
+                display: "#maths".into(),
+                closed: true,
+            },
+            StoreRequest::ReserveIds { until: 500 },
+        ];
+        store.commit(&writes, None, true).unwrap();
+        let conversation = HistoryScope::Conversation {
+            key: "alice\u{0}bob".into(),
+            with: "bob".into(),
+        };
+        let history = store.history(&page(conversation, 50, None)).unwrap();
+        assert_eq!(history.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 2]);
+        let deferred = store.deferred_for("bob").unwrap();
+        assert_eq!(deferred.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 3]);
+
+        let restored = store.restored().unwrap();
+        assert_eq!(restored.next_message_id, 500, "above the reservation");
+        assert_eq!(
+            restored.deferred,
+            [
+                ("bob".to_owned(), "alice".to_owned()),
+                ("bob".to_owned(), "zoé".to_owned())
+            ]
+        );
+        assert_eq!(
+            restored.memberships,
+            [("bob".to_owned(), "#java".to_owned())]
+        );
+        assert_eq!(restored.closed_channels, ["#maths"]);
+
+        let delivered = [StoreRequest::Delivered {
+            account: "bob".into(),
+            up_to: 2,
+        }];
+        store.commit(&delivered, None, true).unwrap();
+        assert_eq!(store.deferred_for("bob").unwrap().len(), 1);
+        assert_eq!(
+            store.message_counts().unwrap(),
+            (3, 1),
+            "the lines themselves stay"
+        );
+    }
+
+    #[test]
+    fn the_next_id_is_above_every_stored_line() {
+        let (_dir, store) = open();
+        store
+            .commit(&[StoreRequest::Keep(line(7_000, "#a", "x"))], None, true)
+            .unwrap();
+        assert_eq!(store.restored().unwrap().next_message_id, 7_001);
+    }
+
+    #[test]
+    fn a_registration_in_the_same_transaction_as_a_batch() {
+        let (_dir, store) = open();
+        let user = NewUser {
+            name: "Alice",
+            password_hash: "$argon2id$x",
+            created_unix: 1,
+        };
+        let writes = [StoreRequest::Keep(line(1, "#a", "x"))];
+        assert!(store.commit(&writes, Some(user), true).unwrap());
+        let again = NewUser {
+            name: "ALICE",
+            password_hash: "$argon2id$y",
+            created_unix: 2,
+        };
+        assert!(!store.commit(&[], Some(again), true).unwrap(), "taken");
+        assert_eq!(store.restored().unwrap().accounts, ["Alice"]);
+    }
+}

@@ -149,3 +149,65 @@ impl Store {
         Ok(deleted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use classcord_core::hub::{ChatRecord, SenderKind, StoreRequest};
+
+    fn record(id: u64, channel: &str, day: u64) -> ChatRecord {
+        ChatRecord {
+            id,
+            unix_micros: day * 86_400_000_000,
+            timestamp: String::new(),
+            from: "a".into(),
+            from_key: "a".into(),
+            kind: SenderKind::Guest,
+            destination: Destination::Channel {
+                key: channel.into(),
+                display: channel.into(),
+            },
+            content: "x".into(),
+        }
+    }
+
+    #[test]
+    fn old_lines_go_deferred_ones_stay_and_channels_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.redb"), 1 << 20).unwrap();
+        let mut writes: Vec<StoreRequest> = (1..=10)
+            .map(|id| StoreRequest::Keep(record(id, "#a", id)))
+            .collect();
+        let mut waiting = record(11, "", 1);
+        waiting.destination = Destination::Private {
+            to: "bob".into(),
+            to_key: "bob".into(),
+            conversation: None,
+        };
+        writes.push(StoreRequest::Defer(waiting));
+        writes.extend((12..=20).map(|id| StoreRequest::Keep(record(id, "#b", 100))));
+        store.commit(&writes, None, true).unwrap();
+
+        // Day 104 with a 100-day limit: lines of days 1..=3 are older than day 4.
+        let by_age = Retention {
+            max_age_days: 100,
+            max_messages_per_channel: 0,
+        };
+        let pruned = by_age.apply(&store, 104 * 86_400_000_000).unwrap();
+        assert_eq!(pruned.deleted, 3);
+        assert_eq!(
+            store.deferred_for("bob").unwrap().len(),
+            1,
+            "kept until delivered"
+        );
+
+        let by_count = Retention {
+            max_age_days: 0,
+            max_messages_per_channel: 4,
+        };
+        let pruned = by_count.apply(&store, 0).unwrap();
+        assert_eq!(pruned.deleted, 3 + 5, "#a keeps 4 of 7, #b keeps 4 of 9");
+        assert_eq!(store.message_counts().unwrap(), (9, 1));
+        assert_eq!(by_count.apply(&store, 0).unwrap().deleted, 0, "stable");
+    }
+}

@@ -538,3 +538,124 @@ fn with_batch_deferred(
     records.dedup_by_key(|record| record.id);
     records
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use classcord_core::hub::{Destination, HistoryScope, SenderKind};
+    use std::sync::mpsc::channel;
+
+    fn line(id: u64) -> ChatRecord {
+        ChatRecord {
+            id,
+            unix_micros: id,
+            timestamp: String::new(),
+            from: "a".into(),
+            from_key: "a".into(),
+            kind: SenderKind::Guest,
+            destination: Destination::Channel {
+                key: "#a".into(),
+                display: "#a".into(),
+            },
+            content: format!("{id}"),
+        }
+    }
+
+    fn settings(path: PathBuf, interval: Duration) -> StoreSettings {
+        StoreSettings {
+            path,
+            cache_bytes: 1 << 20,
+            commit_interval: interval,
+            commit_max: 100_000,
+            queue_capacity: 1000,
+            retention: Retention::default(),
+        }
+    }
+
+    #[test]
+    fn a_load_sees_the_uncommitted_batch_and_stop_commits_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = Store::open(&path, 1 << 20).unwrap();
+        let (loads, loaded) = channel();
+        // A long window: nothing is committed before the load or the stop.
+        let thread = StoreThread::spawn(
+            store,
+            settings(path.clone(), Duration::from_secs(60)),
+            move |l| {
+                let _ = loads.send(l);
+            },
+        )
+        .unwrap();
+        let handle = thread.handle();
+        for id in 1..=5 {
+            handle.submit(StoreRequest::Keep(line(id))).unwrap();
+        }
+        let page = HistoryPage {
+            scope: HistoryScope::Channel {
+                key: "#a".into(),
+                display: "#a".into(),
+            },
+            limit: 3,
+            before: None,
+        };
+        handle
+            .submit(StoreRequest::LoadHistory {
+                session: SessionId(1),
+                page,
+            })
+            .unwrap();
+        match loaded.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Loaded::History { records, .. } => {
+                let ids: Vec<u64> = records.unwrap().iter().map(|r| r.id).collect();
+                assert_eq!(ids, [3, 4, 5]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let registered = smol::block_on(handle.register("Bob".into(), "$h".into(), 1));
+        assert_eq!(registered, Ok(true));
+        assert_eq!(
+            smol::block_on(handle.register("bob".into(), "$h".into(), 2)),
+            Ok(false)
+        );
+        handle.submit(StoreRequest::Keep(line(6))).unwrap();
+        thread.stop();
+        let store = Store::open(&path, 1 << 20).unwrap();
+        assert_eq!(store.message_counts().unwrap(), (6, 0));
+        assert!(store.find_user("BOB").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_full_queue_gives_the_write_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let store = Store::open(&path, 1 << 20).unwrap();
+        let (gate, wait) = channel::<()>();
+        // The first load blocks the thread until the test lets it go: the queue then fills.
+        let thread = StoreThread::spawn(
+            store,
+            settings(path, Duration::from_millis(10)),
+            move |_| {
+                let _ = wait.recv();
+            },
+        )
+        .unwrap();
+        let handle = thread.handle();
+        handle
+            .submit(StoreRequest::LoadDeferred {
+                session: SessionId(1),
+                account: "x".into(),
+            })
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let mut refused = 0;
+        for id in 1..=2000 {
+            if handle.submit(StoreRequest::Keep(line(id))).is_err() {
+                refused += 1;
+            }
+        }
+        assert!(refused >= 1000 - 16, "bounded queue: {refused} refused");
+        drop(gate);
+        thread.stop();
+    }
+}
