@@ -25,12 +25,18 @@ SERVER = os.path.join(ROOT, "target", "release", "classcord")
 BENCH = os.path.join(ROOT, "target", "release", "classcord-bench")
 
 
-def start_server():
+def start_server(config_text=None):
     data = tempfile.mkdtemp(prefix="classcord-bench-")
     log_path = os.path.join(data, "server.log")
     log = open(log_path, "wb")
+    extra = []
+    if config_text is not None:
+        config = os.path.join(data, "classcord.toml")
+        with open(config, "w") as out:
+            out.write(config_text)
+        extra = ["--config", config]
     proc = subprocess.Popen(
-        [SERVER, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(data, "db")],
+        [SERVER, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(data, "db")] + extra,
         stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -63,8 +69,20 @@ def stop(proc):
         proc.wait()
 
 
+# The server with chat history off: nothing goes to the store thread (the persistence baseline).
+NO_HISTORY = "[storage]\nkeep_history = false\n"
+
+
 def bench(target, args):
-    proc, addr = start_fake() if target == "fake" else start_server()
+    if target == "store":
+        out = subprocess.run([BENCH] + args, capture_output=True, text=True, timeout=300)
+        report = json.loads(out.stdout) if out.stdout.strip() else {}
+        report["exit_code"] = out.returncode
+        return report
+    if target == "fake":
+        proc, addr = start_fake()
+    else:
+        proc, addr = start_server(NO_HISTORY if target == "server_no_history" else None)
     try:
         out = subprocess.run([BENCH] + args + ["--addr", addr, "--pid", str(proc.pid)],
                              capture_output=True, text=True, timeout=300)
@@ -86,6 +104,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="shorter runs, for a look")
     parser.add_argument("--raw", help="write every report to this JSON file")
+    parser.add_argument("--only", help="comma-separated row names (default: every row)")
     options = parser.parse_args()
     seconds = "2" if options.quick else "5"
 
@@ -95,10 +114,14 @@ def main():
     rows = {
         "saturated": ("server", ["fanout", "--clients", "200", "--senders", "10", "--rate", "0",
                                  "--duration", seconds]),
+        "saturated_no_history": ("server_no_history", ["fanout", "--clients", "200", "--senders",
+                                                       "10", "--rate", "0", "--duration", seconds]),
         "saturated_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "0",
                                     "--duration", seconds]),
         "latency": ("server", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
                                "--duration", seconds]),
+        "latency_no_history": ("server_no_history", ["fanout", "--clients", "200", "--senders",
+                                                     "10", "--rate", "100", "--duration", seconds]),
         "latency_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
                                   "--duration", seconds]),
         # Same offered load in flight as the 10-sender row (10 x 64 ~ 200 x 4 messages): with
@@ -108,7 +131,14 @@ def main():
         "idle_guests": ("server", ["idle", "--clients", "1000", "--hold", "5"]),
         "idle_10k": ("server", ["idle", "--clients", "10000", "--hold", "3", "--anonymous"]),
         "logins": ("server", ["logins", "--count", "100", "--concurrency", "10", "--chat", "50"]),
+        "store": ("store", ["store", "--lines", "200000"]),
     }
+    if options.only:
+        wanted = options.only.split(",")
+        unknown = [name for name in wanted if name not in rows]
+        if unknown:
+            parser.error(f"unknown rows: {unknown}; known: {list(rows)}")
+        rows = {name: rows[name] for name in wanted}
     results = {name: [] for name in rows}
     # Interleave the rows run by run, so slow drifts of a shared machine hit every row alike.
     for run in range(options.runs):
@@ -126,35 +156,64 @@ def main():
         return median(values)
 
     clean = all(r.get("lost", 0) == 0 and r.get("duplicated", 0) == 0 and r.get("echoed", 0) == 0
-                for name in ("saturated", "latency", "all_senders") for r in results[name])
-    sat_rate = med("saturated", "deliveries_per_sec")
-    all_rate = med("all_senders", "deliveries_per_sec")
+                for name in ("saturated", "saturated_no_history", "latency", "latency_no_history",
+                             "all_senders") if name in results for r in results[name])
     size = os.path.getsize(SERVER)
 
-    def fmt(value, digits=2):
-        return "n/a" if value is None else f"{value:,.{digits}f}"
+    def fmt(value, digits=2, scale=1.0):
+        return "n/a" if value is None else f"{value / scale:,.{digits}f}"
 
-    print(f"| row | ClassCord (median of {options.runs}) | target | bench floor (fake server) |")
+    def ratio(a, b, digits=0):
+        return "n/a" if a is None or not b else f"{100 * a / b:,.{digits}f} %"
+
+    def have(*names):
+        return all(name in results for name in names)
+
+    sat_cpu = med("saturated", "deliveries_per_server_cpu_s") if have("saturated") else None
+    sat_rate = med("saturated", "deliveries_per_sec") if have("saturated") else None
+    print(f"| row | ClassCord (median of {options.runs}) | target | reference (same run) |")
     print("|---|---|---|---|")
-    print(f"| fan-out 200/10 saturated: deliveries per server CPU-s | "
-          f"{fmt(med('saturated', 'deliveries_per_server_cpu_s') / 1e6)} M "
-          f"({fmt(sat_rate / 1e6)} M/s wall) | >= 10 M | "
-          f"{fmt(med('saturated_fake', 'deliveries_per_server_cpu_s') / 1e6)} M |")
-    print(f"| fan-out 200/10 at 100 msg/s: latency p50 / p99 | "
-          f"{fmt(med('latency', 'latency_us', 'p50') / 1000)} / "
-          f"{fmt(med('latency', 'latency_us', 'p99') / 1000)} ms | p99 <= 1 ms | "
-          f"{fmt(med('latency_fake', 'latency_us', 'p50') / 1000)} / "
-          f"{fmt(med('latency_fake', 'latency_us', 'p99') / 1000)} ms |")
-    print(f"| fan-out 200/200 saturated: deliveries/s, ratio to 10 senders | "
-          f"{fmt(all_rate / 1e6)} M/s, {fmt(100 * all_rate / sat_rate, 0)} % | >= 90 % | |")
-    print(f"| idle: KiB per connection, 1000 guests | "
-          f"{fmt(med('idle_guests', 'kib_per_connection'))} KiB | <= 2.5 KiB | |")
-    print(f"| idle: 10,000 anonymous connections held, KiB each | "
-          f"{fmt(med('idle_10k', 'held'), 0)} held, "
-          f"{fmt(med('idle_10k', 'kib_per_connection'))} KiB | 10,000 | |")
-    print(f"| register + login storm (10 concurrent) with 50 chatting: pairs/s, chat p99 | "
-          f"{fmt(med('logins', 'pairs_per_sec'), 1)} /s, "
-          f"{fmt(med('logins', 'chat', 'latency_us', 'p99') / 1000)} ms | >= 40 /s, <= 5 ms | |")
+    if have("saturated", "saturated_fake"):
+        print(f"| fan-out 200/10 saturated: deliveries per server CPU-s | "
+              f"{fmt(sat_cpu, scale=1e6)} M ({fmt(sat_rate, scale=1e6)} M/s wall) | >= 10 M | "
+              f"fake relay {fmt(med('saturated_fake', 'deliveries_per_server_cpu_s'), scale=1e6)} M |")
+    if have("saturated", "saturated_no_history"):
+        off_cpu = med("saturated_no_history", "deliveries_per_server_cpu_s")
+        off_rate = med("saturated_no_history", "deliveries_per_sec")
+        print(f"| persistence on vs off, saturated: per server CPU-s / wall | "
+              f"{ratio(sat_cpu, off_cpu, 1)} / {ratio(sat_rate, off_rate, 1)} of off | >= 90 % | "
+              f"off: {fmt(off_cpu, scale=1e6)} M per CPU-s, {fmt(off_rate, scale=1e6)} M/s |")
+    if have("latency", "latency_fake"):
+        print(f"| fan-out 200/10 at 100 msg/s: latency p50 / p99 | "
+              f"{fmt(med('latency', 'latency_us', 'p50'), scale=1000)} / "
+              f"{fmt(med('latency', 'latency_us', 'p99'), scale=1000)} ms | p99 <= 1 ms | "
+              f"fake relay {fmt(med('latency_fake', 'latency_us', 'p50'), scale=1000)} / "
+              f"{fmt(med('latency_fake', 'latency_us', 'p99'), scale=1000)} ms |")
+    if have("latency", "latency_no_history"):
+        on = med("latency", "latency_us", "p99")
+        off = med("latency_no_history", "latency_us", "p99")
+        print(f"| persistence on vs off, 100 msg/s: p99 | {fmt(on, scale=1000)} ms vs "
+              f"{fmt(off, scale=1000)} ms: {fmt(None if on is None or off is None else on - off, scale=1000)} ms | "
+              f"within 0.2 ms | |")
+    if have("all_senders", "saturated"):
+        all_rate = med("all_senders", "deliveries_per_sec")
+        print(f"| fan-out 200/200 saturated: deliveries/s, ratio to 10 senders | "
+              f"{fmt(all_rate, scale=1e6)} M/s, {ratio(all_rate, sat_rate)} | >= 90 % | |")
+    if have("idle_guests"):
+        print(f"| idle: KiB per connection, 1000 guests | "
+              f"{fmt(med('idle_guests', 'kib_per_connection'))} KiB | <= 2.5 KiB | |")
+    if have("idle_10k"):
+        print(f"| idle: 10,000 anonymous connections held, KiB each | "
+              f"{fmt(med('idle_10k', 'held'), 0)} held, "
+              f"{fmt(med('idle_10k', 'kib_per_connection'))} KiB | 10,000 | |")
+    if have("logins"):
+        print(f"| register + login storm (10 concurrent) with 50 chatting: pairs/s, chat p99 | "
+              f"{fmt(med('logins', 'pairs_per_sec'), 1)} /s, "
+              f"{fmt(med('logins', 'chat', 'latency_us', 'p99'), scale=1000)} ms | >= 40 /s, <= 5 ms | |")
+    if have("store"):
+        print(f"| store thread alone: lines persisted per second (durable group commit) | "
+              f"{fmt(med('store', 'lines_per_sec'), 0)} /s; "
+              f"{fmt(med('store', 'bytes_per_line'), 0)} bytes per line on disk | >= 100,000 /s | |")
     print(f"| release binary, stripped, x86_64 | {size:,} B ({size / 1048576:.2f} MiB) | <= 2 MiB | |")
     print(f"\nzero lost / duplicated / echoed in every fan-out run: {clean}")
     if options.raw:

@@ -22,6 +22,26 @@ pub enum Command {
     Idle(IdleArgs),
     Logins(LoginsArgs),
     FakeServer(FakeServerArgs),
+    Store(StoreArgs),
+}
+
+/// The server's store thread alone, on a real redb file: chat lines persisted per second with
+/// the default group commit, and the file's size.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "store")]
+pub struct StoreArgs {
+    /// chat lines to persist (default 200000)
+    #[argh(option, default = "200_000")]
+    pub lines: u64,
+    /// folder for the database (default: a new temporary folder, removed afterwards)
+    #[argh(option)]
+    pub dir: Option<String>,
+    /// bytes of content per line (default 60)
+    #[argh(option, default = "60")]
+    pub content: usize,
+    /// channels the lines are spread over (default 4)
+    #[argh(option, default = "4")]
+    pub channels: u64,
 }
 
 /// Global-message fan-out: N clients, S of them sending; loss, duplicates, echo and latency.

@@ -4,7 +4,8 @@
 //! Modes (see bench/README.md): `fanout` (global-message fan-out: loss, duplicates, echo,
 //! latency, deliveries per server CPU second), `idle` (RSS per idle connection), `logins`
 //! (register + login throughput, optionally under chat load), and `fake-server` (a trivial
-//! single-threaded fan-out relay, not ClassCord, used to measure this tool's floor and ceiling).
+//! single-threaded fan-out relay, not ClassCord, used to measure this tool's floor and ceiling),
+//! and `store` (the server's store thread alone on a real redb file: persisted lines per second).
 //!
 //! Design, so the bench is not the bottleneck: setup and the senders run on a smol executor;
 //! the fan-out receivers are plain OS threads (`--threads`, default one per core), each owning
@@ -39,6 +40,7 @@ mod receivers;
 mod report;
 mod sender;
 mod stats;
+mod store;
 
 use cli::{Cli, Command};
 use proc::ProcWatch;
@@ -128,6 +130,7 @@ fn dispatch(cmd: Command) -> Result<Finished, String> {
             let w = watch(args.pid)?;
             Ok(execute(args.threads, move |ex| logins::run(ex, cfg, w)))
         }
+        Command::Store(args) => Ok(store::run(&args)),
         Command::FakeServer(args) => {
             prepare_fds(0)?;
             fake::run(&args)?;
