@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use classcord_core::frame::DEFAULT_MAX_LINE_BYTES;
-use classcord_core::hub::HubConfig;
+use classcord_core::hub::{HubConfig, LineRate};
 use serde::Deserialize;
 
 use crate::store::{HashParams, Retention};
@@ -72,6 +72,16 @@ struct RawConfig {
     storage: RawStorage,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    security: RawSecurity,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurity {
+    messages_per_second: Option<u32>,
+    messages_burst: Option<u32>,
+    identify_timeout_secs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,6 +247,28 @@ impl Config {
             hub.welcome = welcome;
         }
         hub.keep_history = raw.storage.keep_history.unwrap_or(true);
+        let defaults = LineRate::default();
+        let per_second = raw
+            .security
+            .messages_per_second
+            .unwrap_or(defaults.per_second);
+        check_range(
+            "security.messages_per_second",
+            per_second as usize,
+            0,
+            1_000_000,
+        )?;
+        let burst = raw.security.messages_burst.unwrap_or(defaults.burst);
+        check_range("security.messages_burst", burst as usize, 1, 1_000_000)?;
+        hub.line_rate = (per_second > 0).then_some(LineRate { per_second, burst });
+        let identify = raw.security.identify_timeout_secs.unwrap_or(600);
+        check_range(
+            "security.identify_timeout_secs",
+            identify as usize,
+            0,
+            86_400,
+        )?;
+        hub.identify_timeout_secs = (identify > 0).then_some(identify);
         hub.deferred_per_recipient = raw.storage.deferred_per_recipient.unwrap_or(100);
         check_range(
             "storage.deferred_per_recipient",

@@ -80,7 +80,7 @@ fn a_full_disk_is_survived_and_writes_resume_once_space_is_back() {
     let config = temp.path().join("classcord.toml");
     std::fs::write(
         &config,
-        "[passwords]\nmemory_kib = 1024\niterations = 1\n[storage]\ncommit_interval_ms = 20\n",
+        "[passwords]\nmemory_kib = 1024\niterations = 1\n[storage]\ncommit_interval_ms = 20\n[security]\nmessages_per_second = 0\n",
     )
     .unwrap();
     let config = config.to_str().unwrap().to_owned();

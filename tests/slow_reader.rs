@@ -18,7 +18,15 @@ const MESSAGES: usize = 6000;
 fn a_client_that_never_reads_is_cut_off_and_fifty_others_get_everything() {
     let temp = tempfile::tempdir().unwrap();
     let config = temp.path().join("classcord.toml");
-    std::fs::write(&config, "[limits]\noutbound_queue_bytes = 65536\n").unwrap();
+    // One sender writes 6,000 lines at once: over the default line rate on purpose.
+    std::fs::write(
+        &config,
+        format!(
+            "[limits]\noutbound_queue_bytes = 65536\n{}",
+            common::UNTHROTTLED
+        ),
+    )
+    .unwrap();
     let server = TestServer::start_with(&["--config", config.to_str().unwrap()]);
 
     // The stalled client: identified (so it is sent everything), tiny receive buffer, never reads.

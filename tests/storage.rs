@@ -201,7 +201,7 @@ fn a_clean_shutdown_loses_nothing() {
     // A long commit window: everything still queued at SIGTERM must be committed on the way out.
     let config = config_file(
         temp.path(),
-        "[storage]\ncommit_interval_ms = 5000\ncommit_max_messages = 100000\n",
+        "[storage]\ncommit_interval_ms = 5000\ncommit_max_messages = 100000\n[security]\nmessages_per_second = 0\n",
     );
     let server = TestServer::start_in(&data, &["--config", &config]);
     let mut senders: Vec<Client> = (0..10)
@@ -232,7 +232,8 @@ fn after_sigkill_under_load_acknowledged_writes_survive_and_ids_keep_increasing(
     let data = temp.path().join("data");
     let config = config_file(
         temp.path(),
-        "[storage]\ncommit_interval_ms = 50\n[passwords]\nmemory_kib = 1024\niterations = 1\n",
+        "[storage]\ncommit_interval_ms = 50\n[passwords]\nmemory_kib = 1024\niterations = 1\n\
+         [security]\nmessages_per_second = 0\n",
     );
     let server = TestServer::start_in(&data, &["--config", &config]);
     let mut watcher = server.client();

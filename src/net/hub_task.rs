@@ -184,7 +184,7 @@ impl HubTask {
                 connection,
             } => {
                 log::info!("[CONNEXION] {} (#{})", connection.peer, session.0);
-                self.hub.connect(session);
+                self.hub.connect(session, &clock::now());
                 self.peers.insert(
                     session,
                     Peer {
@@ -229,6 +229,7 @@ impl HubTask {
                 true
             }
             HubCommand::Tick => {
+                self.hub.expire(&clock::now(), &mut output);
                 // Once the chat has been quiet for a moment, give freed heap pages back: after a
                 // burst (a class logging in at once) RSS returns to what live connections need.
                 if self.churned && self.last_activity.elapsed() >= TICK / 2 {
@@ -434,6 +435,10 @@ impl HubTask {
                             session.0
                         );
                     }
+                    // The reader stops too: nothing more from this client reaches the hub.
+                    if matches!(reason, CloseReason::RateLimit | CloseReason::Timeout) {
+                        let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Read);
+                    }
                     self.close_peer(session);
                 }
             }
@@ -500,6 +505,24 @@ impl HubTask {
             } => {
                 log::info!(
                     "[MSG] {from} -> {to} ({length} octets, différé : destinataire absent) (#{})",
+                    session.0
+                );
+            }
+            Event::RateLimited {
+                session,
+                disconnected,
+            } => {
+                let action = if disconnected { "disconnect" } else { "warn" };
+                log::warn!(
+                    "[LIMITE] RATE_LIMIT ip={} kind=message action={action} conn={}",
+                    self.ip(session),
+                    session.0
+                );
+            }
+            Event::TimedOut { session } => {
+                log::warn!(
+                    "[DELAI] TIMEOUT ip={} phase=identify conn={}",
+                    self.ip(session),
                     session.0
                 );
             }

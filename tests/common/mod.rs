@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Configuration without the line rate (see [`TestServer::start_unthrottled`]).
+pub const UNTHROTTLED: &str = "[security]\nmessages_per_second = 0\n";
+
 pub struct TestServer {
     child: Option<Child>,
     pub addr: SocketAddr,
@@ -33,6 +36,24 @@ impl TestServer {
         let mut server = TestServer::start_in(&data, extra);
         server._temp = Some(temp);
         server
+    }
+
+    /// A fresh server with a configuration file holding `config` (TOML).
+    pub fn start_with_config(config: &str) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let path = temp.path().join("classcord.toml");
+        std::fs::write(&path, config).expect("write config");
+        let data = temp.path().join("data");
+        let mut server =
+            TestServer::start_in(&data, &["--config", path.to_str().expect("utf-8 path")]);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// A server without the per-connection line rate: for tests that flood on purpose to check
+    /// something else (ordering under load, slow readers, crash windows).
+    pub fn start_unthrottled() -> TestServer {
+        TestServer::start_with_config(UNTHROTTLED)
     }
 
     /// A server on an existing data folder (restart tests).

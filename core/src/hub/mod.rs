@@ -30,6 +30,7 @@ mod chat;
 mod delivery;
 mod history;
 pub mod input;
+mod limits;
 mod names;
 mod notices;
 pub mod output;
@@ -59,6 +60,8 @@ pub use waiting::MAX_LINES_WHILE_CHECKING;
 use crate::frame::JsonLine;
 use crate::message::{fold_name, ChannelName, Presence, Request};
 use delivery::Routes;
+pub use limits::LineRate;
+use limits::{Admission, Bucket};
 use waiting::{Waiting, WaitingFor};
 
 /// Hub settings.
@@ -72,6 +75,10 @@ pub struct HubConfig {
     /// Deferred private lines one account may have waiting, and one sender may have queued.
     pub deferred_per_recipient: u32,
     pub deferred_per_sender: u32,
+    /// Lines one connection may send; `None`: no limit.
+    pub line_rate: Option<LineRate>,
+    /// Seconds a connection may stay anonymous; `None`: no limit.
+    pub identify_timeout_secs: Option<u32>,
 }
 
 impl Default for HubConfig {
@@ -84,6 +91,8 @@ impl Default for HubConfig {
             keep_history: true,
             deferred_per_recipient: 100,
             deferred_per_sender: 50,
+            line_rate: Some(LineRate::default()),
+            identify_timeout_secs: Some(600),
         }
     }
 }
@@ -112,6 +121,11 @@ struct Session {
     channels: Vec<String>,
     /// Set while the session waits for the shell (password check, deferred lines, history).
     waiting: Option<Waiting>,
+    /// Lines it may still send (see `limits.rs`).
+    bucket: Bucket,
+    connected_micros: u64,
+    /// Closed by the hub (rate limit, timeout, line cap): later lines are ignored.
+    closing: bool,
 }
 
 impl Session {
@@ -239,7 +253,7 @@ impl Hub {
     }
 
     /// A new connection: anonymous, member of the default channel.
-    pub fn connect(&mut self, session: SessionId) {
+    pub fn connect(&mut self, session: SessionId, now: &Now) {
         let default = ChannelName::default_channel().key;
         if let Some(channel) = self.channels.get_mut(&default) {
             channel.members.insert(session);
@@ -251,6 +265,9 @@ impl Hub {
                 presence: Presence::Online,
                 channels: alloc::vec![default],
                 waiting: None,
+                bucket: Bucket::full(&self.config.line_rate.unwrap_or_default(), now.unix_micros),
+                connected_micros: now.unix_micros,
+                closing: false,
             },
         );
     }
@@ -278,6 +295,18 @@ impl Hub {
 
     /// One line from a session.
     pub fn handle(&mut self, session: SessionId, inbound: Inbound, now: &Now, out: &mut Output) {
+        if self
+            .sessions
+            .get(&session)
+            .is_none_or(|state| state.closing)
+        {
+            return;
+        }
+        // An over-long line closes the connection anyway: it is not charged.
+        let charged = !matches!(inbound, Inbound::LineTooLong { .. });
+        if charged && matches!(self.admit(session, now, out), Admission::Refused) {
+            return;
+        }
         let Some(state) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -309,6 +338,9 @@ impl Hub {
                     session,
                     reason: CloseReason::LineTooLong,
                 });
+                if let Some(state) = self.sessions.get_mut(&session) {
+                    state.closing = true;
+                }
             }
             Inbound::Request(request) => self.request(session, request, now, out),
         }

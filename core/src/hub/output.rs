@@ -16,6 +16,10 @@ pub type Frame = Arc<[u8]>;
 pub enum CloseReason {
     LineTooLong,
     Shutdown,
+    /// Too many lines, after a warning.
+    RateLimit,
+    /// Anonymous for too long.
+    Timeout,
 }
 
 /// Work the shell performs for the hub.
@@ -83,6 +87,15 @@ pub enum Event {
         from: String,
         to: String,
         length: usize,
+    },
+    /// Lines dropped by the rate limit: the warning (`disconnected: false`), then the close.
+    RateLimited {
+        session: SessionId,
+        disconnected: bool,
+    },
+    /// Closed for staying anonymous too long.
+    TimedOut {
+        session: SessionId,
     },
     /// A line was rejected with an error reply.
     Rejected {

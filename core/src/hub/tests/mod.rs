@@ -9,6 +9,7 @@ mod deferred;
 mod history;
 mod ids;
 mod input;
+mod limits;
 mod names;
 mod notices;
 mod presence;
@@ -32,6 +33,8 @@ struct Harness {
     /// Plays the shell's store: keeps what the hub asks it to keep, answers its loads.
     store: MemoryStore,
     auto_store: bool,
+    /// How far the clock moves per line sent.
+    tick_micros: u64,
 }
 
 /// The hub's view of a store, in memory: the lines kept and deferred, in id order.
@@ -197,6 +200,7 @@ impl Harness {
             next_id: 1,
             store: MemoryStore::default(),
             auto_store: true,
+            tick_micros: 50_000,
         }
     }
 
@@ -210,7 +214,7 @@ impl Harness {
     fn connect(&mut self) -> SessionId {
         let id = SessionId(self.next_id);
         self.next_id += 1;
-        self.hub.connect(id);
+        self.hub.connect(id, &self.now);
         id
     }
 
@@ -253,8 +257,10 @@ impl Harness {
         self.collect()
     }
 
-    /// Sends one raw line as a reader would (decode, parse, hand over).
+    /// Sends one raw line as a reader would (decode, parse, hand over). The clock advances 50 ms
+    /// per line, the default rate limit's pace, so only the rate-limit tests ever reach it.
     fn send(&mut self, session: SessionId, line: &str) -> Delivered {
+        self.now.unix_micros += self.tick_micros;
         let inbound = match parse_request(&decode_line(line.as_bytes())) {
             Ok(request) => Inbound::Request(request),
             Err(error) => Inbound::Invalid(error),

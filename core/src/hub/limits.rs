@@ -1,0 +1,164 @@
+//! Per-connection limits the hub enforces itself, with the time the shell passes in: a token
+//! bucket on the lines a connection sends (a French warning from `Serveur` first, then the
+//! connection is closed), and a deadline for a connection that never identifies. Per-address
+//! limits (allowlist, connection caps, login attempts) belong to the shell, which sees addresses.
+
+use alloc::format;
+
+use super::{CloseReason, Effect, Event, Hub, Identity, Now, Output, SessionId};
+
+/// How many lines a connection may send: `burst` at once, then `per_second` on average.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for LineRate {
+    /// Far above what a person types or a client sends when its window opens (users, channels,
+    /// history...), far below a flood.
+    fn default() -> Self {
+        LineRate {
+            per_second: 20,
+            burst: 60,
+        }
+    }
+}
+
+/// Fixed point: one line costs this many units.
+const UNIT: u64 = 1_000_000;
+
+/// A token bucket in micro-lines, refilled from the shell's clock.
+#[derive(Debug, Clone)]
+pub(super) struct Bucket {
+    tokens: u64,
+    updated_micros: u64,
+    /// Lines refused since the warning (the warning is sent once per overflow).
+    refused_since_warning: Option<u32>,
+}
+
+impl Bucket {
+    pub(super) fn full(rate: &LineRate, now_micros: u64) -> Bucket {
+        Bucket {
+            tokens: u64::from(rate.burst) * UNIT,
+            updated_micros: now_micros,
+            refused_since_warning: None,
+        }
+    }
+
+    /// Takes one line's worth; false when the bucket is empty.
+    fn take(&mut self, rate: &LineRate, now_micros: u64) -> bool {
+        let elapsed = now_micros.saturating_sub(self.updated_micros);
+        self.updated_micros = now_micros.max(self.updated_micros);
+        let capacity = u64::from(rate.burst) * UNIT;
+        self.tokens = self
+            .tokens
+            .saturating_add(elapsed.saturating_mul(u64::from(rate.per_second)))
+            .min(capacity);
+        if self.tokens == capacity {
+            self.refused_since_warning = None;
+        }
+        if self.tokens >= UNIT {
+            self.tokens -= UNIT;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What became of a line under the rate limit.
+pub(super) enum Admission {
+    Accepted,
+    Refused,
+}
+
+impl Hub {
+    /// Charges one line to the session's bucket. Past the limit the line is dropped: the first
+    /// time with a warning, and after `burst` more refused lines the connection is closed.
+    pub(super) fn admit(&mut self, session: SessionId, now: &Now, out: &mut Output) -> Admission {
+        let Some(rate) = self.config.line_rate else {
+            return Admission::Accepted;
+        };
+        let Some(state) = self.sessions.get_mut(&session) else {
+            return Admission::Refused;
+        };
+        if state.bucket.take(&rate, now.unix_micros) {
+            return Admission::Accepted;
+        }
+        match state.bucket.refused_since_warning {
+            None => {
+                state.bucket.refused_since_warning = Some(0);
+                let name = state.name().map(|name| name.display.clone());
+                let text = format!(
+                    "Vous envoyez trop de messages (plus de {} par seconde) : ralentissez, sinon \
+                     vous serez déconnecté. Ce message n'a pas été transmis.",
+                    rate.per_second
+                );
+                match name {
+                    Some(name) => self.private_notice(session, &name, &text, now, out),
+                    None => self.send_error(session, &text, out),
+                }
+                out.log(Event::RateLimited {
+                    session,
+                    disconnected: false,
+                });
+            }
+            Some(refused) if refused + 1 >= rate.burst => {
+                self.send_error(
+                    session,
+                    "Trop de messages malgré l'avertissement : connexion fermée.",
+                    out,
+                );
+                out.log(Event::RateLimited {
+                    session,
+                    disconnected: true,
+                });
+                out.effects.push(Effect::Close {
+                    session,
+                    reason: CloseReason::RateLimit,
+                });
+                if let Some(state) = self.sessions.get_mut(&session) {
+                    state.closing = true;
+                }
+            }
+            Some(refused) => state.bucket.refused_since_warning = Some(refused + 1),
+        }
+        Admission::Refused
+    }
+
+    /// Periodic check (the shell calls it every few seconds): connections still anonymous after
+    /// `identify_timeout_secs` are told why and closed.
+    pub fn expire(&mut self, now: &Now, out: &mut Output) {
+        let Some(limit) = self.config.identify_timeout_secs else {
+            return;
+        };
+        let deadline = now.unix_micros.saturating_sub(u64::from(limit) * 1_000_000);
+        let late: alloc::vec::Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, state)| {
+                matches!(state.identity, Identity::Anonymous)
+                    && state.waiting.is_none()
+                    && !state.closing
+                    && state.connected_micros < deadline
+            })
+            .map(|(&session, _)| session)
+            .collect();
+        for session in late {
+            let text = format!(
+                "Délai dépassé : connectez-vous (login) ou envoyez un message dans les {limit} \
+                 secondes qui suivent la connexion. Connexion fermée."
+            );
+            self.send_error(session, &text, out);
+            out.log(Event::TimedOut { session });
+            out.effects.push(Effect::Close {
+                session,
+                reason: CloseReason::Timeout,
+            });
+            if let Some(state) = self.sessions.get_mut(&session) {
+                state.closing = true;
+            }
+        }
+    }
+}
