@@ -69,9 +69,11 @@ def stop(proc):
         proc.wait()
 
 
-# The bench's senders flood on purpose (thousands of lines a second each): the per-connection
-# line rate, a defence against exactly that, is off in every row; the other defaults apply.
-UNTHROTTLED = "[security]\nmessages_per_second = 0\n"
+# The bench floods on purpose from one address (thousands of lines a second per sender, up to
+# 10,000 connections): the line rate and the per-address caps, defences against exactly that,
+# are off in every row; the other defaults (allowlist, total cap, timeouts) apply.
+UNTHROTTLED = ("[security]\nmessages_per_second = 0\nmax_connections_per_ip = 0\n"
+               "new_connections_per_minute = 0\n")
 # The server with chat history off: nothing goes to the store thread (the persistence baseline).
 NO_HISTORY = UNTHROTTLED + "[storage]\nkeep_history = false\n"
 

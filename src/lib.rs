@@ -10,6 +10,8 @@
 //! - [`net`]: listeners, per-connection reader and writer tasks, the hub task, shutdown.
 //! - [`accounts`]: password checks and registrations off the executor.
 //! - [`store`]: the redb database (accounts) and argon2id hashing.
+//! - [`security`]: defences that need the peer's address (allowlist, connection caps, password
+//!   attempts).
 //! - [`logging`]: console log lines, with stable security tokens.
 //! - [`clock`]: wall-clock and local time for the hub.
 
@@ -19,4 +21,5 @@ pub mod clock;
 pub mod config;
 pub mod logging;
 pub mod net;
+pub mod security;
 pub mod store;

@@ -120,7 +120,16 @@ fn port_in_use_is_a_clear_error() {
 #[test]
 fn idle_connection_costs_no_read_buffer_and_many_connections_are_held() {
     let server = TestServer::start();
-    let mut clients: Vec<_> = (0..200).map(|_| server.client()).collect();
+    // Ten client machines (source addresses), twenty connections each: within the per-address
+    // defaults.
+    let mut clients: Vec<_> = (0..200)
+        .map(|n| {
+            common::Client::connect_from(
+                server.addr,
+                std::net::Ipv4Addr::new(127, 0, 0, 2 + n % 10),
+            )
+        })
+        .collect();
     for client in clients.iter_mut() {
         client.sync();
     }

@@ -9,8 +9,8 @@ server=target/debug/classcord
 bench=target/debug/classcord-bench
 data=$(mktemp -d)
 log="$data/server.log"
-# The bench's senders flood on purpose: the per-connection line rate is off for this run.
-printf '[security]\nmessages_per_second = 0\n' > "$data/classcord.toml"
+# The bench floods on purpose from one address: the line rate and per-address caps are off.
+printf '[security]\nmessages_per_second = 0\nmax_connections_per_ip = 0\nnew_connections_per_minute = 0\n' > "$data/classcord.toml"
 "$server" serve --listen 127.0.0.1:0 --data "$data/db" --config "$data/classcord.toml" 2>"$log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$data"; }

@@ -20,7 +20,10 @@ use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
 use crate::logging::{bare_ip, quoted};
+use crate::security::{AttemptGuard, AttemptSettings, Verdict};
 use crate::store::{Loaded, StoreHandle};
+use classcord_core::message::fold_name;
+use smol::Timer;
 use std::sync::atomic::Ordering;
 
 pub const SHUTDOWN_NOTICE: &str = "Le serveur s'arrête. À bientôt !";
@@ -49,6 +52,12 @@ impl Hasher for SessionHasher {
 }
 
 type PeerMap = HashMap<SessionId, Peer, BuildHasherDefault<SessionHasher>>;
+
+/// An answer for the hub decided while carrying out its effects.
+enum Later {
+    Loaded(Loaded),
+    Auth(SessionId, AuthOutcome),
+}
 
 /// Everything the hub task is told.
 pub enum HubCommand {
@@ -102,8 +111,13 @@ pub struct HubTask {
     to_flush: Vec<SessionId>,
     accounts: Accounts,
     store: StoreHandle,
-    /// Loads the store queue refused: answered "unavailable" once the current output is out.
-    unanswered: Vec<Loaded>,
+    /// Answers produced while carrying out effects (a load the store queue refused, an attempt
+    /// refused by the limits), handed to the hub once the current output is out.
+    later: Vec<Later>,
+    /// Password attempts per address and account.
+    attempts: AttemptGuard,
+    /// Checks running: the address and account they count against.
+    checking: HashMap<SessionId, (IpAddr, Option<String>)>,
     /// Writes dropped on a full store queue since the last warning, and when it was.
     dropped_since_warning: u64,
     last_drop_warning: Option<Instant>,
@@ -121,23 +135,37 @@ pub struct HubTask {
     churned: bool,
 }
 
+/// What the hub task works with besides the hub and the executor.
+pub struct Services {
+    pub accounts: Accounts,
+    pub store: StoreHandle,
+    pub attempts: AttemptSettings,
+    /// Commands to the hub task itself (account checks report back through it).
+    pub commands: Sender<HubCommand>,
+    /// Given to each backlog writer; at shutdown the server waits until all are dropped.
+    pub writers_alive: Sender<()>,
+    pub outbound_limit: usize,
+}
+
 impl HubTask {
-    pub fn new(
-        hub: Hub,
-        accounts: Accounts,
-        store: StoreHandle,
-        executor: Arc<Executor<'static>>,
-        commands: Sender<HubCommand>,
-        writers_alive: Sender<()>,
-        outbound_limit: usize,
-    ) -> Self {
+    pub fn new(hub: Hub, services: Services, executor: Arc<Executor<'static>>) -> Self {
+        let Services {
+            accounts,
+            store,
+            attempts,
+            commands,
+            writers_alive,
+            outbound_limit,
+        } = services;
         HubTask {
             hub,
             peers: PeerMap::default(),
             to_flush: Vec::new(),
             accounts,
             store,
-            unanswered: Vec::new(),
+            later: Vec::new(),
+            attempts: AttemptGuard::new(attempts),
+            checking: HashMap::new(),
             dropped_since_warning: 0,
             last_drop_warning: None,
             executor,
@@ -220,6 +248,11 @@ impl HubTask {
                 true
             }
             HubCommand::AuthDone { session, outcome } => {
+                if let Some((ip, account)) = self.checking.remove(&session) {
+                    let failed = matches!(outcome, AuthOutcome::LoginFailed);
+                    self.attempts
+                        .finished(ip, account.as_deref(), failed, Instant::now());
+                }
                 self.hub
                     .auth_result(session, outcome, &clock::now(), &mut output);
                 true
@@ -250,9 +283,15 @@ impl HubTask {
         };
         self.deliver(&mut output);
         output.clear();
-        // Loads the store could not queue get their "unavailable" answer now.
-        while let Some(loaded) = self.unanswered.pop() {
-            self.loaded(loaded, &mut output);
+        // Answers decided while carrying out effects go in now.
+        while let Some(answer) = self.later.pop() {
+            match answer {
+                Later::Loaded(loaded) => self.loaded(loaded, &mut output),
+                Later::Auth(session, outcome) => {
+                    self.hub
+                        .auth_result(session, outcome, &clock::now(), &mut output)
+                }
+            }
             self.deliver(&mut output);
             output.clear();
         }
@@ -284,15 +323,19 @@ impl HubTask {
             return;
         };
         match *request {
-            StoreRequest::LoadHistory { session, page } => self.unanswered.push(Loaded::History {
-                session,
-                page,
-                records: None,
-            }),
-            StoreRequest::LoadDeferred { session, .. } => self.unanswered.push(Loaded::Deferred {
-                session,
-                records: None,
-            }),
+            StoreRequest::LoadHistory { session, page } => {
+                self.later.push(Later::Loaded(Loaded::History {
+                    session,
+                    page,
+                    records: None,
+                }))
+            }
+            StoreRequest::LoadDeferred { session, .. } => {
+                self.later.push(Later::Loaded(Loaded::Deferred {
+                    session,
+                    records: None,
+                }))
+            }
             _ => {
                 self.store
                     .stats
@@ -385,15 +428,55 @@ impl HubTask {
         }
     }
 
-    /// Runs an account check off the hub; its outcome comes back as a command.
+    /// Runs an account check off the hub, after the limits' verdict; its outcome comes back as
+    /// a command. A refused attempt costs no hashing; a delayed one waits on a timer first.
     fn check_account(
-        &self,
+        &mut self,
         session: SessionId,
+        account: Option<String>,
         check: impl std::future::Future<Output = AuthOutcome> + Send + 'static,
     ) {
+        let ip = self
+            .peers
+            .get(&session)
+            .map_or(IpAddr::from([0, 0, 0, 0]), Peer::ip);
+        let now = Instant::now();
+        let verdict = match &account {
+            Some(account) => self.attempts.login(ip, account, now),
+            None => self.attempts.register(ip, now),
+        };
+        let kind = if account.is_some() {
+            "login"
+        } else {
+            "register"
+        };
+        let delay = match verdict {
+            Verdict::Refuse(text) => {
+                log::warn!(
+                    "[LIMITE] RATE_LIMIT ip={ip} kind={kind} action=refuse conn={}",
+                    session.0
+                );
+                self.later
+                    .push(Later::Auth(session, AuthOutcome::Refused { text }));
+                return;
+            }
+            Verdict::Delay(wait) => {
+                log::warn!(
+                    "[LIMITE] RATE_LIMIT ip={ip} kind={kind} action=delay conn={}",
+                    session.0
+                );
+                Some(wait)
+            }
+            Verdict::Go => None,
+        };
+        self.attempts.started(ip, now);
+        self.checking.insert(session, (ip, account));
         let commands = self.commands.clone();
         self.executor
             .spawn(async move {
+                if let Some(wait) = delay {
+                    Timer::after(wait).await;
+                }
                 let outcome = check.await;
                 let _ = commands
                     .send(HubCommand::AuthDone { session, outcome })
@@ -410,10 +493,10 @@ impl HubTask {
                 password,
             } => {
                 let accounts = self.accounts.clone();
-                self.check_account(
-                    session,
-                    async move { accounts.login(username, password).await },
-                );
+                let account = Some(fold_name(&username));
+                self.check_account(session, account, async move {
+                    accounts.login(username, password).await
+                });
             }
             Effect::Register {
                 session,
@@ -422,7 +505,7 @@ impl HubTask {
             } => {
                 let accounts = self.accounts.clone();
                 let created = clock::now().unix_micros / 1_000_000;
-                self.check_account(session, async move {
+                self.check_account(session, None, async move {
                     accounts.register(username, password, created).await
                 });
             }
@@ -519,9 +602,17 @@ impl HubTask {
                     session.0
                 );
             }
-            Event::TimedOut { session } => {
+            Event::TimedOut {
+                session,
+                partial_line,
+            } => {
+                let phase = if partial_line {
+                    "partial-line"
+                } else {
+                    "identify"
+                };
                 log::warn!(
-                    "[DELAI] TIMEOUT ip={} phase=identify conn={}",
+                    "[DELAI] TIMEOUT ip={} phase={phase} conn={}",
                     self.ip(session),
                     session.0
                 );

@@ -2,12 +2,14 @@
 //! `[::]:P` can both be bound, as the defaults do.
 
 use std::io;
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use classcord_core::frame::JsonLine;
 use classcord_core::hub::SessionId;
 use nix::sys::socket::{
     self, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage,
@@ -17,6 +19,7 @@ use smol::{Async, Executor, Timer};
 
 use super::hub_task::{Connection, HubCommand};
 use super::reader::read_loop;
+use crate::security::{AccessGuard, Refusal};
 
 /// Binds one listening socket.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -43,6 +46,9 @@ pub struct AcceptContext {
     pub hub: Sender<HubCommand>,
     pub next_session: AtomicU64,
     pub max_line_bytes: usize,
+    pub partial_line_timeout: Option<Duration>,
+    /// Allowlist and per-address caps, checked before the connection reaches the hub.
+    pub access: Arc<AccessGuard>,
 }
 
 /// Accepts until `stop` closes.
@@ -70,6 +76,13 @@ pub async fn accept_loop(
 }
 
 fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &AcceptContext) {
+    let admitted = match context.access.admit(peer.ip(), Instant::now()) {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            refuse(stream, peer, refusal);
+            return;
+        }
+    };
     let _ = stream.set_nodelay(true);
     let stream: Arc<Async<std::net::TcpStream>> = stream.into();
     let session = SessionId(context.next_session.fetch_add(1, Ordering::Relaxed));
@@ -80,9 +93,12 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
 
     let hub = context.hub.clone();
     let max_line = context.max_line_bytes;
+    let partial_line_timeout = context.partial_line_timeout;
     context
         .executor
         .spawn(async move {
+            // Holds the connection's place in the per-address counts until it ends.
+            let _admitted = admitted;
             // The reader announces the connection itself, so the hub sees it before any line.
             if hub
                 .send(HubCommand::Connect {
@@ -92,8 +108,30 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
                 .await
                 .is_ok()
             {
-                read_loop(stream, session, hub, max_line).await;
+                read_loop(stream, session, hub, max_line, partial_line_timeout).await;
             }
         })
         .detach();
+}
+
+/// Refuses a connection cleanly: one French error line if the socket takes it at once, then the
+/// close. Logged as a security event with the bare address.
+fn refuse(stream: async_net::TcpStream, peer: SocketAddr, refusal: Refusal) {
+    let reason = match refusal {
+        Refusal::NotAllowed => "not-allowed",
+        Refusal::TooMany => "too-many",
+        Refusal::Rate => "rate",
+        Refusal::ServerFull => "server-full",
+    };
+    log::warn!(
+        "[REFUS] CONN_REJECTED ip={} reason={reason}",
+        peer.ip().to_canonical()
+    );
+    let mut line = JsonLine::new("error");
+    line.push_str("message", refusal.text())
+        .push_str("error", refusal.text());
+    let stream: Arc<Async<std::net::TcpStream>> = stream.into();
+    // Non-blocking: a refused client gets what fits in its socket buffer, never a wait.
+    let _ = stream.get_ref().write(&line.finish());
+    let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
 }

@@ -26,8 +26,9 @@ use smol::{channel, Executor, Timer};
 
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::security::{AccessGuard, AccessSettings};
 use crate::store::{PasswordError, PasswordHasher, Store, StoreError, StoreSettings, StoreThread};
-use hub_task::{HubCommand, HubTask};
+use hub_task::{HubCommand, HubTask, Services};
 use listener::AcceptContext;
 
 /// How long shutdown waits for connections to flush and close.
@@ -168,6 +169,8 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         hub: hub_tx.clone(),
         next_session: AtomicU64::new(1),
         max_line_bytes: config.max_line_bytes,
+        partial_line_timeout: config.security.partial_line_timeout,
+        access: AccessGuard::new(access_settings(&config)),
     });
 
     smol::block_on(executor.run(async {
@@ -198,15 +201,15 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
                 }
             })
             .detach();
-        let hub_task = HubTask::new(
-            hub,
+        let services = Services {
             accounts,
-            store_thread.handle(),
-            executor.clone(),
-            hub_tx.clone(),
-            alive_tx,
-            config.outbound_queue_bytes,
-        );
+            store: store_thread.handle(),
+            attempts: config.security.attempts.clone(),
+            commands: hub_tx.clone(),
+            writers_alive: alive_tx,
+            outbound_limit: config.outbound_queue_bytes,
+        };
+        let hub_task = HubTask::new(hub, services, executor.clone());
         drop(hub_tx);
         hub_task.run(hub_rx).await;
 
@@ -274,6 +277,43 @@ pub(crate) fn release_free_memory() {
 
 /// Each connection is a file descriptor: lift the soft limit to the hard one (a school is
 /// thousands of connections; the usual soft default is 1024).
+/// Descriptors kept for everything but client connections (listeners, database, log, admin).
+const RESERVED_FDS: usize = 64;
+
+/// The allowlist and caps; the total is below the descriptor limit, so a full server refuses
+/// cleanly instead of failing `accept`.
+fn access_settings(config: &Config) -> AccessSettings {
+    use nix::sys::resource::{getrlimit, Resource};
+    let limit = getrlimit(Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| {
+            usize::try_from(soft).unwrap_or(usize::MAX)
+        })
+        .saturating_sub(RESERVED_FDS)
+        .max(1);
+    let security = &config.security;
+    let max_total = match security.max_connections {
+        0 => limit,
+        wanted => wanted.min(limit),
+    };
+    log::info!(
+        "[DEMARRAGE] au plus {max_total} connexion(s), {} par adresse ; réseaux autorisés : {}",
+        security.max_connections_per_ip,
+        security
+            .allow
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    AccessSettings {
+        allow: security.allow.clone(),
+        max_per_ip: security.max_connections_per_ip,
+        new_per_minute: security.new_connections_per_minute,
+        new_burst: security.new_connections_burst,
+        max_total,
+    }
+}
+
 fn raise_fd_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use classcord_core::frame::{decode_line, LineSplitter, LineTooLong};
 use classcord_core::hub::{Inbound, SessionId};
@@ -46,14 +46,36 @@ pub async fn read_loop(
     session: SessionId,
     hub: Sender<HubCommand>,
     max_line: usize,
+    partial_line_timeout: Option<Duration>,
 ) {
     let mut splitter = LineSplitter::new(max_line);
     let mut more_waiting = false;
+    // When the unfinished line in `splitter` was started (a client sending a byte now and then
+    // never finishing its line must not hold the connection for ever).
+    let mut partial_since: Option<Instant> = None;
     loop {
         // A read that filled the whole buffer probably left more behind: read again at once
         // rather than going through the reactor.
-        if !more_waiting && stream.readable().await.is_err() {
-            break;
+        if !more_waiting {
+            let deadline = partial_line_timeout
+                .zip(partial_since)
+                .map(|(limit, since)| since + limit);
+            match wait_readable(&stream, deadline).await {
+                Wait::Readable => {}
+                Wait::Closed => break,
+                Wait::TimedOut => {
+                    let secs = partial_line_timeout.map_or(0, |limit| limit.as_secs());
+                    let command = HubCommand::Lines {
+                        session,
+                        lines: vec![Inbound::LineTimeout { secs }],
+                    };
+                    if hub.send(command).await.is_err() {
+                        return;
+                    }
+                    drain_then_close(&stream).await;
+                    break;
+                }
+            }
         }
         let mut lines = Vec::new();
         let outcome = READ_BUFFER.with(|buffer| {
@@ -88,6 +110,11 @@ pub async fn read_loop(
             return; // the hub has stopped: shutting down
         }
         more_waiting = matches!(outcome, ReadOutcome::Data { filled: true });
+        partial_since = if splitter.buffered() > 0 {
+            partial_since.or_else(|| Some(Instant::now()))
+        } else {
+            None
+        };
         match outcome {
             ReadOutcome::Data { .. } | ReadOutcome::Again => {}
             ReadOutcome::Eof => break,
@@ -105,17 +132,47 @@ pub async fn read_loop(
                 if hub.send(command).await.is_err() {
                     return;
                 }
-                // Keep reading (and discarding) so the close does not reset the connection before
-                // the client has the error line.
-                future::or(discard_until_eof(&stream), async {
-                    Timer::after(DRAIN_AFTER_CLOSE).await;
-                })
-                .await;
+                drain_then_close(&stream).await;
                 break;
             }
         }
     }
     let _ = hub.send(HubCommand::Disconnect { session }).await;
+}
+
+enum Wait {
+    Readable,
+    Closed,
+    TimedOut,
+}
+
+/// Waits until the socket is readable, or until `deadline` passes.
+async fn wait_readable(stream: &Stream, deadline: Option<Instant>) -> Wait {
+    let readable = async {
+        match stream.readable().await {
+            Ok(()) => Wait::Readable,
+            Err(_) => Wait::Closed,
+        }
+    };
+    match deadline {
+        None => readable.await,
+        Some(deadline) => {
+            future::or(readable, async {
+                Timer::at(deadline).await;
+                Wait::TimedOut
+            })
+            .await
+        }
+    }
+}
+
+/// Keeps reading (and discarding) for a moment, so that closing does not reset the connection
+/// before the client has read the error line the hub sent.
+async fn drain_then_close(stream: &Stream) {
+    future::or(discard_until_eof(stream), async {
+        Timer::after(DRAIN_AFTER_CLOSE).await;
+    })
+    .await;
 }
 
 async fn discard_until_eof(stream: &Stream) {

@@ -174,6 +174,16 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        Client::from_stream(stream)
+    }
+
+    /// Connects from a chosen loopback source address (127.0.0.2, 127.0.0.3...), to play a
+    /// distinct client machine for per-address rules.
+    pub fn connect_from(addr: SocketAddr, source: std::net::Ipv4Addr) -> Client {
+        Client::from_stream(connect_from(addr, source).expect("connect from a source address"))
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(TIMEOUT)).unwrap();
         Client {
@@ -322,6 +332,27 @@ impl Client {
     pub fn shutdown(&self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
     }
+}
+
+/// A TCP connection from `source` (a loopback address) to `addr`.
+pub fn connect_from(addr: SocketAddr, source: std::net::Ipv4Addr) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let fd: OwnedFd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    socket::bind(
+        fd.as_raw_fd(),
+        &SockaddrIn::from(std::net::SocketAddrV4::new(source, 0)),
+    )?;
+    let std::net::SocketAddr::V4(target) = addr else {
+        return Err(std::io::Error::other("IPv4 target expected"));
+    };
+    socket::connect(fd.as_raw_fd(), &SockaddrIn::from(target))?;
+    Ok(TcpStream::from(fd))
 }
 
 /// PROTOCOL.md §1 and §6.7: ASCII-only JSON object, `\n` only, never empty.

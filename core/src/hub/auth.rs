@@ -80,6 +80,7 @@ impl Hub {
                 self.send_error(session, LOGIN_FAILED, out);
                 out.log(Event::LoginFailed { session, username });
             }
+            AuthOutcome::Refused { text } => self.send_error(session, &text, out),
             AuthOutcome::Unavailable => {
                 self.send_error(
                     session,

@@ -48,6 +48,10 @@ pub enum Inbound {
     LineTooLong {
         limit: usize,
     },
+    /// A line was started but not finished within `secs` seconds: answer, then close.
+    LineTimeout {
+        secs: u64,
+    },
 }
 
 /// The result of an [`Effect::VerifyLogin`] or [`Effect::Register`], fed back by the shell.
@@ -65,4 +69,8 @@ pub enum AuthOutcome {
     RegisterTaken,
     /// Storage or hashing failed; the client may retry.
     Unavailable,
+    /// Not checked: too many attempts (the shell's limits). `text` is the French reason.
+    Refused {
+        text: String,
+    },
 }

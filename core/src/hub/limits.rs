@@ -151,7 +151,10 @@ impl Hub {
                  secondes qui suivent la connexion. Connexion fermée."
             );
             self.send_error(session, &text, out);
-            out.log(Event::TimedOut { session });
+            out.log(Event::TimedOut {
+                session,
+                partial_line: false,
+            });
             out.effects.push(Effect::Close {
                 session,
                 reason: CloseReason::Timeout,

@@ -303,7 +303,10 @@ impl Hub {
             return;
         }
         // An over-long line closes the connection anyway: it is not charged.
-        let charged = !matches!(inbound, Inbound::LineTooLong { .. });
+        let charged = !matches!(
+            inbound,
+            Inbound::LineTooLong { .. } | Inbound::LineTimeout { .. }
+        );
         if charged && matches!(self.admit(session, now, out), Admission::Refused) {
             return;
         }
@@ -337,6 +340,23 @@ impl Hub {
                 out.effects.push(Effect::Close {
                     session,
                     reason: CloseReason::LineTooLong,
+                });
+                if let Some(state) = self.sessions.get_mut(&session) {
+                    state.closing = true;
+                }
+            }
+            Inbound::LineTimeout { secs } => {
+                let text = format!(
+                    "Ligne commencée mais pas terminée depuis {secs} secondes : connexion fermée."
+                );
+                self.send_error(session, &text, out);
+                out.log(Event::TimedOut {
+                    session,
+                    partial_line: true,
+                });
+                out.effects.push(Effect::Close {
+                    session,
+                    reason: CloseReason::Timeout,
                 });
                 if let Some(state) = self.sessions.get_mut(&session) {
                     state.closing = true;

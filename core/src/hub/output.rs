@@ -93,9 +93,10 @@ pub enum Event {
         session: SessionId,
         disconnected: bool,
     },
-    /// Closed for staying anonymous too long.
+    /// Closed for staying anonymous too long, or for a line left unfinished too long.
     TimedOut {
         session: SessionId,
+        partial_line: bool,
     },
     /// A line was rejected with an error reply.
     Rejected {

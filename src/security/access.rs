@@ -1,0 +1,261 @@
+//! Who may connect: the allowlist, a cap on the connections one address holds open, a rate of
+//! new connections per address (token bucket), and a total cap below the file-descriptor limit
+//! (refused cleanly rather than failing `accept`). One lock, taken once per accepted connection
+//! and once when it ends: never on the chat path.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::Cidr;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessSettings {
+    pub allow: Vec<Cidr>,
+    /// Connections one address may hold open; 0: no cap.
+    pub max_per_ip: u32,
+    /// New connections per address: `new_burst` at once, then `new_per_minute`; 0: no limit.
+    pub new_per_minute: u32,
+    pub new_burst: u32,
+    /// Connections the server holds at most (derived from the descriptor limit by default).
+    pub max_total: usize,
+}
+
+/// Why a connection is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotAllowed,
+    TooMany,
+    Rate,
+    ServerFull,
+}
+
+impl Refusal {
+    /// The French line the refused client reads before the connection closes.
+    pub fn text(&self) -> &'static str {
+        match self {
+            Refusal::NotAllowed => {
+                "Connexion refusée : votre adresse ne fait pas partie des réseaux autorisés \
+                 sur ce serveur."
+            }
+            Refusal::TooMany => {
+                "Connexion refusée : trop de connexions ouvertes depuis votre adresse. Fermez-en \
+                 une et réessayez."
+            }
+            Refusal::Rate => {
+                "Connexion refusée : trop de connexions en peu de temps depuis votre adresse. \
+                 Réessayez dans une minute."
+            }
+            Refusal::ServerFull => {
+                "Connexion refusée : le serveur a atteint son nombre maximal de connexions. \
+                 Réessayez plus tard."
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PerAddress {
+    open: u32,
+    /// New-connection tokens, in thousandths.
+    tokens: u64,
+    updated: Instant,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    per_address: HashMap<IpAddr, PerAddress>,
+    total: usize,
+}
+
+/// Shared by the accept loops; see the module doc.
+#[derive(Debug)]
+pub struct AccessGuard {
+    settings: AccessSettings,
+    state: Mutex<State>,
+}
+
+/// A connection that was let in; dropping it gives its place back.
+#[derive(Debug)]
+pub struct Admitted {
+    guard: Arc<AccessGuard>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut state = self.guard.lock();
+        state.total = state.total.saturating_sub(1);
+        if let Some(entry) = state.per_address.get_mut(&self.ip) {
+            entry.open = entry.open.saturating_sub(1);
+        }
+    }
+}
+
+/// Entries kept before the map is swept of idle addresses.
+const SWEEP_ABOVE: usize = 4096;
+
+impl AccessGuard {
+    pub fn new(settings: AccessSettings) -> Arc<AccessGuard> {
+        Arc::new(AccessGuard {
+            settings,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding it cannot leave the counters half-written: keep going.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Lets a connection from `ip` in, or says why not.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr, now: Instant) -> Result<Admitted, Refusal> {
+        let ip = ip.to_canonical();
+        if !self.settings.allow.iter().any(|net| net.contains(ip)) {
+            return Err(Refusal::NotAllowed);
+        }
+        let settings = &self.settings;
+        let mut state = self.lock();
+        if state.total >= settings.max_total {
+            return Err(Refusal::ServerFull);
+        }
+        if state.per_address.len() > SWEEP_ABOVE {
+            sweep(&mut state, settings, now);
+        }
+        let capacity = u64::from(settings.new_burst) * 1000;
+        let entry = state.per_address.entry(ip).or_insert(PerAddress {
+            open: 0,
+            tokens: capacity,
+            updated: now,
+        });
+        if settings.max_per_ip > 0 && entry.open >= settings.max_per_ip {
+            return Err(Refusal::TooMany);
+        }
+        if settings.new_per_minute > 0 {
+            refill(entry, settings, now);
+            if entry.tokens < 1000 {
+                return Err(Refusal::Rate);
+            }
+            entry.tokens -= 1000;
+        }
+        entry.open += 1;
+        state.total += 1;
+        Ok(Admitted {
+            guard: self.clone(),
+            ip,
+        })
+    }
+
+    /// Connections open now (for reports).
+    pub fn open(&self) -> usize {
+        self.lock().total
+    }
+}
+
+fn refill(entry: &mut PerAddress, settings: &AccessSettings, now: Instant) {
+    let elapsed_ms = now.saturating_duration_since(entry.updated).as_millis();
+    entry.updated = now.max(entry.updated);
+    // `new_per_minute` tokens a minute, counted in thousandths: per_minute / 60 a millisecond.
+    let gained = elapsed_ms.saturating_mul(u128::from(settings.new_per_minute)) / 60;
+    let capacity = u64::from(settings.new_burst) * 1000;
+    entry.tokens = (u128::from(entry.tokens) + gained).min(u128::from(capacity)) as u64;
+}
+
+/// Forgets addresses with nothing open whose bucket is full again.
+fn sweep(state: &mut State, settings: &AccessSettings, now: Instant) {
+    let capacity = u64::from(settings.new_burst) * 1000;
+    state.per_address.retain(|_, entry| {
+        refill(entry, settings, now);
+        entry.open > 0 || entry.tokens < capacity
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn settings() -> AccessSettings {
+        AccessSettings {
+            allow: Cidr::local_networks(),
+            max_per_ip: 3,
+            new_per_minute: 60,
+            new_burst: 5,
+            max_total: 10,
+        }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn outside_addresses_are_refused_and_mapped_ones_are_ipv4() {
+        let guard = AccessGuard::new(settings());
+        let now = Instant::now();
+        assert_eq!(
+            guard.admit(ip("8.8.8.8"), now).unwrap_err(),
+            Refusal::NotAllowed
+        );
+        assert!(guard.admit(ip("::ffff:192.168.1.2"), now).is_ok());
+    }
+
+    #[test]
+    fn an_address_holds_at_most_max_per_ip_and_gets_its_place_back() {
+        let guard = AccessGuard::new(settings());
+        let now = Instant::now();
+        let held: Vec<Admitted> = (0..3)
+            .map(|_| guard.admit(ip("10.0.0.2"), now).unwrap())
+            .collect();
+        assert_eq!(
+            guard.admit(ip("10.0.0.2"), now).unwrap_err(),
+            Refusal::TooMany
+        );
+        assert!(
+            guard.admit(ip("10.0.0.3"), now).is_ok(),
+            "another address is not concerned"
+        );
+        drop(held);
+        assert!(guard.admit(ip("10.0.0.2"), now).is_ok());
+        assert_eq!(guard.open(), 0, "every admission given back");
+    }
+
+    #[test]
+    fn new_connections_are_rate_limited_per_address_and_refill() {
+        let mut loose = settings();
+        loose.max_per_ip = 0;
+        let guard = AccessGuard::new(loose);
+        let start = Instant::now();
+        for _ in 0..5 {
+            drop(guard.admit(ip("10.0.0.2"), start).unwrap());
+        }
+        assert_eq!(
+            guard.admit(ip("10.0.0.2"), start).unwrap_err(),
+            Refusal::Rate
+        );
+        // 60 a minute: one more a second.
+        assert!(guard
+            .admit(ip("10.0.0.2"), start + Duration::from_millis(1100))
+            .is_ok());
+    }
+
+    #[test]
+    fn the_server_total_is_capped() {
+        let mut loose = settings();
+        loose.max_per_ip = 0;
+        loose.new_per_minute = 0;
+        let guard = AccessGuard::new(loose);
+        let now = Instant::now();
+        let held: Vec<Admitted> = (0..10)
+            .map(|n| guard.admit(ip(&format!("10.0.0.{n}")), now).unwrap())
+            .collect();
+        assert_eq!(
+            guard.admit(ip("10.0.1.1"), now).unwrap_err(),
+            Refusal::ServerFull
+        );
+        assert_eq!(held.len(), 10);
+    }
+}
