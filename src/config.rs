@@ -568,6 +568,7 @@ mod tests {
         let default = Config::from_raw(RawConfig::default(), Overrides::default()).unwrap();
         assert_eq!(example.listen, default.listen);
         assert_eq!(example.storage, default.storage);
+        assert_eq!(example.security, default.security);
         assert_eq!(example.hub, default.hub);
         assert_eq!(example.max_line_bytes, default.max_line_bytes);
         assert_eq!(example.outbound_queue_bytes, default.outbound_queue_bytes);
