@@ -15,6 +15,7 @@ use classcord_core::hub::{
 use smol::channel::{Receiver, Sender};
 use smol::Executor;
 
+use super::flood::{FloodControl, ReadGate, RECHECK_EVERY};
 use super::outbox::{Flushed, Outbox, Push};
 use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
@@ -24,7 +25,7 @@ use crate::security::{AttemptGuard, AttemptSettings, Verdict};
 use crate::store::{Loaded, StoreHandle};
 use classcord_core::message::fold_name;
 use smol::Timer;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const SHUTDOWN_NOTICE: &str = "Le serveur s'arrête. À bientôt !";
 
@@ -80,6 +81,8 @@ pub enum HubCommand {
     Loaded(Loaded),
     /// Periodic housekeeping (sent every [`TICK`]).
     Tick,
+    /// Look at deep queues again while senders are paused (every [`RECHECK_EVERY`]).
+    Recheck,
     Shutdown,
 }
 
@@ -90,6 +93,8 @@ pub const TICK: Duration = Duration::from_secs(2);
 pub struct Connection {
     pub stream: Stream,
     pub peer: SocketAddr,
+    /// Closed by the hub while this client floods (see `flood`).
+    pub gate: Arc<ReadGate>,
 }
 
 struct Peer {
@@ -116,6 +121,9 @@ pub struct HubTask {
     later: Vec<Later>,
     /// Password attempts per address and account.
     attempts: AttemptGuard,
+    flood: FloodControl,
+    /// Set while the recheck ticker runs (only while senders are paused).
+    recheck_running: Arc<AtomicBool>,
     /// Checks running: the address and account they count against.
     checking: HashMap<SessionId, (IpAddr, Option<String>)>,
     /// Writes dropped on a full store queue since the last warning, and when it was.
@@ -165,6 +173,8 @@ impl HubTask {
             store,
             later: Vec::new(),
             attempts: AttemptGuard::new(attempts),
+            flood: FloodControl::new(outbound_limit),
+            recheck_running: Arc::new(AtomicBool::new(false)),
             checking: HashMap::new(),
             dropped_since_warning: 0,
             last_drop_warning: None,
@@ -206,6 +216,11 @@ impl HubTask {
             self.last_activity = Instant::now();
             self.churned = true;
         }
+        self.flood.start_command();
+        let lines_from = match &command {
+            HubCommand::Lines { session, .. } => Some(*session),
+            _ => None,
+        };
         let keep_going = match command {
             HubCommand::Connect {
                 session,
@@ -231,6 +246,7 @@ impl HubTask {
                 true
             }
             HubCommand::Disconnect { session } => {
+                self.flood.forget(session);
                 self.hub.disconnect(session, &mut output);
                 self.close_peer(session);
                 if let Some(peer) = self.peers.remove(&session) {
@@ -261,6 +277,10 @@ impl HubTask {
                 self.loaded(loaded, &mut output);
                 true
             }
+            HubCommand::Recheck => {
+                self.recheck_floods();
+                true
+            }
             HubCommand::Tick => {
                 self.hub.expire(&clock::now(), &mut output);
                 // Once the chat has been quiet for a moment, give freed heap pages back: after a
@@ -283,6 +303,9 @@ impl HubTask {
         };
         self.deliver(&mut output);
         output.clear();
+        if let Some(sender) = lines_from {
+            self.pause_if_flooding(sender);
+        }
         // Answers decided while carrying out effects go in now.
         while let Some(answer) = self.later.pop() {
             match answer {
@@ -297,6 +320,52 @@ impl HubTask {
         }
         self.output = output;
         keep_going
+    }
+
+    /// Stops reading `sender` if its lines just deepened a recipient's queue.
+    fn pause_if_flooding(&mut self, sender: SessionId) {
+        let Some(peer) = self.peers.get(&sender) else {
+            return;
+        };
+        if self.flood.after_lines(sender, &peer.connection.gate) {
+            log::warn!(
+                "[LIMITE] FLOOD ip={} action=paused conn={}",
+                peer.ip(),
+                sender.0
+            );
+        }
+        if self.flood.any_paused() && !self.recheck_running.swap(true, Ordering::AcqRel) {
+            let running = self.recheck_running.clone();
+            let commands = self.commands.clone();
+            self.executor
+                .spawn(async move {
+                    while running.load(Ordering::Acquire) {
+                        Timer::after(RECHECK_EVERY).await;
+                        if commands.send(HubCommand::Recheck).await.is_err() {
+                            return;
+                        }
+                    }
+                })
+                .detach();
+        }
+    }
+
+    /// Resumes paused senders once no queue is deep; stalled readers are left to the byte cap.
+    fn recheck_floods(&mut self) {
+        let peers = &self.peers;
+        let outcome = self.flood.recheck(
+            |session| peers.get(&session).map(|peer| peer.outbox.queued_bytes()),
+            Instant::now(),
+        );
+        for session in outcome.stalled {
+            log::debug!("[DEBUG] lecteur bloqué, plus attendu par les expéditeurs (#{})", session.0);
+        }
+        if !outcome.resumed.is_empty() {
+            log::debug!("[DEBUG] lecture reprise pour {} expéditeur(s)", outcome.resumed.len());
+        }
+        if !self.flood.any_paused() {
+            self.recheck_running.store(false, Ordering::Release);
+        }
     }
 
     fn loaded(&mut self, loaded: Loaded, output: &mut Output) {
@@ -360,6 +429,7 @@ impl HubTask {
 
     fn deliver(&mut self, output: &mut Output) {
         let limit = self.outbound_limit;
+        let now = Instant::now();
         for (frame, recipients) in output.deliveries() {
             for &session in recipients {
                 let Some(peer) = self.peers.get_mut(&session) else {
@@ -367,6 +437,7 @@ impl HubTask {
                 };
                 match peer.outbox.push(frame, limit) {
                     Push::Queued | Push::Closed => {}
+                    Push::Backlogged { depth } => self.flood.queued(session, depth, now),
                     Push::FlushLater => self.to_flush.push(session),
                     Push::FlushNow => {
                         let flushed = peer.outbox.flush(peer.connection.stream.get_ref());

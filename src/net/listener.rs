@@ -17,6 +17,7 @@ use nix::sys::socket::{
 use smol::channel::{Receiver, Sender};
 use smol::{Async, Executor, Timer};
 
+use super::flood::ReadGate;
 use super::hub_task::{Connection, HubCommand};
 use super::reader::read_loop;
 use crate::security::{AccessGuard, Refusal};
@@ -86,9 +87,11 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
     let _ = stream.set_nodelay(true);
     let stream: Arc<Async<std::net::TcpStream>> = stream.into();
     let session = SessionId(context.next_session.fetch_add(1, Ordering::Relaxed));
+    let gate = ReadGate::new();
     let connection = Connection {
         stream: stream.clone(),
         peer,
+        gate: gate.clone(),
     };
 
     let hub = context.hub.clone();
@@ -108,7 +111,7 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
                 .await
                 .is_ok()
             {
-                read_loop(stream, session, hub, max_line, partial_line_timeout).await;
+                read_loop(stream, session, hub, max_line, partial_line_timeout, gate).await;
             }
         })
         .detach();

@@ -5,8 +5,10 @@
 //! - [`reader`]: the per-connection reader task (bytes -> requests -> hub).
 //! - [`hub_task`]: the task that owns the chat state and carries out its effects.
 //! - [`outbox`]: the bounded per-connection outbound queue the hub writes from.
+//! - [`flood`]: back-pressure: the hub stops reading a sender whose lines deepen queues.
 //! - [`writer`]: the backlog writer task, alive only while a connection's socket is full.
 
+pub mod flood;
 pub mod hub_task;
 pub mod listener;
 pub mod outbox;

@@ -28,6 +28,8 @@ const KEEP_BUFFER_AFTER: usize = 4096;
 pub enum Push {
     /// Queued; nothing to do now.
     Queued,
+    /// Queued behind a writer task (the socket is full); `depth` bytes are waiting there.
+    Backlogged { depth: usize },
     /// Queued: flush this outbox once the batch is done.
     FlushLater,
     /// Queued, and enough is waiting: flush now.
@@ -171,7 +173,9 @@ impl Outbox {
                     return Push::Overflowed;
                 }
                 state.bytes.extend_from_slice(frame);
-                return Push::Queued;
+                return Push::Backlogged {
+                    depth: state.bytes.len(),
+                };
             }
             drop(state);
             self.backlog = None; // the writer is done: back to direct writes
@@ -274,6 +278,19 @@ impl Outbox {
     pub fn pending_bytes(&self) -> usize {
         self.pending.len()
     }
+
+    /// Everything not yet written: pending bytes and a writer task's backlog.
+    pub fn queued_bytes(&self) -> usize {
+        let backlog = self.backlog.as_ref().map_or(0, |backlog| {
+            let state = backlog.lock();
+            if state.ended {
+                0
+            } else {
+                state.bytes.len()
+            }
+        });
+        self.pending.len() + backlog
+    }
 }
 
 #[cfg(test)]
@@ -365,9 +382,10 @@ mod tests {
         };
         assert_eq!(
             outbox.push(b"next\n", LIMIT),
-            Push::Queued,
+            Push::Backlogged { depth: 3 + 5 },
             "appended to the backlog"
         );
+        assert_eq!(outbox.queued_bytes(), 8);
         let mut socket = Socket::with_room(100);
         assert_eq!(outbox.flush(&mut socket), Flushed::Done);
         assert!(

@@ -13,7 +13,9 @@ use smol::channel::Sender;
 use smol::Timer;
 
 use super::hub_task::HubCommand;
+use super::flood::ReadGate;
 use super::writer::Stream;
+use std::sync::Arc;
 
 /// Read size; one buffer per executor thread, so an idle connection holds none.
 const READ_CHUNK: usize = 64 * 1024;
@@ -47,6 +49,7 @@ pub async fn read_loop(
     hub: Sender<HubCommand>,
     max_line: usize,
     partial_line_timeout: Option<Duration>,
+    gate: Arc<ReadGate>,
 ) {
     let mut splitter = LineSplitter::new(max_line);
     let mut more_waiting = false;
@@ -56,6 +59,8 @@ pub async fn read_loop(
     loop {
         // A read that filled the whole buffer probably left more behind: read again at once
         // rather than going through the reactor.
+        // While the hub holds this client back (it floods), do not read: TCP pushes back on it.
+        gate.wait_open().await;
         if !more_waiting {
             let deadline = partial_line_timeout
                 .zip(partial_since)
