@@ -1,11 +1,12 @@
 //! `classcord restore`: puts a backup in place of the database, server stopped.
 //!
 //! Order, so that a failure at any step leaves the current database untouched and in place:
-//! 1. lock the current database (a running server holds it: refuse with [`OpsError::InUse`]);
-//! 2. copy the backup into the data folder under a temporary name and verify the copy (opens,
+//! 1. copy the backup into the data folder under a temporary name and verify the copy (opens,
 //!    integrity check, schema version not newer than this build); the backup file itself is only
-//!    read;
-//! 3. give the copy the owner of the current database (when run as root), fsync it;
+//!    read, and a bad backup is refused before the current database is even opened;
+//! 2. give the copy the permissions and owner of the current database (owner: when run as root),
+//!    fsync it;
+//! 3. lock the current database (a running server holds it: refuse with [`OpsError::InUse`]);
 //! 4. keep the current database aside as `classcord.redb.avant-restauration-AAAAMMJJ-HHMMSS`
 //!    (a hard link: the database path never disappears), then rename the copy over it.
 
@@ -42,24 +43,6 @@ pub fn restore(db_path: &Path, from: &Path, now_unix: u64) -> Result<Restoration
         )));
     }
     let existed = db_path.exists();
-    // Held until the swap is done: a server starting meanwhile cannot open the old file.
-    let _lock = if existed {
-        match redb::Builder::new()
-            .set_cache_size(OPS_CACHE_BYTES)
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .open(db_path)
-        {
-            Ok(db) => Some(db),
-            Err(DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(OpsError::InUse(db_path.to_owned()))
-            }
-            // A damaged current database is what a restore is for: no server can have it open.
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
-
     let temp = dir.join(format!(
         ".classcord.redb.restauration-{}",
         std::process::id()
@@ -111,6 +94,24 @@ fn place(
     fs::File::open(temp)
         .and_then(|file| file.sync_all())
         .map_err(|e| OpsError::io("écriture impossible de", temp, e))?;
+
+    // Held until the swap is done: a server starting meanwhile cannot open the old file.
+    let _lock = if existed {
+        match redb::Builder::new()
+            .set_cache_size(OPS_CACHE_BYTES)
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .open(db_path)
+        {
+            Ok(db) => Some(db),
+            Err(DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(OpsError::InUse(db_path.to_owned()))
+            }
+            // A damaged current database is what a restore is for: no server can have it open.
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
 
     let kept_aside = if existed {
         let aside = aside_path(db_path, now_unix);

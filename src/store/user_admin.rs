@@ -156,8 +156,11 @@ pub fn compact(path: &Path) -> Result<(u64, u64), OpsError> {
             .map(|m| m.len())
             .map_err(|e| OpsError::io("lecture impossible de", path, e))
     };
-    let before = size(path)?;
+    if !path.exists() {
+        return Err(OpsError::Missing(path.to_owned()));
+    }
     let mut store = super::access::open_writer(path, false)?;
+    let before = size(path)?;
     loop {
         match store.db.compact() {
             Ok(true) => continue,
