@@ -314,11 +314,11 @@ fn prompt_hidden(prompt: &str) -> Result<String, OpsError> {
     let mut silent = original.clone();
     silent.local_flags.remove(LocalFlags::ECHO);
     silent.local_flags.insert(LocalFlags::ECHONL);
-    tcsetattr(&stdin, SetArg::TCSAFLUSH, &silent)
+    tcsetattr(&stdin, SetArg::TCSANOW, &silent)
         .map_err(|e| OpsError::io("lecture impossible de", terminal, e.into()))?;
     let mut line = String::new();
     let read = stdin.lock().read_line(&mut line);
-    let _ = tcsetattr(&stdin, SetArg::TCSAFLUSH, &original);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &original);
     match read {
         Ok(0) => Err(OpsError::Invalid("aucun mot de passe saisi".into())),
         Ok(_) => Ok(trim_line_end(line)),
