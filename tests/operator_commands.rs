@@ -782,6 +782,9 @@ fn bad_input_gets_one_french_line_and_a_failure_status() {
     }
     with[4] = "xml";
     refused(&with, None, "format inconnu « xml »");
+    let itself = db_of(&data);
+    let onto_itself = ["backup", "--data", &data_arg, "--out", path_str(&itself)];
+    refused(&onto_itself, None, "est la base elle-même");
     refused(
         &[
             "backup",

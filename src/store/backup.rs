@@ -62,6 +62,12 @@ pub fn backup(reader: &Reader, source: &Path, dest: &Path) -> Result<Verified, O
             source.display()
         )));
     }
+    if same_file(source, dest) {
+        return Err(OpsError::Invalid(format!(
+            "{} est la base elle-même : choisissez un autre fichier ou un dossier pour --out",
+            dest.display()
+        )));
+    }
     let temp = temp_path(dest);
     let result = write_copy(&txn, source, &temp).and_then(|()| {
         let verified = verify(&temp)?;
@@ -83,6 +89,15 @@ pub fn backup(reader: &Reader, source: &Path, dest: &Path) -> Result<Verified, O
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// `.NAME.tmp-PID` beside `dest`: same file system, so the final rename is atomic.
