@@ -14,12 +14,18 @@
 //! Nothing read from the file is trusted: a record that does not decode is reported as
 //! [`StoreError::Corrupt`] naming its table and key, never a panic.
 
+pub mod access;
+pub mod backup;
 pub mod chat;
+pub mod export;
+pub mod import;
 pub mod password;
 mod records;
+pub mod restore;
 pub mod retention;
 mod schema;
 pub mod thread;
+pub mod user_admin;
 mod users;
 
 pub use chat::NewUser;

@@ -1,0 +1,121 @@
+//! `classcord export`: the kept chat lines as CSV, JSON or JSON Lines (see `store::export`).
+//! Works while the server runs (read-only snapshot) and while it is stopped.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+use classcord_core::message::ChannelName;
+
+use super::fail;
+use crate::store::access::{database_in, open_reader, OpsError};
+use crate::store::export::{export, export_to_file, parse_date, ExportOptions, Format};
+
+/// Exporte les messages conservés (colonnes id, timestamp, from, to, channel, content), même
+/// pendant que le serveur tourne.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "export")]
+pub struct Export {
+    /// dossier des données (défaut : ./classcord-data)
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// format : csv, json ou jsonl (un objet JSON par ligne)
+    #[argh(option)]
+    format: String,
+    /// seulement ce salon (par ex. general ou "#Maths")
+    #[argh(option)]
+    channel: Option<String>,
+    /// à partir de cette date, heure locale du serveur : AAAA-MM-JJ ou AAAA-MM-JJTHH:MM[:SS]
+    #[argh(option)]
+    since: Option<String>,
+    /// jusqu'à cette date incluse, même format (2026-12-01 : toute la journée)
+    #[argh(option)]
+    until: Option<String>,
+    /// fichier à écrire (défaut : la sortie standard)
+    #[argh(option)]
+    out: Option<PathBuf>,
+    /// CSV : séparateur de colonnes, « , » (défaut), « ; » (Excel en français) ou « tab »
+    #[argh(option)]
+    delimiter: Option<String>,
+    /// CSV : sans l'indicateur UTF-8 (BOM) en tête de fichier, pour les scripts
+    #[argh(switch)]
+    no_bom: bool,
+    /// CSV : cellules telles quelles, sans l'apostrophe qui neutralise =, +, -, @ en tête
+    #[argh(switch)]
+    raw: bool,
+}
+
+impl Export {
+    pub fn run(self) -> ExitCode {
+        match self.export() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        }
+    }
+
+    fn options(&self) -> Result<ExportOptions, OpsError> {
+        let mut options = ExportOptions::new(self.format.parse::<Format>()?);
+        if let Some(raw) = &self.channel {
+            options.channel = Some(ChannelName::parse(raw).map_err(|_| {
+                OpsError::Invalid(format!(
+                    "nom de salon invalide « {raw} » (1 à 32 caractères, sans espace ni virgule)"
+                ))
+            })?);
+        }
+        options.since = self.since.as_deref().map(parse_date).transpose()?;
+        options.until = self.until.as_deref().map(parse_date).transpose()?;
+        if let (Some(since), Some(until)) = (&options.since, &options.until) {
+            if until < since && !since.starts_with(until.as_str()) {
+                return Err(OpsError::Invalid(format!(
+                    "--until ({until}) est avant --since ({since}) : aucune ligne ne peut convenir"
+                )));
+            }
+        }
+        if let Some(text) = &self.delimiter {
+            options.delimiter = match text.as_str() {
+                "," => b',',
+                ";" => b';',
+                "tab" | "\t" | "\\t" => b'\t',
+                "|" => b'|',
+                _ => {
+                    return Err(OpsError::Invalid(format!(
+                        "séparateur « {text} » non pris en charge : « , », « ; », « tab » ou « | »"
+                    )))
+                }
+            };
+        }
+        options.bom = !self.no_bom;
+        options.formula_guard = !self.raw;
+        Ok(options)
+    }
+
+    fn export(&self) -> Result<(), OpsError> {
+        let options = self.options()?;
+        let db_path = database_in(self.data.as_deref());
+        let reader = open_reader(&db_path)?;
+        super::note_repair(&reader, &db_path);
+        let txn = reader.begin_read().map_err(|e| OpsError::Store {
+            path: db_path.clone(),
+            source: e,
+        })?;
+        let count = match &self.out {
+            Some(out) => export_to_file(&txn, &db_path, &options, out)?,
+            None => {
+                let stdout = std::io::stdout();
+                let mut writer = std::io::BufWriter::new(stdout.lock());
+                let name = PathBuf::from("(sortie standard)");
+                let count = export(&txn, &db_path, &options, &mut writer, &name)?;
+                writer
+                    .flush()
+                    .map_err(|e| OpsError::io("écriture impossible dans", &name, e))?;
+                count
+            }
+        };
+        match &self.out {
+            Some(out) => eprintln!("{count} ligne(s) exportée(s) dans {}", out.display()),
+            None => eprintln!("{count} ligne(s) exportée(s)"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,327 @@
+//! `classcord user list|add|del|passwd`: account administration. `list` reads a snapshot (also
+//! while the server runs); the others write and need the server stopped. Passwords are read from
+//! the terminal without echo, or as one line from standard input when it is not a terminal
+//! (`echo "$MDP" | classcord user add alice`); they are never printed.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use argh::FromArgs;
+use classcord_core::message::{check_name, NameProblem};
+use unicode_normalization::UnicodeNormalization;
+
+use super::fail;
+use crate::config::{Config, Overrides};
+use crate::store::access::{database_in, open_reader, open_writer, OpsError};
+use crate::store::import::password_problem;
+use crate::store::user_admin::list_users;
+use crate::store::{HashParams, PasswordHasher, RegisterError};
+
+/// Gère les comptes : list, add, del, passwd.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "user")]
+pub struct User {
+    #[argh(subcommand)]
+    action: Action,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Action {
+    List(List),
+    Add(Add),
+    Del(Del),
+    Passwd(Passwd),
+}
+
+/// Liste les comptes (aussi pendant que le serveur tourne).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+struct List {
+    /// dossier des données (défaut : ./classcord-data)
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+/// Crée un compte (serveur arrêté) ; le mot de passe est demandé sans écho, ou lu sur l'entrée
+/// standard.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "add")]
+struct Add {
+    /// nom du compte
+    #[argh(positional)]
+    name: String,
+    /// dossier des données (défaut : ./classcord-data, ou celui du fichier de configuration)
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// fichier de configuration (coût du hachage : section [passwords])
+    #[argh(option)]
+    config: Option<PathBuf>,
+}
+
+/// Supprime un compte, ses messages en attente et ses salons mémorisés (serveur arrêté).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "del")]
+struct Del {
+    /// nom du compte
+    #[argh(positional)]
+    name: String,
+    /// dossier des données (défaut : ./classcord-data)
+    #[argh(option)]
+    data: Option<PathBuf>,
+}
+
+/// Change le mot de passe d'un compte (serveur arrêté).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "passwd")]
+struct Passwd {
+    /// nom du compte
+    #[argh(positional)]
+    name: String,
+    /// dossier des données (défaut : ./classcord-data, ou celui du fichier de configuration)
+    #[argh(option)]
+    data: Option<PathBuf>,
+    /// fichier de configuration (coût du hachage : section [passwords])
+    #[argh(option)]
+    config: Option<PathBuf>,
+}
+
+impl User {
+    pub fn run(self) -> ExitCode {
+        let result = match self.action {
+            Action::List(list) => list.run(),
+            Action::Add(add) => add.run(),
+            Action::Del(del) => del.run(),
+            Action::Passwd(passwd) => passwd.run(),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        }
+    }
+}
+
+impl List {
+    fn run(self) -> Result<(), OpsError> {
+        let db_path = database_in(self.data.as_deref());
+        let reader = open_reader(&db_path)?;
+        super::note_repair(&reader, &db_path);
+        let txn = reader.begin_read().map_err(|e| OpsError::Store {
+            path: db_path.clone(),
+            source: e,
+        })?;
+        let users = list_users(&txn, &db_path)?;
+        for user in &users {
+            let t = crate::clock::local_time(user.created_unix, 0);
+            println!(
+                "{}  (créé le {:04}-{:02}-{:02} {:02}:{:02})",
+                user.name, t.year, t.month, t.day, t.hour, t.minute
+            );
+        }
+        println!("{} compte(s)", users.len());
+        Ok(())
+    }
+}
+
+impl Add {
+    fn run(self) -> Result<(), OpsError> {
+        let name = account_name(&self.name)?;
+        let (db_path, params) = settings(self.data, self.config.as_deref())?;
+        let hasher = hasher(params)?;
+        let store = open_writer(&db_path, true)?;
+        let taken = store
+            .find_user(&name)
+            .map_err(|e| OpsError::store(&db_path, e))?;
+        if let Some(existing) = taken {
+            return Err(OpsError::Invalid(format!(
+                "un compte « {} » existe déjà (classcord user passwd pour changer son mot de passe)",
+                existing.name
+            )));
+        }
+        let password = read_password(&name)?;
+        let hash = hash(&hasher, &password)?;
+        match store.register_user(&name, &hash, now_unix()) {
+            Ok(()) => {
+                println!("compte « {name} » créé dans {}", db_path.display());
+                Ok(())
+            }
+            Err(RegisterError::AlreadyExists) => Err(OpsError::Invalid(format!(
+                "un compte « {name} » existe déjà"
+            ))),
+            Err(RegisterError::Store(e)) => Err(OpsError::store(&db_path, e)),
+        }
+    }
+}
+
+impl Del {
+    fn run(self) -> Result<(), OpsError> {
+        let db_path = database_in(self.data.as_deref());
+        let store = open_writer(&db_path, false)?;
+        match store
+            .delete_user(self.name.nfc().collect::<String>().as_str())
+            .map_err(|e| OpsError::store(&db_path, e))?
+        {
+            Some(deleted) => {
+                println!(
+                    "compte « {} » supprimé ({} message(s) en attente, {} salon(s) mémorisé(s), \
+                     {} ligne(s) d'historique privé retirée(s) de l'index ; les messages restent \
+                     dans l'export)",
+                    deleted.name, deleted.deferred, deleted.memberships, deleted.conversation_lines
+                );
+                Ok(())
+            }
+            None => Err(no_such_account(&self.name)),
+        }
+    }
+}
+
+impl Passwd {
+    fn run(self) -> Result<(), OpsError> {
+        let name: String = self.name.nfc().collect();
+        let (db_path, params) = settings(self.data, self.config.as_deref())?;
+        let hasher = hasher(params)?;
+        let store = open_writer(&db_path, false)?;
+        let Some(record) = store
+            .find_user(&name)
+            .map_err(|e| OpsError::store(&db_path, e))?
+        else {
+            return Err(no_such_account(&name));
+        };
+        let password = read_password(&record.name)?;
+        let hash = hash(&hasher, &password)?;
+        if !store
+            .set_password_hash(&name, &hash)
+            .map_err(|e| OpsError::store(&db_path, e))?
+        {
+            return Err(no_such_account(&name));
+        }
+        println!("mot de passe de « {} » changé", record.name);
+        Ok(())
+    }
+}
+
+fn no_such_account(name: &str) -> OpsError {
+    OpsError::Invalid(format!(
+        "aucun compte « {name} » (classcord user list affiche les comptes)"
+    ))
+}
+
+/// The name as the server registers it (NFC), checked like a registration.
+fn account_name(raw: &str) -> Result<String, OpsError> {
+    let name: String = raw.nfc().collect();
+    match check_name(&name) {
+        Ok(()) => Ok(name),
+        Err(NameProblem::Reserved) => Err(OpsError::Invalid(format!(
+            "« {raw} » est un nom réservé (serveur, admin...) : choisissez-en un autre"
+        ))),
+        Err(problem) => Err(OpsError::Invalid(format!(
+            "nom de compte invalide « {raw} » : {problem}"
+        ))),
+    }
+}
+
+/// The database and hashing parameters: from `--config` if given (its `data_dir` unless `--data`
+/// says otherwise), else the defaults.
+pub(super) fn settings(
+    data: Option<PathBuf>,
+    config: Option<&Path>,
+) -> Result<(PathBuf, HashParams), OpsError> {
+    match config {
+        None => Ok((database_in(data.as_deref()), HashParams::default())),
+        Some(file) => {
+            let overrides = Overrides {
+                data_dir: data,
+                ..Overrides::default()
+            };
+            let config = Config::load(Some(file), overrides)
+                .map_err(|e| OpsError::Invalid(e.to_string()))?;
+            Ok((config.database_path(), config.hash))
+        }
+    }
+}
+
+pub(super) fn hasher(params: HashParams) -> Result<PasswordHasher, OpsError> {
+    PasswordHasher::new(params)
+        .map_err(|e| OpsError::Invalid(format!("paramètres de hachage invalides : {e}")))
+}
+
+fn hash(hasher: &PasswordHasher, password: &str) -> Result<String, OpsError> {
+    hasher
+        .hash(password)
+        .map_err(|e| OpsError::Invalid(format!("hachage impossible : {e}")))
+}
+
+pub(super) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Asks twice without echo on a terminal; otherwise reads one line from standard input.
+fn read_password(name: &str) -> Result<String, OpsError> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let first = prompt_hidden(&format!("Mot de passe pour « {name} » : "))?;
+        let second = prompt_hidden("Confirmez le mot de passe : ")?;
+        if first != second {
+            return Err(OpsError::Invalid(
+                "les deux mots de passe diffèrent : rien n'a été changé".into(),
+            ));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        let read = stdin.lock().read_line(&mut line).map_err(|e| {
+            OpsError::io("lecture impossible de", Path::new("(entrée standard)"), e)
+        })?;
+        if read == 0 {
+            return Err(OpsError::Invalid(
+                "aucun mot de passe reçu sur l'entrée standard".into(),
+            ));
+        }
+        trim_line_end(line)
+    };
+    if let Some(problem) = password_problem(&password) {
+        return Err(OpsError::Invalid(format!(
+            "{problem} : rien n'a été changé"
+        )));
+    }
+    Ok(password)
+}
+
+fn trim_line_end(mut line: String) -> String {
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
+        }
+    }
+    line
+}
+
+/// Reads one line from the terminal with echo off (restored even if the read fails).
+fn prompt_hidden(prompt: &str) -> Result<String, OpsError> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    let terminal = Path::new("(terminal)");
+    let stdin = std::io::stdin();
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{prompt}");
+    let _ = stderr.flush();
+    let original =
+        tcgetattr(&stdin).map_err(|e| OpsError::io("lecture impossible de", terminal, e.into()))?;
+    let mut silent = original.clone();
+    silent.local_flags.remove(LocalFlags::ECHO);
+    silent.local_flags.insert(LocalFlags::ECHONL);
+    tcsetattr(&stdin, SetArg::TCSANOW, &silent)
+        .map_err(|e| OpsError::io("lecture impossible de", terminal, e.into()))?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &original);
+    match read {
+        Ok(0) => Err(OpsError::Invalid("aucun mot de passe saisi".into())),
+        Ok(_) => Ok(trim_line_end(line)),
+        Err(e) => Err(OpsError::io("lecture impossible de", terminal, e)),
+    }
+}
