@@ -65,8 +65,8 @@ fn guests_who_ask_for_the_user_list_first_keep_their_own_name() {
     assert_eq!(first.recv_chat()["content"], "à toi seul");
     second.expect_silence(QUIET);
 
-    let log = server.log();
-    assert!(log.contains("[INVITE] Invité3660"), "{log}");
+    server.wait_for_log("[INVITE] Invité812");
+    let log = server.wait_for_log("[INVITE] Invité3660");
     assert!(
         !log.contains("[INVITE] invité"),
         "nobody was named invité: {log}"

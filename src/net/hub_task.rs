@@ -27,8 +27,6 @@ use classcord_core::message::fold_name;
 use smol::Timer;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub const SHUTDOWN_NOTICE: &str = "Le serveur s'arrête. À bientôt !";
-
 /// Commands handled before the touched outboxes are flushed: under load, each connection then
 /// gets the lines of many messages in one write.
 const MAX_BATCH: usize = 256;
@@ -296,8 +294,7 @@ impl HubTask {
                     "[ARRET] arrêt demandé : prévient {} connexion(s)",
                     self.peers.len()
                 );
-                self.hub
-                    .shutdown(SHUTDOWN_NOTICE, &clock::now(), &mut output);
+                self.hub.shutdown(&clock::now(), &mut output);
                 false
             }
         };
@@ -358,10 +355,16 @@ impl HubTask {
             Instant::now(),
         );
         for session in outcome.stalled {
-            log::debug!("[DEBUG] lecteur bloqué, plus attendu par les expéditeurs (#{})", session.0);
+            log::debug!(
+                "[DEBUG] lecteur bloqué, plus attendu par les expéditeurs (#{})",
+                session.0
+            );
         }
         if !outcome.resumed.is_empty() {
-            log::debug!("[DEBUG] lecture reprise pour {} expéditeur(s)", outcome.resumed.len());
+            log::debug!(
+                "[DEBUG] lecture reprise pour {} expéditeur(s)",
+                outcome.resumed.len()
+            );
         }
         if !self.flood.any_paused() {
             self.recheck_running.store(false, Ordering::Release);
@@ -590,7 +593,10 @@ impl HubTask {
                         );
                     }
                     // The reader stops too: nothing more from this client reaches the hub.
-                    if matches!(reason, CloseReason::RateLimit | CloseReason::Timeout) {
+                    if matches!(
+                        reason,
+                        CloseReason::RateLimit | CloseReason::Timeout | CloseReason::Kick
+                    ) {
                         let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Read);
                     }
                     self.close_peer(session);
@@ -687,6 +693,17 @@ impl HubTask {
                     self.ip(session),
                     session.0
                 );
+            }
+            Event::Kicked { session, banned } => {
+                let what = if banned { "banni" } else { "exclu" };
+                log::warn!(
+                    "[ADMIN] {} (#{}) {what} par l'administrateur",
+                    self.ip(session),
+                    session.0
+                );
+            }
+            Event::ChannelDeleted { channel } => {
+                log::info!("[ADMIN] salon {channel} supprimé");
             }
             Event::Rejected { session, reason } => {
                 log::warn!(

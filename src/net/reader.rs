@@ -12,8 +12,8 @@ use futures_lite::future;
 use smol::channel::Sender;
 use smol::Timer;
 
-use super::hub_task::HubCommand;
 use super::flood::ReadGate;
+use super::hub_task::HubCommand;
 use super::writer::Stream;
 use std::sync::Arc;
 

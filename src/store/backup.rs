@@ -15,7 +15,8 @@ use redb::{Database, Durability, Key, ReadTransaction, TableDefinition, TableErr
 
 use super::access::{check_schema, table_counts, OpsError, Reader, OPS_CACHE_BYTES};
 use super::schema::{
-    CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, DEFERRED, MEMBERSHIPS, MESSAGES, META,
+    CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED, MEMBERSHIPS,
+    MESSAGES, META,
 };
 use super::users::USERS;
 use super::StoreError;
@@ -24,7 +25,7 @@ use super::StoreError;
 const CHUNK: usize = 20_000;
 
 /// Every table the copy knows.
-pub(super) const KNOWN_TABLES: [&str; 8] = [
+pub(super) const KNOWN_TABLES: [&str; 9] = [
     "meta",
     "users",
     "messages",
@@ -33,6 +34,7 @@ pub(super) const KNOWN_TABLES: [&str; 8] = [
     "deferred",
     "memberships",
     "closed_channels",
+    "created_channels",
 ];
 
 /// What a verified backup file holds.
@@ -146,6 +148,7 @@ fn copy_all(txn: &ReadTransaction, db: &Database) -> Result<(), Copy> {
     copy(txn, db, DEFERRED)?;
     copy(txn, db, MEMBERSHIPS)?;
     copy(txn, db, CLOSED_CHANNELS)?;
+    copy(txn, db, CREATED_CHANNELS)?;
     // The chunks were committed without fsync; this commit makes all of them durable.
     let dest = |e: StoreError| Copy::Dest(e);
     let last = db.begin_write().map_err(|e| dest(e.into()))?;

@@ -10,8 +10,8 @@ use redb::{Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTr
 
 use super::records;
 use super::schema::{
-    CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, DEFERRED, ID_CEILING_KEY, MEMBERSHIPS,
-    MESSAGES, META,
+    CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED, ID_CEILING_KEY,
+    MEMBERSHIPS, MESSAGES, META,
 };
 use super::users::USERS;
 use super::{Store, StoreError};
@@ -98,6 +98,10 @@ impl Store {
         for entry in txn.open_table(CLOSED_CHANNELS)?.iter()? {
             let (_, display) = entry?;
             restored.closed_channels.push(display.value().to_owned());
+        }
+        for entry in txn.open_table(CREATED_CHANNELS)?.iter()? {
+            let (_, display) = entry?;
+            restored.created_channels.push(display.value().to_owned());
         }
         for entry in txn.open_table(MEMBERSHIPS)?.iter()? {
             let (key, display) = entry?;
@@ -193,6 +197,18 @@ fn apply(txn: &WriteTransaction, writes: &[StoreRequest]) -> Result<(), StoreErr
             } => {
                 let mut table = txn.open_table(CLOSED_CHANNELS)?;
                 if *closed {
+                    table.insert(key.as_str(), display.as_str())?;
+                } else {
+                    table.remove(key.as_str())?;
+                }
+            }
+            StoreRequest::ChannelCreated {
+                key,
+                display,
+                created,
+            } => {
+                let mut table = txn.open_table(CREATED_CHANNELS)?;
+                if *created {
                     table.insert(key.as_str(), display.as_str())?;
                 } else {
                     table.remove(key.as_str())?;

@@ -11,6 +11,7 @@
 //! | `deferred` | (recipient key, id) -> sender key | private lines waiting for a login |
 //! | `memberships` | (account key, channel key) -> channel name | channels rejoined at login |
 //! | `closed_channels` | channel key -> channel name | channels an administrator closed |
+//! | `created_channels` | channel key -> channel name | channels an administrator created (kept when empty) |
 
 use redb::{Durability, ReadableTable, TableDefinition};
 
@@ -34,6 +35,8 @@ pub(super) const MEMBERSHIPS: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("memberships");
 pub(super) const CLOSED_CHANNELS: TableDefinition<&str, &str> =
     TableDefinition::new("closed_channels");
+pub(super) const CREATED_CHANNELS: TableDefinition<&str, &str> =
+    TableDefinition::new("created_channels");
 
 impl Store {
     /// Checks the schema version, migrates an older file in place (one transaction: all or
@@ -76,6 +79,7 @@ impl Store {
         txn.open_table(DEFERRED)?;
         txn.open_table(MEMBERSHIPS)?;
         txn.open_table(CLOSED_CHANNELS)?;
+        txn.open_table(CREATED_CHANNELS)?;
         txn.open_table(META)?
             .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
         txn.commit()?;

@@ -50,6 +50,10 @@ impl Hub {
                     reason: "exists",
                 });
             }
+            AuthOutcome::LoggedIn { name } if self.is_banned(&fold_name(&name)) => {
+                // The login reply slot carries the refusal; then the connection closes.
+                self.refuse_banned(session, now, out);
+            }
             AuthOutcome::LoggedIn { name } => {
                 let mut reply = JsonLine::new("login");
                 reply.push_str("status", "ok").push_str("username", &name);

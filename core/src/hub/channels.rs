@@ -5,6 +5,7 @@ use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 
+use super::notices::{fill, ChannelMoves, NoticeTo};
 use super::{Channel, Effect, Event, Hub, Identity, Now, Output, SessionId, StoreRequest};
 use crate::frame::JsonLine;
 use crate::message::{ChannelName, Presence, DEFAULT_CHANNEL};
@@ -69,13 +70,18 @@ impl Hub {
             closed,
         }));
         let empty = entry.members.is_empty();
-        let text = if closed {
-            format!("Le salon {display} a été fermé par l'administrateur.")
+        let texts = &self.config.notices;
+        let template = if closed {
+            &texts.channel_closed
         } else {
-            format!("Le salon {display} est rouvert.")
+            &texts.channel_reopened
         };
-        let frame = self.notice_frame(&text, None, Some(&display), now);
-        self.send_to_channel(&frame, &channel.key, None, out);
+        let text = fill(template, "", &display, None, "");
+        let to = NoticeTo::Channel {
+            key: &channel.key,
+            except: None,
+        };
+        self.notice(to, &text, now, out);
         if !closed && empty {
             self.channels.remove(&channel.key);
         }
@@ -200,13 +206,12 @@ impl Hub {
         let Some(state) = self.sessions.get(&session) else {
             return Ok(());
         };
-        if let Some(name) = state.name().map(|name| name.display.clone()) {
+        if state.name().is_some() {
             out.log(Event::ChannelJoined {
                 session,
-                channel: display.clone(),
+                channel: display,
             });
-            let text = format!("{name} a rejoint {display}.");
-            self.channel_notice(&channel.key, session, &text, now, out);
+            self.announce_move(&channel.key, session, true, now, out);
         }
         Ok(())
     }
@@ -239,18 +244,12 @@ impl Hub {
         if let Some(account) = account {
             self.save_membership(account, channel.key.clone(), display.clone(), false, out);
         }
-        if let Some(name) = name {
+        if name.is_some() {
             out.log(Event::ChannelLeft {
                 session,
-                channel: display.clone(),
+                channel: display,
             });
-            self.channel_notice(
-                &channel.key,
-                session,
-                &format!("{name} a quitté {display}."),
-                now,
-                out,
-            );
+            self.announce_move(&channel.key, session, false, now, out);
         }
         Ok(())
     }
@@ -261,7 +260,11 @@ impl Hub {
         };
         channel.members.remove(&session);
         channel.routes = None;
-        if channel.members.is_empty() && !channel.closed && key != DEFAULT_CHANNEL {
+        if channel.members.is_empty()
+            && !channel.closed
+            && !channel.permanent
+            && key != DEFAULT_CHANNEL
+        {
             self.channels.remove(key);
         }
     }
@@ -286,24 +289,46 @@ impl Hub {
             .map_or_else(|| channel.display.clone(), |found| found.display.clone())
     }
 
-    /// A notice to the other identified members of a channel (not the default one: everybody is
-    /// there, presence lines already tell).
-    pub(super) fn channel_notice(
+    /// Tells a channel's other members that `session` arrived or left (never in the default
+    /// channel: everybody is there, presence lines already tell), as `[notices]` says.
+    fn announce_move(
         &mut self,
         key: &str,
-        except: SessionId,
-        text: &str,
+        session: SessionId,
+        joined: bool,
         now: &Now,
         out: &mut Output,
     ) {
         if key == DEFAULT_CHANNEL {
             return;
         }
-        let Some(channel) = self.channels.get(key) else {
+        let Some(state) = self.sessions.get(&session) else {
             return;
         };
-        let frame = self.notice_frame(text, None, Some(&channel.display), now);
-        self.send_to_channel(&frame, key, Some(except), out);
+        let (name, account) = match &state.identity {
+            Identity::Anonymous => return,
+            Identity::Guest(name) => (name.display.clone(), false),
+            Identity::User(name) => (name.display.clone(), true),
+        };
+        let texts = &self.config.notices;
+        let announced = match texts.channel_moves {
+            ChannelMoves::All => true,
+            ChannelMoves::AccountsOnly => account,
+            ChannelMoves::Off => false,
+        };
+        let Some(display) = self.channels.get(key).map(|c| c.display.clone()) else {
+            return;
+        };
+        if !announced {
+            return;
+        }
+        let template = if joined { &texts.joined } else { &texts.left };
+        let text = fill(template, &name, &display, None, "");
+        let to = NoticeTo::Channel {
+            key,
+            except: Some(session),
+        };
+        self.notice(to, &text, now, out);
     }
 
     pub(super) fn visible_names_in(&self, channel: &Channel) -> u64 {

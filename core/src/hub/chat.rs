@@ -8,6 +8,7 @@ use alloc::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::notices::message_line;
+use super::notices::NoticeTo;
 use super::{
     ChatRecord, Destination, Effect, Event, Frame, Hub, Identity, Name, Now, Output, SenderKind,
     Session, SessionId, StoreRequest,
@@ -57,7 +58,7 @@ impl Hub {
         if let Err(error) = self.join(session, channel, now, out) {
             let refused = error.text(&self.channel_display(channel));
             let text = format!("{refused} Message non envoyé.");
-            self.private_notice(session, &sender.display, &text, now, out);
+            self.notice(NoticeTo::Session(session), &text, now, out);
             return;
         }
         let Some(display) = self.channels.get(&channel.key).map(|c| c.display.clone()) else {
@@ -66,6 +67,7 @@ impl Hub {
         let id = self.take_message_id(out);
         let frame = encode_chat(message, &sender.display, None, Some(&display), id, now);
         let recipients = self.send_to_channel(&frame, &channel.key, Some(session), out);
+        self.count_message(session);
         if self.config.keep_history {
             let destination = Destination::Channel {
                 key: channel.key.clone(),
@@ -82,6 +84,13 @@ impl Hub {
             recipients,
             frame,
         });
+    }
+
+    /// One more chat line relayed from `session` (the console's `who`).
+    pub(super) fn count_message(&mut self, session: SessionId) {
+        if let Some(state) = self.sessions.get_mut(&session) {
+            state.messages += 1;
+        }
     }
 
     /// A relayed line as the store keeps it.
@@ -132,22 +141,14 @@ impl Hub {
                 return;
             }
         };
-        let done = if joining {
-            self.change_membership(session, &channel, true, now, out)
-        } else {
-            self.change_membership(session, &channel, false, now, out)
-        };
-        if done {
-            let Some(name) = self.sessions.get(&session).and_then(Session::name).cloned() else {
-                return;
-            };
+        if self.change_membership(session, &channel, joining, now, out) {
             let display = self.channel_display(&channel);
             let text = if joining {
                 format!("Vous avez rejoint {display}.")
             } else {
                 format!("Vous avez quitté {display}.")
             };
-            self.private_notice(session, &name.display, &text, now, out);
+            self.notice(NoticeTo::Session(session), &text, now, out);
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use alloc::format;
 
+use super::notices::NoticeTo;
 use super::{CloseReason, Effect, Event, Hub, Identity, Now, Output, SessionId};
 
 /// How many lines a connection may send: `burst` at once, then `per_second` on average.
@@ -89,16 +90,12 @@ impl Hub {
         match state.bucket.refused_since_warning {
             None => {
                 state.bucket.refused_since_warning = Some(0);
-                let name = state.name().map(|name| name.display.clone());
                 let text = format!(
                     "Vous envoyez trop de messages (plus de {} par seconde) : ralentissez, sinon \
                      vous serez déconnecté. Ce message n'a pas été transmis.",
                     rate.per_second
                 );
-                match name {
-                    Some(name) => self.private_notice(session, &name, &text, now, out),
-                    None => self.send_error(session, &text, out),
-                }
+                self.notice(NoticeTo::Session(session), &text, now, out);
                 out.log(Event::RateLimited {
                     session,
                     disconnected: false,

@@ -19,11 +19,13 @@
 //! - `records.rs`: what is kept in the store and loaded back; `waiting.rs`: a session waiting
 //!   for the shell (password check, deferred lines, history page);
 //! - `channels.rs`: membership, closing, channel bounds;
-//! - `notices.rs`: server notices (welcome, announcements, shutdown);
+//! - `notices.rs`: server notices (welcome, channel moves, alerts, kicks, shutdown) and their texts;
+//! - `admin.rs`: the operator's requests (who, kick, alert, channels...);
 //! - `delivery.rs`: how a frame reaches sessions (direct, held during a check, channel routes).
 //!
 //! Tests sit in `tests/`, one file per concern above, all driving the public API.
 
+pub mod admin;
 mod auth;
 mod channels;
 mod chat;
@@ -59,9 +61,11 @@ pub use waiting::MAX_LINES_WHILE_CHECKING;
 
 use crate::frame::JsonLine;
 use crate::message::{fold_name, ChannelName, Presence, Request};
+pub use admin::{AdminCommand, AdminReply, ChannelAction, ChannelInfo, SessionInfo, SessionKind};
 use delivery::Routes;
 pub use limits::LineRate;
 use limits::{Admission, Bucket};
+pub use notices::{fill, ChannelMoves, NoticeTexts};
 use waiting::{Waiting, WaitingFor};
 
 /// Hub settings.
@@ -70,6 +74,8 @@ pub struct HubConfig {
     /// Sent as a private notice after login and to a new guest; `{nom}` is replaced by the name.
     /// Empty: no welcome.
     pub welcome: String,
+    /// Every other notice text, and who hears about channel moves.
+    pub notices: NoticeTexts,
     /// Keep relayed lines for `history` and export (deferred private lines are kept regardless).
     pub keep_history: bool,
     /// Deferred private lines one account may have waiting, and one sender may have queued.
@@ -88,6 +94,7 @@ impl Default for HubConfig {
                 "Bienvenue sur ClassCord, {nom} ! Vous êtes dans #général. \
                  Tapez /join #salon pour rejoindre un autre salon.",
             ),
+            notices: NoticeTexts::default(),
             keep_history: true,
             deferred_per_recipient: 100,
             deferred_per_sender: 50,
@@ -124,8 +131,10 @@ struct Session {
     /// Lines it may still send (see `limits.rs`).
     bucket: Bucket,
     connected_micros: u64,
-    /// Closed by the hub (rate limit, timeout, line cap): later lines are ignored.
+    /// Closed by the hub (rate limit, timeout, line cap, kick): later lines are ignored.
     closing: bool,
+    /// Chat lines relayed from it (the console's `who`).
+    messages: u64,
 }
 
 impl Session {
@@ -150,6 +159,8 @@ struct Channel {
     display: String,
     members: BTreeSet<SessionId>,
     closed: bool,
+    /// Created by an administrator: kept when empty.
+    permanent: bool,
     /// Where a line for this channel goes; rebuilt lazily after any change (`None` = stale), so
     /// a message costs one copy of this list instead of a lookup per member.
     routes: Option<Routes>,
@@ -161,6 +172,7 @@ impl Channel {
             display,
             members: BTreeSet::new(),
             closed,
+            permanent: false,
             routes: None,
         }
     }
@@ -187,6 +199,8 @@ pub struct Hub {
     deferred_loading: BTreeSet<String>,
     /// Saved channel memberships of accounts: account key -> channel key -> display.
     memberships: BTreeMap<String, BTreeMap<String, String>>,
+    /// Folded names that may not log in or be taken by a guest (set by the shell).
+    banned: BTreeSet<String>,
 }
 
 /// Ids reserved in the store at a time; a new block is asked for when half is used, so the store
@@ -200,12 +214,25 @@ impl Hub {
         let default = ChannelName::default_channel();
         let mut channels = BTreeMap::new();
         channels.insert(default.key, Channel::new(default.display, false));
-        for display in &restored.closed_channels {
-            let name = ChannelName::parse(display);
-            if let Ok(name) = name {
-                if !name.is_default() {
-                    channels.insert(name.key, Channel::new(name.display, true));
-                }
+        for (display, closed) in restored
+            .created_channels
+            .iter()
+            .map(|d| (d, false))
+            .chain(restored.closed_channels.iter().map(|d| (d, true)))
+        {
+            let Ok(name) = ChannelName::parse(display) else {
+                continue;
+            };
+            if name.is_default() {
+                continue;
+            }
+            let channel = channels
+                .entry(name.key)
+                .or_insert_with(|| Channel::new(name.display, false));
+            if closed {
+                channel.closed = true;
+            } else {
+                channel.permanent = true;
             }
         }
         let mut deferred_to = BTreeMap::new();
@@ -240,6 +267,7 @@ impl Hub {
             deferred_from,
             deferred_loading: BTreeSet::new(),
             memberships,
+            banned: BTreeSet::new(),
         }
     }
 
@@ -268,6 +296,7 @@ impl Hub {
                 bucket: Bucket::full(&self.config.line_rate.unwrap_or_default(), now.unix_micros),
                 connected_micros: now.unix_micros,
                 closing: false,
+                messages: 0,
             },
         );
     }

@@ -6,8 +6,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::notices::fill;
 use super::presence::status_frame;
-use super::{Event, Hub, Identity, Name, NameGroup, Now, Output, Session, SessionId};
+use super::{
+    CloseReason, Effect, Event, Hub, Identity, Name, NameGroup, Now, Output, Session, SessionId,
+};
 use crate::message::{fold_name, guest_name, Presence, DEFAULT_CHANNEL};
 
 impl Hub {
@@ -43,6 +46,20 @@ impl Hub {
         }
         let mut display = guest_name(requested);
         let mut key = fold_name(&display);
+        if self.banned.contains(&key) {
+            state.closing = true;
+            let text = fill(&self.config.notices.banned, "", "", None, "");
+            self.send_error(session, &text, out);
+            out.effects.push(Effect::Close {
+                session,
+                reason: CloseReason::Kick,
+            });
+            out.log(Event::Kicked {
+                session,
+                banned: true,
+            });
+            return None;
+        }
         if self.accounts.contains_key(&key) {
             // A registered name belongs to its account: a guest asking for it is marked, so it
             // can neither pose as the owner nor receive the owner's private messages.

@@ -20,6 +20,8 @@ pub enum CloseReason {
     RateLimit,
     /// Anonymous for too long.
     Timeout,
+    /// Kicked or banned by an administrator.
+    Kick,
 }
 
 /// Work the shell performs for the hub.
@@ -97,6 +99,14 @@ pub enum Event {
     TimedOut {
         session: SessionId,
         partial_line: bool,
+    },
+    /// Closed by an administrator (`banned`: a ban, at once or when the name tried to log in).
+    Kicked {
+        session: SessionId,
+        banned: bool,
+    },
+    ChannelDeleted {
+        channel: String,
     },
     /// A line was rejected with an error reply.
     Rejected {

@@ -8,6 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::chat::encode_chat;
+use super::notices::NoticeTo;
 use super::records::conversation_key;
 use super::waiting::WaitingFor;
 use super::{
@@ -35,7 +36,7 @@ impl Hub {
                 Some(account) => self.defer(session, sender, message, &account, now, out),
                 None => {
                     let text = format!("Utilisateur « {to} » inconnu : message non remis.");
-                    self.private_notice(session, &sender.display, &text, now, out);
+                    self.notice(NoticeTo::Session(session), &text, now, out);
                 }
             }
             return;
@@ -45,6 +46,7 @@ impl Hub {
         let id = self.take_message_id(out);
         let frame = encode_chat(message, &sender.display, Some(&recipient), None, id, now);
         let recipients = self.send_many(&frame, targets, out);
+        self.count_message(session);
         if self.config.keep_history {
             let record = self.private_record(session, &sender, &recipient, message, id, now);
             out.effects.push(Effect::Store(StoreRequest::Keep(record)));
@@ -85,7 +87,7 @@ impl Hub {
             None
         };
         if let Some(text) = refusal {
-            self.private_notice(session, &sender.display, &text, now, out);
+            self.notice(NoticeTo::Session(session), &text, now, out);
             out.log(Event::Rejected {
                 session,
                 reason: "deferred-limit",
@@ -97,11 +99,12 @@ impl Hub {
         *self.deferred_to.entry(to_key).or_insert(0) += 1;
         *self.deferred_from.entry(sender.key.clone()).or_insert(0) += 1;
         out.effects.push(Effect::Store(StoreRequest::Defer(record)));
+        self.count_message(session);
         let text = format!(
             "{account} n'est pas connecté·e : message conservé, il lui sera remis à sa prochaine \
              connexion."
         );
-        self.private_notice(session, &sender.display, &text, now, out);
+        self.notice(NoticeTo::Session(session), &text, now, out);
         out.log(Event::Deferred {
             session,
             from: sender.display,
@@ -184,7 +187,7 @@ impl Hub {
             None => {
                 let text = "Vos messages reçus en votre absence n'ont pas pu être lus : ils vous \
                             seront remis à votre prochaine connexion.";
-                self.private_notice(session, &name, text, now, out);
+                self.notice(NoticeTo::Session(session), text, now, out);
             }
         }
         self.welcome(session, &name, now, out);

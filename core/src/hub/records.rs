@@ -109,6 +109,12 @@ pub enum StoreRequest {
         display: String,
         closed: bool,
     },
+    /// A channel was created (kept when empty) or deleted by an administrator.
+    ChannelCreated {
+        key: String,
+        display: String,
+        created: bool,
+    },
     LoadHistory {
         session: SessionId,
         page: HistoryPage,
@@ -128,6 +134,8 @@ pub struct Restored {
     pub deferred: Vec<(String, String)>,
     /// Display names of the channels an administrator closed.
     pub closed_channels: Vec<String>,
+    /// Display names of the channels an administrator created (kept when empty).
+    pub created_channels: Vec<String>,
     /// (account key, channel display) for every saved membership.
     pub memberships: Vec<(String, String)>,
 }

@@ -2,6 +2,7 @@
 //! file per concern (named like the hub file it tests). This file holds the harness: every frame
 //! any test produces is checked against §1/§7: one ASCII JSON object, `\n`-terminated.
 
+mod admin;
 mod auth;
 mod channels;
 mod chat;
@@ -59,7 +60,9 @@ impl MemoryStore {
                     && matches!(&record.destination, Destination::Private { to_key, .. } if to_key == account))
             }),
             StoreRequest::ReserveIds { until } => self.reserved_until = *until,
-            StoreRequest::Membership { .. } | StoreRequest::ChannelClosed { .. } => {}
+            StoreRequest::Membership { .. }
+            | StoreRequest::ChannelClosed { .. }
+            | StoreRequest::ChannelCreated { .. } => {}
             StoreRequest::LoadHistory { .. } | StoreRequest::LoadDeferred { .. } => return true,
         }
         false

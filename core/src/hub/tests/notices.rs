@@ -31,7 +31,7 @@ fn shutdown_sends_a_notice_then_shutdown_then_closes_everyone() {
     let mut h = Harness::new();
     let alice = h.user("alice");
     let anonymous = h.connect();
-    h.hub.shutdown("Le serveur s'arrête.", &h.now, &mut h.out);
+    h.hub.shutdown(&h.now, &mut h.out);
     let sent = h.collect();
     let lines = sent.to(alice);
     assert_eq!(lines[0]["from"], "Serveur");

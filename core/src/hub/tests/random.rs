@@ -105,6 +105,6 @@ fn random_traffic_never_panics_and_every_frame_is_a_valid_line() {
         h.disconnect(session);
     }
     assert_eq!(h.hub.session_count(), 0);
-    h.hub.shutdown("fin", &h.now, &mut h.out);
+    h.hub.shutdown(&h.now, &mut h.out);
     assert!(h.collect().lines.is_empty());
 }
