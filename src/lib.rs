@@ -13,6 +13,7 @@
 //! - [`security`]: defences that need the peer's address (allowlist, connection caps, password
 //!   attempts).
 //! - [`logging`]: console log lines, with stable security tokens.
+//! - [`metrics`]: counters and gauges, Prometheus text for node_exporter.
 //! - [`clock`]: wall-clock and local time for the hub.
 
 pub mod accounts;
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod security;
 pub mod store;
