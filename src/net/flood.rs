@@ -1,10 +1,12 @@
 //! Back-pressure on floods: while a sender's lines leave recipients with deep queues, the hub
-//! stops reading that sender (its [`ReadGate`] closes; TCP then pushes back on the client)
-//! instead of letting honest readers overflow and be cut off as slow. Reading resumes once no
+//! stops reading that sender (its [`ReadGate`] closes; TCP then pushes back on the client) and
+//! parks the rest of what it already read, instead of letting honest readers overflow and be cut
+//! off as slow. The hub checks after every line, so a single read of many lines cannot overflow a
+//! reader before the pause. Reading resumes once no
 //! queue is deep any more. A recipient that makes no progress at all for [`STALLED_AFTER`] is not
 //! waited for: it stalls nobody, and is cut as a slow client when its own queue overflows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,17 +41,20 @@ impl ReadGate {
         self.opened.notify(usize::MAX);
     }
 
-    /// For the reader: returns at once while open, else when the hub opens it.
-    pub async fn wait_open(&self) {
+    /// For the reader: returns at once while open, else when the hub opens it. True when it
+    /// had to wait (time held back is not the client's: deadlines restart).
+    pub async fn wait_open(&self) -> bool {
+        let mut waited = false;
         loop {
             if !self.closed.load(Ordering::Acquire) {
-                return;
+                return waited;
             }
             let listener = self.opened.listen();
             if !self.closed.load(Ordering::Acquire) {
-                return;
+                return waited;
             }
             listener.await;
+            waited = true;
         }
     }
 }
@@ -57,6 +62,8 @@ impl ReadGate {
 #[derive(Debug)]
 struct Deep {
     depth: usize,
+    /// Bytes the peer had taken from this queue when last seen (its progress).
+    consumed: u64,
     progressed: Instant,
 }
 
@@ -68,6 +75,8 @@ pub struct FloodControl {
     /// ...until they drain below this.
     low_water: usize,
     deep: HashMap<SessionId, Deep>,
+    /// Recipients found stalled: not waited for again until their queue drains.
+    stalled: HashSet<SessionId>,
     paused: HashMap<SessionId, Arc<ReadGate>>,
     /// Set when the current command made a queue deep.
     deepened: bool,
@@ -89,6 +98,7 @@ impl FloodControl {
             high_water: limit / 4,
             low_water: limit / 16,
             deep: HashMap::new(),
+            stalled: HashSet::new(),
             paused: HashMap::new(),
             deepened: false,
         }
@@ -96,12 +106,13 @@ impl FloodControl {
 
     /// A frame went to `session`'s backlog, which now holds `depth` bytes.
     pub fn queued(&mut self, session: SessionId, depth: usize, now: Instant) {
-        if depth < self.high_water {
+        if depth < self.high_water || self.stalled.contains(&session) {
             return;
         }
         self.deepened = true;
         self.deep.entry(session).or_insert(Deep {
             depth,
+            consumed: 0,
             progressed: now,
         });
     }
@@ -121,32 +132,43 @@ impl FloodControl {
         self.paused.insert(sender, gate.clone()).is_none()
     }
 
+    /// Whether the lines handled since [`FloodControl::start_command`] deepened a queue.
+    pub fn deepened(&self) -> bool {
+        self.deepened
+    }
+
     pub fn any_paused(&self) -> bool {
         !self.paused.is_empty()
     }
 
-    /// Looks at the deep queues again (`depth_of` gives a session's queued bytes, `None` when it
-    /// is gone); resumes every paused sender once none is deep.
+    /// Looks at the deep queues again (`depth_of` gives a session's queued bytes and how many
+    /// bytes its peer has taken so far, `None` when it is gone); resumes every paused sender once
+    /// none is deep.
     pub fn recheck(
         &mut self,
-        depth_of: impl Fn(SessionId) -> Option<usize>,
+        depth_of: impl Fn(SessionId) -> Option<(usize, u64)>,
         now: Instant,
     ) -> Recheck {
         let mut outcome = Recheck::default();
         let low_water = self.low_water;
+        let stalled = &mut self.stalled;
+        // A stalled recipient counts again once it has drained (or is gone).
+        stalled.retain(|&session| depth_of(session).is_some_and(|(depth, _)| depth > low_water));
         self.deep.retain(|&session, deep| {
-            let Some(depth) = depth_of(session) else {
+            let Some((depth, consumed)) = depth_of(session) else {
                 return false;
             };
-            if depth < deep.depth {
+            if depth < deep.depth || consumed != deep.consumed {
                 deep.progressed = now;
             }
             deep.depth = depth;
+            deep.consumed = consumed;
             if depth <= low_water {
                 return false;
             }
             if now.saturating_duration_since(deep.progressed) >= STALLED_AFTER {
                 outcome.stalled.push(session);
+                stalled.insert(session);
                 return false;
             }
             true
@@ -163,6 +185,7 @@ impl FloodControl {
     /// The session is gone: forget it (and let its reader go, if paused).
     pub fn forget(&mut self, session: SessionId) {
         self.deep.remove(&session);
+        self.stalled.remove(&session);
         if let Some(gate) = self.paused.remove(&session) {
             gate.open();
         }
@@ -185,9 +208,9 @@ mod tests {
         flood.queued(SessionId(2), 100 * 1024, now);
         assert!(flood.after_lines(SessionId(1), &gate));
         assert!(gate.closed.load(Ordering::Acquire));
-        let still = flood.recheck(|_| Some(80 * 1024), now + Duration::from_millis(10));
+        let still = flood.recheck(|_| Some((80 * 1024, 0)), now + Duration::from_millis(10));
         assert!(still.resumed.is_empty(), "draining but still deep");
-        let done = flood.recheck(|_| Some(1024), now + Duration::from_millis(20));
+        let done = flood.recheck(|_| Some((1024, 0)), now + Duration::from_millis(20));
         assert_eq!(done.resumed, [SessionId(1)]);
         assert!(!gate.closed.load(Ordering::Acquire));
     }
@@ -200,9 +223,13 @@ mod tests {
         flood.start_command();
         flood.queued(SessionId(2), 100 * 1024, now);
         flood.after_lines(SessionId(1), &gate);
-        let later = flood.recheck(|_| Some(100 * 1024), now + STALLED_AFTER);
+        let later = flood.recheck(|_| Some((100 * 1024, 0)), now + STALLED_AFTER);
         assert_eq!(later.stalled, [SessionId(2)]);
         assert_eq!(later.resumed, [SessionId(1)]);
+        // Still stuck: more lines to it pause nobody.
+        flood.start_command();
+        flood.queued(SessionId(2), 120 * 1024, now + STALLED_AFTER);
+        assert!(!flood.after_lines(SessionId(1), &gate));
     }
 
     #[test]

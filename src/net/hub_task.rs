@@ -3,7 +3,7 @@
 //! recipients' outboxes, and carries out the effects: password checks on blocking threads, closes,
 //! log lines. It never waits on a socket.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -120,6 +120,8 @@ pub struct HubTask {
     /// Password attempts per address and account.
     attempts: AttemptGuard,
     flood: FloodControl,
+    /// Lines of paused senders, read before the pause, handled when they resume.
+    parked: HashMap<SessionId, VecDeque<Inbound>>,
     /// Set while the recheck ticker runs (only while senders are paused).
     recheck_running: Arc<AtomicBool>,
     /// Checks running: the address and account they count against.
@@ -172,6 +174,7 @@ impl HubTask {
             later: Vec::new(),
             attempts: AttemptGuard::new(attempts),
             flood: FloodControl::new(outbound_limit),
+            parked: HashMap::new(),
             recheck_running: Arc::new(AtomicBool::new(false)),
             checking: HashMap::new(),
             dropped_since_warning: 0,
@@ -214,11 +217,6 @@ impl HubTask {
             self.last_activity = Instant::now();
             self.churned = true;
         }
-        self.flood.start_command();
-        let lines_from = match &command {
-            HubCommand::Lines { session, .. } => Some(*session),
-            _ => None,
-        };
         let keep_going = match command {
             HubCommand::Connect {
                 session,
@@ -237,14 +235,12 @@ impl HubTask {
                 true
             }
             HubCommand::Lines { session, lines } => {
-                let now = clock::now();
-                for line in lines {
-                    self.hub.handle(session, line, &now, &mut output);
-                }
+                self.feed_lines(session, lines.into(), &mut output);
                 true
             }
             HubCommand::Disconnect { session } => {
                 self.flood.forget(session);
+                self.parked.remove(&session);
                 self.hub.disconnect(session, &mut output);
                 self.close_peer(session);
                 if let Some(peer) = self.peers.remove(&session) {
@@ -276,7 +272,7 @@ impl HubTask {
                 true
             }
             HubCommand::Recheck => {
-                self.recheck_floods();
+                self.recheck_floods(&mut output);
                 true
             }
             HubCommand::Tick => {
@@ -300,9 +296,6 @@ impl HubTask {
         };
         self.deliver(&mut output);
         output.clear();
-        if let Some(sender) = lines_from {
-            self.pause_if_flooding(sender);
-        }
         // Answers decided while carrying out effects go in now.
         while let Some(answer) = self.later.pop() {
             match answer {
@@ -317,6 +310,35 @@ impl HubTask {
         }
         self.output = output;
         keep_going
+    }
+
+    /// Hands a sender's lines to the hub one at a time, each delivered at once: as soon as one
+    /// deepens a recipient's queue, the rest is parked and the sender paused (see `flood`).
+    fn feed_lines(
+        &mut self,
+        session: SessionId,
+        mut lines: VecDeque<Inbound>,
+        output: &mut Output,
+    ) {
+        if let Some(parked) = self.parked.get_mut(&session) {
+            // Read before the pause took effect: after what is already waiting.
+            parked.extend(lines);
+            return;
+        }
+        let now = clock::now();
+        while let Some(line) = lines.pop_front() {
+            self.flood.start_command();
+            self.hub.handle(session, line, &now, output);
+            self.deliver(output);
+            output.clear();
+            if self.flood.deepened() {
+                if !lines.is_empty() {
+                    self.parked.insert(session, lines);
+                }
+                self.pause_if_flooding(session);
+                return;
+            }
+        }
     }
 
     /// Stops reading `sender` if its lines just deepened a recipient's queue.
@@ -348,10 +370,18 @@ impl HubTask {
     }
 
     /// Resumes paused senders once no queue is deep; stalled readers are left to the byte cap.
-    fn recheck_floods(&mut self) {
+    fn recheck_floods(&mut self, output: &mut Output) {
         let peers = &self.peers;
         let outcome = self.flood.recheck(
-            |session| peers.get(&session).map(|peer| peer.outbox.queued_bytes()),
+            |session| {
+                peers.get(&session).map(|peer| {
+                    let (queued, sent) = peer.outbox.progress();
+                    // The kernel may hold megabytes for a loopback peer: what the peer took is
+                    // what was sent minus what still sits unsent in the socket.
+                    let unsent = unsent_in_socket(peer.connection.stream.get_ref());
+                    (queued, sent.saturating_sub(unsent))
+                })
+            },
             Instant::now(),
         );
         for session in outcome.stalled {
@@ -365,6 +395,11 @@ impl HubTask {
                 "[DEBUG] lecture reprise pour {} expéditeur(s)",
                 outcome.resumed.len()
             );
+        }
+        for session in outcome.resumed {
+            if let Some(parked) = self.parked.remove(&session) {
+                self.feed_lines(session, parked, output);
+            }
         }
         if !self.flood.any_paused() {
             self.recheck_running.store(false, Ordering::Release);
@@ -759,5 +794,18 @@ fn after_flush(
                 })
                 .detach();
         }
+    }
+}
+
+/// Bytes written to `socket` that its peer has not taken yet (`TIOCOUTQ`; 0 if unknown).
+fn unsent_in_socket(socket: &std::net::TcpStream) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut unsent: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ writes one c_int through the pointer, which points to a live c_int.
+    let status = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut unsent) };
+    if status == 0 {
+        u64::try_from(unsent).unwrap_or(0)
+    } else {
+        0
     }
 }

@@ -66,6 +66,8 @@ pub struct Outbox {
     flush_planned: bool,
     /// Set while a writer task owns the socket's write side.
     backlog: Option<Arc<Backlog>>,
+    /// Bytes written to the socket so far, by the hub or by ended writer tasks.
+    sent: u64,
 }
 
 /// Bytes the socket refused, shared between the hub and the connection's writer task.
@@ -89,6 +91,10 @@ struct BacklogState {
     abort: bool,
     /// The writer has ended; the hub writes directly again.
     ended: bool,
+    /// Bytes the writer took and has not written yet.
+    in_flight: usize,
+    /// Bytes the writer wrote so far (its progress).
+    written: u64,
 }
 
 /// What a backlog writer should do next.
@@ -122,14 +128,23 @@ impl Backlog {
         }
         if !state.bytes.is_empty() {
             *into = std::mem::take(&mut state.bytes);
+            state.in_flight = into.len();
             return Next::Write;
         }
+        state.in_flight = 0;
         state.ended = true;
         if state.close_after {
             Next::ShutdownWrite
         } else {
             Next::End
         }
+    }
+
+    /// For the writer task: `count` more bytes reached the socket.
+    pub fn wrote(&self, count: usize) {
+        let mut state = self.lock();
+        state.in_flight = state.in_flight.saturating_sub(count);
+        state.written += count as u64;
     }
 
     /// For the writer task: the socket failed; nothing more will be written.
@@ -154,6 +169,7 @@ impl Outbox {
             closing: Closing::Open,
             flush_planned: false,
             backlog: None,
+            sent: 0,
         }
     }
 
@@ -177,6 +193,7 @@ impl Outbox {
                     depth: state.bytes.len(),
                 };
             }
+            self.sent += state.written;
             drop(state);
             self.backlog = None; // the writer is done: back to direct writes
         }
@@ -219,6 +236,7 @@ impl Outbox {
                 }
                 return Flushed::Done;
             }
+            self.sent += state.written;
             drop(state);
             self.backlog = None;
         }
@@ -231,6 +249,7 @@ impl Outbox {
                 Err(_) => break, // would block, or an error the writer task meets and reports
             }
         }
+        self.sent += written as u64;
         if written == self.pending.len() {
             if written >= KEEP_BUFFER_AFTER {
                 // A busy connection keeps its buffer for the next batch (no allocation and no
@@ -279,17 +298,18 @@ impl Outbox {
         self.pending.len()
     }
 
-    /// Everything not yet written: pending bytes and a writer task's backlog.
-    pub fn queued_bytes(&self) -> usize {
-        let backlog = self.backlog.as_ref().map_or(0, |backlog| {
+    /// Everything not yet written (pending bytes, a writer task's backlog and what it holds),
+    /// and how many bytes were written to the socket so far.
+    pub fn progress(&self) -> (usize, u64) {
+        let (backlog, written) = self.backlog.as_ref().map_or((0, 0), |backlog| {
             let state = backlog.lock();
             if state.ended {
-                0
+                (0, state.written)
             } else {
-                state.bytes.len()
+                (state.bytes.len() + state.in_flight, state.written)
             }
         });
-        self.pending.len() + backlog
+        (self.pending.len() + backlog, self.sent + written)
     }
 }
 
@@ -385,7 +405,7 @@ mod tests {
             Push::Backlogged { depth: 3 + 5 },
             "appended to the backlog"
         );
-        assert_eq!(outbox.queued_bytes(), 8);
+        assert_eq!(outbox.progress(), (8, 3));
         let mut socket = Socket::with_room(100);
         assert_eq!(outbox.flush(&mut socket), Flushed::Done);
         assert!(

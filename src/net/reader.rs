@@ -60,7 +60,10 @@ pub async fn read_loop(
         // A read that filled the whole buffer probably left more behind: read again at once
         // rather than going through the reactor.
         // While the hub holds this client back (it floods), do not read: TCP pushes back on it.
-        gate.wait_open().await;
+        // The time held back does not count against an unfinished line.
+        if gate.wait_open().await && partial_since.is_some() {
+            partial_since = Some(Instant::now());
+        }
         if !more_waiting {
             let deadline = partial_line_timeout
                 .zip(partial_since)

@@ -31,7 +31,7 @@ pub async fn write_backlog(stream: Stream, backlog: Arc<Backlog>) -> WriterEnd {
     loop {
         match backlog.next(&mut buffer) {
             Next::Write => {
-                if write_all(&stream, &buffer).await.is_err() {
+                if write_all(&stream, &buffer, &backlog).await.is_err() {
                     backlog.fail();
                     let _ = stream.get_ref().shutdown(Shutdown::Both);
                     return WriterEnd::Failed;
@@ -51,12 +51,18 @@ pub async fn write_backlog(stream: Stream, backlog: Arc<Backlog>) -> WriterEnd {
     }
 }
 
-async fn write_all(stream: &Async<TcpStream>, mut bytes: &[u8]) -> io::Result<()> {
+async fn write_all(
+    stream: &Async<TcpStream>,
+    mut bytes: &[u8],
+    backlog: &Backlog,
+) -> io::Result<()> {
     while !bytes.is_empty() {
         let written = stream.write_with(|socket| (&*socket).write(bytes)).await?;
         if written == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
+        // The hub watches this to tell a slow reader (progressing) from a stalled one.
+        backlog.wrote(written);
         bytes = &bytes[written..];
     }
     Ok(())
