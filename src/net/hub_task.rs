@@ -20,7 +20,7 @@ use super::outbox::{Flushed, Outbox, Push};
 use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
-use crate::logging::{bare_ip, quoted};
+use crate::logging::{audit, bare_ip, shown, SecurityEvent};
 use crate::security::{AttemptGuard, AttemptSettings, Verdict};
 use crate::store::{Loaded, StoreHandle};
 use classcord_core::message::fold_name;
@@ -251,7 +251,7 @@ impl HubTask {
                     let name = peer
                         .name
                         .as_deref()
-                        .map(|name| format!(", {name}"))
+                        .map(|name| format!(", {}", shown(name)))
                         .unwrap_or_default();
                     log::info!(
                         "[DECONNEXION] {} (#{}{name})",
@@ -454,11 +454,11 @@ impl HubTask {
                         );
                     }
                     Push::Overflowed => {
-                        log::warn!(
-                            "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {limit} octets), déconnecté (#{})",
-                            peer.ip(),
-                            session.0
-                        );
+                        audit(&SecurityEvent::SlowClient {
+                            ip: peer.ip(),
+                            limit,
+                            conn: session.0,
+                        });
                         // Unblocks a writer stuck on a full socket; the reader then sees the end.
                         let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Both);
                     }
@@ -586,11 +586,10 @@ impl HubTask {
             Effect::Close { session, reason } => {
                 if let Some(peer) = self.peers.get(&session) {
                     if reason == CloseReason::LineTooLong {
-                        log::warn!(
-                            "[ERREUR] ligne trop longue : fermeture de {} (#{})",
-                            peer.connection.peer,
-                            session.0
-                        );
+                        audit(&SecurityEvent::LineTooLong {
+                            ip: peer.ip(),
+                            conn: session.0,
+                        });
                     }
                     // The reader stops too: nothing more from this client reaches the hub.
                     if matches!(
@@ -611,24 +610,26 @@ impl HubTask {
         match event {
             Event::GuestNamed { session, name } => {
                 let ip = self.ip(session);
-                log::info!("[INVITE] {name} depuis {ip} (#{})", session.0);
+                log::info!("[INVITE] {} depuis {ip} (#{})", shown(&name), session.0);
                 self.set_name(session, name);
             }
             Event::LoggedIn { session, name } => {
                 let ip = self.ip(session);
-                log::info!("[LOGIN] {name} depuis {ip} (#{})", session.0);
+                log::info!("[LOGIN] {} depuis {ip} (#{})", shown(&name), session.0);
                 self.set_name(session, name);
             }
             Event::LoginFailed { session, username } => {
-                log::warn!(
-                    "[AUTH] AUTH_FAIL ip={} user={}",
-                    self.ip(session),
-                    quoted(&username)
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    audit(&SecurityEvent::AuthFail {
+                        ip,
+                        user: &username,
+                    });
+                }
             }
             Event::Registered { session, name } => {
                 log::info!(
-                    "[INSCRIPTION] {name} depuis {} (#{})",
+                    "[INSCRIPTION] {} depuis {} (#{})",
+                    shown(&name),
                     self.ip(session),
                     session.0
                 );
@@ -638,11 +639,10 @@ impl HubTask {
                 username,
                 reason,
             } => {
-                log::info!(
-                    "[INSCRIPTION] REGISTER_REFUSED ip={} user={} reason={reason}",
-                    self.ip(session),
-                    quoted(&username)
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    let user = &username;
+                    audit(&SecurityEvent::RegisterRefused { ip, reason, user });
+                }
             }
             Event::Message {
                 session,
@@ -652,7 +652,12 @@ impl HubTask {
                 recipients,
                 frame,
             } => {
-                log::info!("[MSG] {from} -> {target} ({length} octets, {recipients} destinataire(s)) (#{})", session.0);
+                log::info!(
+                    "[MSG] {} -> {} ({length} octets, {recipients} destinataire(s)) (#{})",
+                    shown(&from),
+                    shown(&target),
+                    session.0
+                );
                 if log::log_enabled!(log::Level::Debug) {
                     log::debug!("[MSG] {}", String::from_utf8_lossy(&frame).trim_end());
                 }
@@ -706,19 +711,22 @@ impl HubTask {
                 log::info!("[ADMIN] salon {channel} supprimé");
             }
             Event::Rejected { session, reason } => {
-                log::warn!(
-                    "[ERREUR] PROTOCOL_ERROR ip={} reason={reason} (#{})",
-                    self.ip(session),
-                    session.0
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    let conn = session.0;
+                    audit(&SecurityEvent::ProtocolError { ip, reason, conn });
+                }
             }
             Event::ChannelJoined { session, channel } => {
-                log::info!("[SALON] #{} rejoint {channel}", session.0);
+                log::info!("[SALON] #{} rejoint {}", session.0, shown(&channel));
             }
             Event::ChannelLeft { session, channel } => {
-                log::info!("[SALON] #{} quitte {channel}", session.0);
+                log::info!("[SALON] #{} quitte {}", session.0, shown(&channel));
             }
         }
+    }
+
+    fn peer_ip(&self, session: SessionId) -> Option<IpAddr> {
+        self.peers.get(&session).map(Peer::ip)
     }
 
     fn ip(&self, session: SessionId) -> String {
