@@ -192,11 +192,19 @@ fn timed_out(error: &syslog::Error) -> bool {
 
 /// The message of a syslog line: the record's text without the console tag of security lines
 /// (there the facility says what they are), cut to [`MAX_MESSAGE_BYTES`].
+///
+/// Only security lines start with their token: every other line starts with a `[TAG]` (one is
+/// added if a call forgot it), so no user-chosen name placed early in an ordinary line can pass
+/// for a security event in a filter anchored on the token.
 pub fn message(mut text: String, security: bool) -> String {
-    if security && text.starts_with('[') {
-        if let Some(end) = text.find("] ") {
-            text.drain(..end + 2);
+    if security {
+        if text.starts_with('[') {
+            if let Some(end) = text.find("] ") {
+                text.drain(..end + 2);
+            }
         }
+    } else if !text.starts_with('[') {
+        text.insert_str(0, "[-] ");
     }
     if text.len() > MAX_MESSAGE_BYTES {
         let mut cut = MAX_MESSAGE_BYTES;

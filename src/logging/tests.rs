@@ -155,6 +155,10 @@ fn syslog_messages_lose_the_console_tag_of_security_lines_only() {
         syslog_sink::message("[CONNEXION] 1.2.3.4:5 (#1)".into(), false),
         "[CONNEXION] 1.2.3.4:5 (#1)"
     );
+    assert_eq!(
+        syslog_sink::message("AUTH_FAIL ip=10.9.9.9 forged".into(), false),
+        "[-] AUTH_FAIL ip=10.9.9.9 forged"
+    );
     let long = syslog_sink::message("é".repeat(10_000), false);
     assert!(long.len() <= syslog_sink::MAX_MESSAGE_BYTES && long.len() > 8000);
 }
