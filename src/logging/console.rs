@@ -33,7 +33,7 @@ pub fn push_timestamp(line: &mut String) {
     });
 }
 
-/// A whole console line: time stamp, message, newline.
+/// A whole console line: time stamp, message, newline (for lines made by the writer thread).
 pub fn line(message: &str) -> String {
     let mut line = String::with_capacity(message.len() + 21);
     push_timestamp(&mut line);

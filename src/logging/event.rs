@@ -284,6 +284,13 @@ pub struct Quoted<'a>(pub &'a str);
 
 impl Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = |c: char| c != '"' && c != '\\' && !needs_escape(c);
+        let ascii_plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
+        let short = self.0.len() <= MAX_QUOTED_CHARS;
+        if short && (self.0.bytes().all(|b| ascii_plain(&b)) || self.0.chars().all(plain)) {
+            // The common case: a short ordinary name, written in one piece.
+            return write!(f, "\"{}\"", self.0);
+        }
         f.write_char('"')?;
         for (index, c) in self.0.chars().enumerate() {
             if index == MAX_QUOTED_CHARS {
@@ -307,6 +314,10 @@ pub struct Shown<'a>(pub &'a str);
 
 impl Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ascii_plain = self.0.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if ascii_plain || !self.0.chars().any(needs_escape) {
+            return f.write_str(self.0);
+        }
         for c in self.0.chars() {
             if needs_escape(c) {
                 push_escaped(f, c)?;

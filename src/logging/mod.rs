@@ -15,6 +15,7 @@ mod syslog_sink;
 #[cfg(test)]
 mod tests;
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,11 +128,20 @@ impl Log for QueueLogger {
             return;
         }
         let security = record.target() == AUDIT_TARGET;
-        let mut message = record.args().to_string();
-        escape_ascii_controls(&mut message);
+        let mut text = String::with_capacity(128);
+        if self.output == ActiveOutput::Console {
+            console::push_timestamp(&mut text);
+            text.push(' ');
+        }
+        let start = text.len();
+        let _ = write!(text, "{}", record.args());
+        escape_ascii_controls(&mut text, start);
         let text = match self.output {
-            ActiveOutput::Console => console::line(&message),
-            ActiveOutput::Syslog => syslog_sink::message(message, security),
+            ActiveOutput::Console => {
+                text.push('\n');
+                text
+            }
+            ActiveOutput::Syslog => syslog_sink::message(text, security),
         };
         self.queue.push(record.level(), security, text);
     }
@@ -141,19 +151,21 @@ impl Log for QueueLogger {
     }
 }
 
-/// Last line of defence: whatever a message holds, it stays one line.
-fn escape_ascii_controls(message: &mut String) {
-    if message.bytes().any(|byte| byte < 0x20 || byte == 0x7f) {
-        *message = message
-            .chars()
-            .map(|c| {
-                if c.is_ascii_control() {
-                    format!("\\u{{{:x}}}", u32::from(c))
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect();
+/// Last line of defence: whatever a message holds (from byte `start` on), it stays one line.
+fn escape_ascii_controls(text: &mut String, start: usize) {
+    if !text.as_bytes()[start..]
+        .iter()
+        .any(|&byte| byte < 0x20 || byte == 0x7f)
+    {
+        return;
+    }
+    let message = text.split_off(start);
+    for c in message.chars() {
+        if c.is_ascii_control() {
+            let _ = write!(text, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            text.push(c);
+        }
     }
 }
 

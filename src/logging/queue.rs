@@ -141,7 +141,8 @@ impl LineQueue {
     }
 
     /// Moves every queued line, in arrival order, into `batch`, and takes the drop counts. Waits
-    /// while there is nothing; returns `None` once the queue is closed and empty.
+    /// while there is nothing; returns `None` once the queue is closed and empty. The lanes are
+    /// swapped out whole, so the lock is held for a moment however long the batch.
     pub fn take_batch(&self, batch: &mut Vec<Entry>) -> Option<Dropped> {
         let mut state = self.lock();
         loop {
@@ -158,23 +159,27 @@ impl LineQueue {
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
+        let mut normal = std::mem::take(&mut state.normal);
+        let mut security = std::mem::take(&mut state.security);
+        let dropped = std::mem::take(&mut state.dropped);
+        drop(state);
         loop {
-            let take_security = match (state.normal.front_seq(), state.security.front_seq()) {
+            let take_security = match (normal.front_seq(), security.front_seq()) {
                 (None, None) => break,
                 (Some(_), None) => false,
                 (None, Some(_)) => true,
                 (Some(normal), Some(security)) => security < normal,
             };
             let lane = if take_security {
-                &mut state.security
+                &mut security
             } else {
-                &mut state.normal
+                &mut normal
             };
             if let Some(entry) = lane.pop() {
                 batch.push(entry);
             }
         }
-        Some(std::mem::take(&mut state.dropped))
+        Some(dropped)
     }
 
     /// The writer has finished with `count` lines of its batch.

@@ -56,8 +56,12 @@ fn connect(path: &Path, facility: Facility) -> io::Result<Logger> {
     };
     let logger =
         syslog::unix_custom(formatter, path).map_err(|error| io::Error::other(describe(&error)))?;
-    if let LoggerBackend::Unix(socket) = &logger.backend {
-        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
+    match &logger.backend {
+        LoggerBackend::Unix(socket) => socket.set_write_timeout(Some(SEND_TIMEOUT))?,
+        LoggerBackend::UnixStream(stream) => {
+            stream.get_ref().set_write_timeout(Some(SEND_TIMEOUT))?
+        }
+        _ => {}
     }
     Ok(logger)
 }

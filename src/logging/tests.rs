@@ -165,9 +165,9 @@ fn syslog_messages_lose_the_console_tag_of_security_lines_only() {
 
 #[test]
 fn ascii_controls_never_reach_a_line() {
-    let mut text = String::from("a\nb\u{1b}[31mc");
-    escape_ascii_controls(&mut text);
-    assert_eq!(text, "a\\u{a}b\\u{1b}[31mc");
+    let mut text = String::from("12:00\n a\nb\u{1b}[31mc");
+    escape_ascii_controls(&mut text, 7);
+    assert_eq!(text, "12:00\n a\\u{a}b\\u{1b}[31mc");
 }
 
 fn small_queue() -> LineQueue {

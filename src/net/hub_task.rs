@@ -20,7 +20,7 @@ use super::outbox::{Flushed, Outbox, Push};
 use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
-use crate::logging::{audit, bare_ip, shown, SecurityEvent};
+use crate::logging::{audit, bare_ip, SecurityEvent, Shown};
 use crate::security::{AttemptGuard, AttemptSettings, Verdict};
 use crate::store::{Loaded, StoreHandle};
 use classcord_core::message::fold_name;
@@ -251,7 +251,7 @@ impl HubTask {
                     let name = peer
                         .name
                         .as_deref()
-                        .map(|name| format!(", {}", shown(name)))
+                        .map(|name| format!(", {}", Shown(name)))
                         .unwrap_or_default();
                     log::info!(
                         "[DECONNEXION] {} (#{}{name})",
@@ -610,12 +610,12 @@ impl HubTask {
         match event {
             Event::GuestNamed { session, name } => {
                 let ip = self.ip(session);
-                log::info!("[INVITE] {} depuis {ip} (#{})", shown(&name), session.0);
+                log::info!("[INVITE] {} depuis {ip} (#{})", Shown(&name), session.0);
                 self.set_name(session, name);
             }
             Event::LoggedIn { session, name } => {
                 let ip = self.ip(session);
-                log::info!("[LOGIN] {} depuis {ip} (#{})", shown(&name), session.0);
+                log::info!("[LOGIN] {} depuis {ip} (#{})", Shown(&name), session.0);
                 self.set_name(session, name);
             }
             Event::LoginFailed { session, username } => {
@@ -629,7 +629,7 @@ impl HubTask {
             Event::Registered { session, name } => {
                 log::info!(
                     "[INSCRIPTION] {} depuis {} (#{})",
-                    shown(&name),
+                    Shown(&name),
                     self.ip(session),
                     session.0
                 );
@@ -654,8 +654,8 @@ impl HubTask {
             } => {
                 log::info!(
                     "[MSG] {} -> {} ({length} octets, {recipients} destinataire(s)) (#{})",
-                    shown(&from),
-                    shown(&target),
+                    Shown(&from),
+                    Shown(&target),
                     session.0
                 );
                 if log::log_enabled!(log::Level::Debug) {
@@ -717,10 +717,10 @@ impl HubTask {
                 }
             }
             Event::ChannelJoined { session, channel } => {
-                log::info!("[SALON] #{} rejoint {}", session.0, shown(&channel));
+                log::info!("[SALON] #{} rejoint {}", session.0, Shown(&channel));
             }
             Event::ChannelLeft { session, channel } => {
-                log::info!("[SALON] #{} quitte {}", session.0, shown(&channel));
+                log::info!("[SALON] #{} quitte {}", session.0, Shown(&channel));
             }
         }
     }
