@@ -9,6 +9,7 @@
 #      others (veth pairs created here), fail2ban-server with the shipped jail (file backend on
 #      the private rsyslog's audit.log) and the shipped nftables action. After 8 bad logins the
 #      attacker's new connections fail while the honest client keeps chatting; unban restores it.
+#      The LAN-only nftables rules printed in SECURITE.md are loaded there too and checked.
 #  (c) journald alone (Raspberry Pi OS default): a real systemd-journald in a private mount
 #      namespace receives the server's syslog lines; fail2ban-regex reads its journal with the
 #      shipped filter (the backend = systemd path).
@@ -220,6 +221,17 @@ pids+=($!)
 wait_until 10 "server in $NS_SRV" grep -q 'écoute sur 0.0.0.0:12345' "$T/log/classcord.log"
 ip netns exec "$NS_ATT" $DRIVER connect-check --host 10.201.1.1 --port 12345 --source 10.201.1.2
 ip netns exec "$NS_HON" $DRIVER connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
+
+section "(b) the LAN-only nftables rules of SECURITE.md (LAN = the honest client's network)"
+sed -n '/<!-- nftables-lan-begin -->/,/<!-- nftables-lan-end -->/p' SECURITE.md |
+    grep -v -e '^<!--' -e '^```' | sed 's#192\.168\.1\.0/24#10.201.2.0/24#' >"$T/lan.nft"
+grep -q '10.201.2.0/24' "$T/lan.nft" || fail "no nftables block found in SECURITE.md"
+ip netns exec "$NS_SRV" nft -c -f "$T/lan.nft"
+ip netns exec "$NS_SRV" nft -f "$T/lan.nft"
+ip netns exec "$NS_ATT" $DRIVER connect-check --refused --host 10.201.1.1 --port 12345 \
+    --source 10.201.1.2
+ip netns exec "$NS_HON" $DRIVER connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
+ip netns exec "$NS_SRV" nft delete table inet classcord_lan
 
 section "(b) fail2ban-server with the shipped jail and action, inside the server's namespace"
 mkdir -p "$T/f2b"
