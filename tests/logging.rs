@@ -38,7 +38,8 @@ struct SyslogServer {
 }
 
 impl SyslogServer {
-    /// `reading`: whether the fake daemon reads its socket from the start.
+    /// `reading`: whether the fake daemon reads its socket from the start. The line rate limit
+    /// is off: some tests send hundreds of messages at once.
     fn start(args: &[&str], env: &[(&str, &str)], reading: bool) -> SyslogServer {
         let temp = tempfile::tempdir().unwrap();
         let socket_path = temp.path().join("log.sock");
@@ -46,7 +47,7 @@ impl SyslogServer {
         std::fs::write(
             &config,
             format!(
-                "[log]\nsyslog_socket = {:?}\n",
+                "[security]\nmessages_per_second = 0\n[log]\nsyslog_socket = {:?}\n",
                 socket_path.to_str().unwrap()
             ),
         )

@@ -3,7 +3,8 @@
 #  (a) a private rsyslogd (own socket, spool and output dir; a system rsyslog is not touched)
 #      runs the shipped etc/rsyslog.d/classcord.conf; the real server logs to its socket; bad
 #      logins, protocol errors, log-forging names and an over-long line driven over loopback land
-#      in audit.log, and fail2ban-regex with the shipped filter counts exactly what was sent, only
+#      in audit.log, so do the hub's RATE_LIMIT and TIMEOUT lines, and fail2ban-regex with the
+#      shipped filter counts exactly what was sent, only
 #      the senders' addresses, and nothing in the normal-chat log; logrotate rotates the files.
 #  (b) a real ban: the server in one network namespace, an attacker and an honest client in two
 #      others (veth pairs created here), fail2ban-server with the shipped jail (file backend on
@@ -100,8 +101,10 @@ matched() {
 addresses() {
     fail2ban-regex -o ip "$1" "$2" | sort -u | paste -sd, -
 }
-count_lines() {
-    [ -f "$1" ] && grep -c -- "$2" "$1" || echo 0
+# at_least N FILE PATTERN: true once FILE has N lines containing PATTERN ("" = any line).
+# (A function, so that wait_until counts again on every try.)
+at_least() {
+    [ -f "$2" ] && [ "$(grep -c -F -- "$3" "$2")" -ge "$1" ]
 }
 
 section "(a) private rsyslogd with the shipped configuration"
@@ -150,13 +153,36 @@ $DRIVER forged --host 127.0.0.1 --port "$PORT" --source 127.0.0.4
 $DRIVER long-line --host 127.0.0.1 --port "$PORT" --source 127.0.0.5
 # 12 + 25 + 8 forged logins + 3 forged registrations + (PROTOCOL_ERROR + LINE_TOO_LONG)
 expected=50
-wait_until 10 "$expected lines in audit.log" \
-    test "$(wc -l <"$T/log/audit.log")" -ge "$expected"
+wait_until 10 "$expected lines in audit.log" at_least "$expected" "$T/log/audit.log" ""
+
+# The hub's own limits, on a second server with a short identification deadline: a flood past
+# the line rate (RATE_LIMIT action=warn, then action=disconnect) and a silent connection (TIMEOUT).
+cat >"$T/limits.toml" <<EOF
+[security]
+identify_timeout_secs = 2
+[log]
+output = "syslog"
+syslog_socket = "$T/log.sock"
+EOF
+"$BIN" serve --listen 127.0.0.1:0 --data "$T/data-limits" --config "$T/limits.toml" \
+    2>"$T/server-limits.stderr" &
+pids+=($!)
+wait_until 10 "second server" at_least 2 "$T/log/classcord.log" 'écoute sur'
+PORT2=$(sed -n 's/.*écoute sur 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/log/classcord.log" | tail -1)
+$DRIVER flood --host 127.0.0.1 --port "$PORT2" --source 127.0.0.7 --count 200
+$DRIVER silent --host 127.0.0.1 --port "$PORT2" --source 127.0.0.8 --duration 15
+kill "${pids[1]}"
+wait "${pids[1]}" || fail "second server exit status $?"
+pids=("${pids[0]}")
+# 50 + RATE_LIMIT warn + RATE_LIMIT disconnect + TIMEOUT
+expected=53
+wait_until 10 "$expected lines in audit.log" at_least "$expected" "$T/log/audit.log" ""
 sleep 0.3
 lines=$(wc -l <"$T/log/audit.log")
 [ "$lines" -eq "$expected" ] || fail "audit.log has $lines lines, expected $expected"
 echo "audit.log: $lines lines; a sample:"
 grep -m3 -F 'AUTH_FAIL ip=127.0.0.4' "$T/log/audit.log"
+grep -F -e RATE_LIMIT -e TIMEOUT "$T/log/audit.log"
 grep -q '10\.9\.9\.9' "$T/log/audit.log" || fail "the forged names did not reach audit.log"
 
 all=$(matched "$T/log/audit.log" "$FILTER")
@@ -165,11 +191,12 @@ protocol=$(matched "$T/log/audit.log" "$FILTER[mode=protocol]")
 conn=$(matched "$T/log/audit.log" "$FILTER[mode=conn]")
 ips=$(addresses "$T/log/audit.log" "$FILTER")
 echo "fail2ban-regex on audit.log: all=$all auth=$auth protocol=$protocol conn=$conn; addresses: $ips"
-[ "$all" = 50 ] || fail "mode=all matched $all, expected 50"
+[ "$all" = 53 ] || fail "mode=all matched $all, expected 53"
 [ "$auth" = 20 ] || fail "mode=auth matched $auth, expected 20 (12 + 8 forged)"
 [ "$protocol" = 27 ] || fail "mode=protocol matched $protocol, expected 27 (25 + 2)"
-[ "$conn" = 0 ] || fail "mode=conn matched $conn, expected 0"
-[ "$ips" = "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" ] || fail "unexpected addresses: $ips"
+[ "$conn" = 3 ] || fail "mode=conn matched $conn, expected 3 (2 RATE_LIMIT + 1 TIMEOUT)"
+[ "$ips" = "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.7,127.0.0.8" ] ||
+    fail "unexpected addresses: $ips"
 forged_ips=$(grep -F 'ip=127.0.0.4' "$T/log/audit.log" >"$T/forged.log"; addresses "$T/forged.log" "$FILTER")
 [ "$forged_ips" = "127.0.0.4" ] || fail "forged names gave addresses $forged_ips"
 echo "forged names: $(wc -l <"$T/forged.log") lines, every match is the sender 127.0.0.4"
@@ -186,8 +213,8 @@ logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf"
 [ -f "$T/log/audit.log.1" ] || fail "audit.log was not rotated"
 $DRIVER bad-logins --host 127.0.0.1 --port "$PORT" --source 127.0.0.6 --count 1
 wait_until 10 "a new line in the fresh audit.log" grep -q 'ip=127.0.0.6' "$T/log/audit.log"
-[ "$(wc -l <"$T/log/audit.log.1")" -eq 50 ] || fail "rotated file changed"
-echo "rotated: audit.log.1 keeps 50 lines, audit.log receives new lines"
+[ "$(wc -l <"$T/log/audit.log.1")" -eq 53 ] || fail "rotated file changed"
+echo "rotated: audit.log.1 keeps 53 lines, audit.log receives new lines"
 kill "${pids[0]}"
 wait "${pids[0]}" || fail "server exit status $?"
 pids=()

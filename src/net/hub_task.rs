@@ -20,7 +20,7 @@ use super::outbox::{Flushed, Outbox, Push};
 use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
-use crate::logging::{audit, bare_ip, SecurityEvent, Shown};
+use crate::logging::{audit, bare_ip, RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase};
 use crate::security::{AttemptGuard, AttemptSettings, Verdict};
 use crate::store::{Loaded, StoreHandle};
 use classcord_core::message::fold_name;
@@ -669,7 +669,9 @@ impl HubTask {
                 length,
             } => {
                 log::info!(
-                    "[MSG] {from} -> {to} ({length} octets, différé : destinataire absent) (#{})",
+                    "[MSG] {} -> {} ({length} octets, différé : destinataire absent) (#{})",
+                    Shown(&from),
+                    Shown(&to),
                     session.0
                 );
             }
@@ -677,27 +679,36 @@ impl HubTask {
                 session,
                 disconnected,
             } => {
-                let action = if disconnected { "disconnect" } else { "warn" };
-                log::warn!(
-                    "[LIMITE] RATE_LIMIT ip={} kind=message action={action} conn={}",
-                    self.ip(session),
-                    session.0
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    audit(&SecurityEvent::RateLimit {
+                        ip,
+                        kind: RateKind::Message,
+                        action: if disconnected {
+                            RateAction::Disconnect
+                        } else {
+                            RateAction::Warn
+                        },
+                        conn: session.0,
+                        user: None,
+                    });
+                }
             }
             Event::TimedOut {
                 session,
                 partial_line,
             } => {
-                let phase = if partial_line {
-                    "partial-line"
-                } else {
-                    "identify"
-                };
-                log::warn!(
-                    "[DELAI] TIMEOUT ip={} phase={phase} conn={}",
-                    self.ip(session),
-                    session.0
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    let phase = if partial_line {
+                        TimeoutPhase::PartialLine
+                    } else {
+                        TimeoutPhase::Identify
+                    };
+                    audit(&SecurityEvent::Timeout {
+                        ip,
+                        phase,
+                        conn: session.0,
+                    });
+                }
             }
             Event::Kicked { session, banned } => {
                 let what = if banned { "banni" } else { "exclu" };

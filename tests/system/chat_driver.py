@@ -168,6 +168,38 @@ def long_line(args):
     print("long-line: 1 from %s" % args.source)
 
 
+def flood(args):
+    """`count` chat lines sent at once as a guest, without waiting: past the server's line rate
+    the client is warned, then disconnected. Reads until the server closes."""
+    client = Client(args.host, args.port, args.source)
+    client.guest("bavard")
+    client.send_raw(b"".join(
+        json.dumps({"type": "message", "content": "flood %d" % i}).encode() + b"\n"
+        for i in range(args.count)))
+    try:
+        while True:
+            client.recv()
+    except ConnectionError:
+        pass
+    client.close()
+    print("flood: %d lines from %s, then closed by the server" % (args.count, args.source))
+
+
+def silent(args):
+    """Connects and never identifies; the server must close the connection in time."""
+    client = Client(args.host, args.port, args.source)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < args.duration:
+            client.recv()
+    except ConnectionError:
+        print("silent: closed by the server after %.1f s" % (time.monotonic() - started))
+        return
+    except TimeoutError:
+        pass
+    raise AssertionError("a silent connection was not closed within %.0f s" % args.duration)
+
+
 def connect_check(args):
     """Exit 0 if a connection opens and answers a ping (or is refused, with --refused)."""
     try:
@@ -220,6 +252,8 @@ def main():
         "forged": forged,
         "long-line": long_line,
         "connect-check": connect_check,
+        "flood": flood,
+        "silent": silent,
         "honest": honest,
     }
     actions[args.action](args)
