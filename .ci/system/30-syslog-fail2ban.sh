@@ -59,7 +59,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 cargo build -p classcord
 BIN=$REPO/target/debug/classcord
-DRIVER="python3 $REPO/tests/system/chat_driver.py"
+DRIVER=(python3 "$REPO/tests/system/chat_driver.py")
 FILTER=$REPO/etc/fail2ban/filter.d/classcord.conf
 
 T=$(mktemp -d /tmp/classcord-syslog.XXXXXX)
@@ -134,7 +134,7 @@ PORT=$(sed -n 's/.*écoute sur 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/log/classcord
 echo "server on 127.0.0.1:$PORT, logging to $T/log.sock"
 
 section "(a) normal chat: the filter must match nothing"
-$DRIVER chat --host 127.0.0.1 --port "$PORT" --source 127.0.0.10 --count 40
+"${DRIVER[@]}" chat --host 127.0.0.1 --port "$PORT" --source 127.0.0.10 --count 40
 wait_until 10 "chat lines in debug.log" grep -q '"content":"message 39"' "$T/log/debug.log"
 [ ! -s "$T/log/audit.log" ] || fail "normal chat wrote security lines: $(cat "$T/log/audit.log")"
 chat_lines=$(wc -l <"$T/log/classcord.log")
@@ -147,10 +147,10 @@ done
 echo "normal chat: $chat_lines lines in classcord.log, $debug_lines in debug.log"
 
 section "(a) attacks over loopback, from distinct source addresses"
-$DRIVER bad-logins --host 127.0.0.1 --port "$PORT" --source 127.0.0.2 --count 12
-$DRIVER protocol-errors --host 127.0.0.1 --port "$PORT" --source 127.0.0.3 --count 25
-$DRIVER forged --host 127.0.0.1 --port "$PORT" --source 127.0.0.4
-$DRIVER long-line --host 127.0.0.1 --port "$PORT" --source 127.0.0.5
+"${DRIVER[@]}" bad-logins --host 127.0.0.1 --port "$PORT" --source 127.0.0.2 --count 12
+"${DRIVER[@]}" protocol-errors --host 127.0.0.1 --port "$PORT" --source 127.0.0.3 --count 25
+"${DRIVER[@]}" forged --host 127.0.0.1 --port "$PORT" --source 127.0.0.4
+"${DRIVER[@]}" long-line --host 127.0.0.1 --port "$PORT" --source 127.0.0.5
 # 12 + 25 + 8 forged logins + 3 forged registrations + (PROTOCOL_ERROR + LINE_TOO_LONG)
 expected=50
 wait_until 10 "$expected lines in audit.log" at_least "$expected" "$T/log/audit.log" ""
@@ -169,8 +169,8 @@ EOF
 pids+=($!)
 wait_until 10 "second server" at_least 2 "$T/log/classcord.log" 'écoute sur'
 PORT2=$(sed -n 's/.*écoute sur 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/log/classcord.log" | tail -1)
-$DRIVER flood --host 127.0.0.1 --port "$PORT2" --source 127.0.0.7 --count 200
-$DRIVER silent --host 127.0.0.1 --port "$PORT2" --source 127.0.0.8 --duration 15
+"${DRIVER[@]}" flood --host 127.0.0.1 --port "$PORT2" --source 127.0.0.7 --count 200
+"${DRIVER[@]}" silent --host 127.0.0.1 --port "$PORT2" --source 127.0.0.8 --duration 15
 kill "${pids[1]}"
 wait "${pids[1]}" || fail "second server exit status $?"
 pids=("${pids[0]}")
@@ -186,9 +186,9 @@ grep -F -e RATE_LIMIT -e TIMEOUT "$T/log/audit.log"
 grep -q '10\.9\.9\.9' "$T/log/audit.log" || fail "the forged names did not reach audit.log"
 
 all=$(matched "$T/log/audit.log" "$FILTER")
-auth=$(matched "$T/log/audit.log" "$FILTER[mode=auth]")
-protocol=$(matched "$T/log/audit.log" "$FILTER[mode=protocol]")
-conn=$(matched "$T/log/audit.log" "$FILTER[mode=conn]")
+auth=$(matched "$T/log/audit.log" "${FILTER}[mode=auth]")
+protocol=$(matched "$T/log/audit.log" "${FILTER}[mode=protocol]")
+conn=$(matched "$T/log/audit.log" "${FILTER}[mode=conn]")
 ips=$(addresses "$T/log/audit.log" "$FILTER")
 echo "fail2ban-regex on audit.log: all=$all auth=$auth protocol=$protocol conn=$conn; addresses: $ips"
 [ "$all" = 53 ] || fail "mode=all matched $all, expected 53"
@@ -211,7 +211,7 @@ logrotate -d -s "$T/logrotate.state" "$T/logrotate.conf" 2>"$T/logrotate.debug" 
 ! grep -qi 'error' "$T/logrotate.debug" || fail "logrotate: $(grep -i error "$T/logrotate.debug")"
 logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf"
 [ -f "$T/log/audit.log.1" ] || fail "audit.log was not rotated"
-$DRIVER bad-logins --host 127.0.0.1 --port "$PORT" --source 127.0.0.6 --count 1
+"${DRIVER[@]}" bad-logins --host 127.0.0.1 --port "$PORT" --source 127.0.0.6 --count 1
 wait_until 10 "a new line in the fresh audit.log" grep -q 'ip=127.0.0.6' "$T/log/audit.log"
 [ "$(wc -l <"$T/log/audit.log.1")" -eq 53 ] || fail "rotated file changed"
 echo "rotated: audit.log.1 keeps 53 lines, audit.log receives new lines"
@@ -246,8 +246,8 @@ ip netns exec "$NS_SRV" "$BIN" serve --listen 0.0.0.0:12345 --data "$T/data" \
     --config "$T/classcord.toml" 2>"$T/server-ns.stderr" &
 pids+=($!)
 wait_until 10 "server in $NS_SRV" grep -q 'écoute sur 0.0.0.0:12345' "$T/log/classcord.log"
-ip netns exec "$NS_ATT" $DRIVER connect-check --host 10.201.1.1 --port 12345 --source 10.201.1.2
-ip netns exec "$NS_HON" $DRIVER connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
+ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --host 10.201.1.1 --port 12345 --source 10.201.1.2
+ip netns exec "$NS_HON" "${DRIVER[@]}" connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
 
 section "(b) the LAN-only nftables rules of SECURITE.md (LAN = the honest client's network)"
 sed -n '/<!-- nftables-lan-begin -->/,/<!-- nftables-lan-end -->/p' SECURITE.md |
@@ -255,9 +255,9 @@ sed -n '/<!-- nftables-lan-begin -->/,/<!-- nftables-lan-end -->/p' SECURITE.md 
 grep -q '10.201.2.0/24' "$T/lan.nft" || fail "no nftables block found in SECURITE.md"
 ip netns exec "$NS_SRV" nft -c -f "$T/lan.nft"
 ip netns exec "$NS_SRV" nft -f "$T/lan.nft"
-ip netns exec "$NS_ATT" $DRIVER connect-check --refused --host 10.201.1.1 --port 12345 \
+ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --refused --host 10.201.1.1 --port 12345 \
     --source 10.201.1.2
-ip netns exec "$NS_HON" $DRIVER connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
+ip netns exec "$NS_HON" "${DRIVER[@]}" connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
 ip netns exec "$NS_SRV" nft delete table inet classcord_lan
 
 section "(b) fail2ban-server with the shipped jail and action, inside the server's namespace"
@@ -281,13 +281,13 @@ wait_until 20 "fail2ban ping" fail2ban-client -c "$T/f2b" ping
 fail2ban-client -c "$T/f2b" status
 
 section "(b) honest chat running, 8 bad logins from the attacker"
-ip netns exec "$NS_HON" $DRIVER honest --host 10.201.2.1 --port 12345 --source 10.201.2.2 \
+ip netns exec "$NS_HON" "${DRIVER[@]}" honest --host 10.201.2.1 --port 12345 --source 10.201.2.2 \
     --duration 8 >"$T/honest.out" 2>&1 &
 honest_pid=$!
 pids+=("$honest_pid")
 sleep 1
 attack_start=$(date +%s.%N)
-ip netns exec "$NS_ATT" $DRIVER bad-logins --host 10.201.1.1 --port 12345 --source 10.201.1.2 --count 8
+ip netns exec "$NS_ATT" "${DRIVER[@]}" bad-logins --host 10.201.1.1 --port 12345 --source 10.201.1.2 --count 8
 banned() {
     fail2ban-client -c "$T/f2b" status classcord-auth | grep -q 'Banned IP list:.*10\.201\.1\.2'
 }
@@ -305,16 +305,16 @@ grep -Eq 'tcp dport (\{ )?12345( \})? ip saddr @addr-set-classcord-auth reject' 
     fail "the ban rule is not limited to TCP port 12345"
 grep -q '10.201.1.2' "$T/nft.txt" || fail "the banned address is not in the set"
 ! nft list tables 2>/dev/null | grep -q f2b-classcord || fail "rules leaked into the root namespace"
-ip netns exec "$NS_ATT" $DRIVER connect-check --refused --host 10.201.1.1 --port 12345 \
+ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --refused --host 10.201.1.1 --port 12345 \
     --source 10.201.1.2
-ip netns exec "$NS_HON" $DRIVER connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
+ip netns exec "$NS_HON" "${DRIVER[@]}" connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
 wait "$honest_pid" || fail "honest client: $(cat "$T/honest.out")"
 cat "$T/honest.out"
 pids=("${pids[0]}")
 
 section "(b) unban restores the attacker's address"
 fail2ban-client -c "$T/f2b" set classcord-auth unbanip 10.201.1.2
-ip netns exec "$NS_ATT" $DRIVER connect-check --host 10.201.1.1 --port 12345 --source 10.201.1.2
+ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --host 10.201.1.1 --port 12345 --source 10.201.1.2
 
 section "(b) log extract of the blocked attack"
 grep -F '10.201.1.2' "$T/log/classcord.log" | head -2

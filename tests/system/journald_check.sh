@@ -9,7 +9,7 @@ set -euo pipefail
 REPO=$1
 W=$2
 BIN=$REPO/target/debug/classcord
-DRIVER="python3 $REPO/tests/system/chat_driver.py"
+DRIVER=(python3 "$REPO/tests/system/chat_driver.py")
 FILTER=$REPO/etc/fail2ban/filter.d/classcord.conf
 JOURNAL="systemd-journal[journalpath=/run/log/journal]"
 
@@ -65,11 +65,11 @@ listening() {
 wait_until 10 "start-up line in the journal" listening
 [ ! -s "$W/server.stderr" ] || fail "the server wrote to stderr: $(cat "$W/server.stderr")"
 
-$DRIVER chat --host 127.0.0.1 --port 12345 --source 127.0.0.10 --count 20
-$DRIVER bad-logins --host 127.0.0.1 --port 12345 --source 127.0.0.2 --count 12
-$DRIVER protocol-errors --host 127.0.0.1 --port 12345 --source 127.0.0.3 --count 25
-$DRIVER forged --host 127.0.0.1 --port 12345 --source 127.0.0.4
-$DRIVER long-line --host 127.0.0.1 --port 12345 --source 127.0.0.5
+"${DRIVER[@]}" chat --host 127.0.0.1 --port 12345 --source 127.0.0.10 --count 20
+"${DRIVER[@]}" bad-logins --host 127.0.0.1 --port 12345 --source 127.0.0.2 --count 12
+"${DRIVER[@]}" protocol-errors --host 127.0.0.1 --port 12345 --source 127.0.0.3 --count 25
+"${DRIVER[@]}" forged --host 127.0.0.1 --port 12345 --source 127.0.0.4
+"${DRIVER[@]}" long-line --host 127.0.0.1 --port 12345 --source 127.0.0.5
 security_lines() {
     [ "$(journalctl -D /run/log/journal -t classcord --no-pager -o cat --facility=auth |
         wc -l)" -ge 50 ]
@@ -98,7 +98,7 @@ matched() {
     fail2ban-regex "$1" "$2" | sed -n 's/^Lines: .* \([0-9][0-9]*\) matched.*/\1/p'
 }
 all=$(matched "$JOURNAL" "$FILTER")
-auth=$(matched "$JOURNAL" "$FILTER[mode=auth]")
+auth=$(matched "$JOURNAL" "${FILTER}[mode=auth]")
 ips=$(fail2ban-regex -o ip "$JOURNAL" "$FILTER" | sort -u | paste -sd, -)
 echo "fail2ban-regex on the journal: all=$all auth=$auth; addresses: $ips"
 [ "$all" = 50 ] || fail "mode=all matched $all, expected 50"
@@ -133,8 +133,8 @@ jail_ready() {
 }
 wait_until 10 "the systemd-backend jail" jail_ready
 sleep 1
-$DRIVER connect-check --host 127.0.0.1 --port 12345 --source 127.0.0.20
-$DRIVER bad-logins --host 127.0.0.1 --port 12345 --source 127.0.0.20 --count 8
+"${DRIVER[@]}" connect-check --host 127.0.0.1 --port 12345 --source 127.0.0.20
+"${DRIVER[@]}" bad-logins --host 127.0.0.1 --port 12345 --source 127.0.0.20 --count 8
 banned() {
     fail2ban-client -c "$W/f2b" status classcord-auth | grep -q 'Banned IP list:.*127\.0\.0\.20'
 }
@@ -143,9 +143,9 @@ in_set() {
     nft list set inet f2b-classcord addr-set-classcord-auth | grep -q '127\.0\.0\.20'
 }
 wait_until 10 "127.0.0.20 in the nftables set" in_set
-$DRIVER connect-check --refused --host 127.0.0.1 --port 12345 --source 127.0.0.20
-$DRIVER connect-check --host 127.0.0.1 --port 12345 --source 127.0.0.21
+"${DRIVER[@]}" connect-check --refused --host 127.0.0.1 --port 12345 --source 127.0.0.20
+"${DRIVER[@]}" connect-check --host 127.0.0.1 --port 12345 --source 127.0.0.21
 fail2ban-client -c "$W/f2b" set classcord-auth unbanip 127.0.0.20 >/dev/null
-$DRIVER connect-check --host 127.0.0.1 --port 12345 --source 127.0.0.20
+"${DRIVER[@]}" connect-check --host 127.0.0.1 --port 12345 --source 127.0.0.20
 grep -E 'classcord-auth\] (Ban|Unban)' "$W/fail2ban.log"
 echo "journald alone: backend = systemd jail banned and unbanned 127.0.0.20"
