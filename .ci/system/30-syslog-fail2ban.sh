@@ -121,7 +121,11 @@ rsyslogd -N1 -f "$T/rsyslog.conf"
 rsyslogd -f "$T/rsyslog.conf" -i "$T/rsyslogd.pid"
 wait_until 10 "rsyslog socket" test -S "$T/log.sock"
 
+# Defaults everywhere but the wait between password attempts after 5 failures (1 s by default),
+# shortened so that part (a) does not spend its time sleeping; the counts are the same.
 cat >"$T/classcord.toml" <<EOF
+[security]
+login_delay_ms = 100
 [log]
 output = "syslog"
 syslog_socket = "$T/log.sock"
@@ -151,8 +155,11 @@ section "(a) attacks over loopback, from distinct source addresses"
 "${DRIVER[@]}" protocol-errors --host 127.0.0.1 --port "$PORT" --source 127.0.0.3 --count 25
 "${DRIVER[@]}" forged --host 127.0.0.1 --port "$PORT" --source 127.0.0.4
 "${DRIVER[@]}" long-line --host 127.0.0.1 --port "$PORT" --source 127.0.0.5
-# 12 + 25 + 8 forged logins + 3 forged registrations + (PROTOCOL_ERROR + LINE_TOO_LONG)
-expected=50
+# 12 bad logins on one account from one address: 5 AUTH_FAIL, then 5 delayed attempts
+# (RATE_LIMIT action=delay + AUTH_FAIL each), then the account is locked: 2 RATE_LIMIT
+# action=refuse (no password check, so no AUTH_FAIL) => 17 lines; 25 PROTOCOL_ERROR; 8 forged
+# logins (AUTH_FAIL) + 3 forged registrations (REGISTER_REFUSED); PROTOCOL_ERROR + LINE_TOO_LONG.
+expected=55
 wait_until 10 "$expected lines in audit.log" at_least "$expected" "$T/log/audit.log" ""
 
 # The hub's own limits, on a second server with a short identification deadline: a flood past
@@ -174,8 +181,8 @@ PORT2=$(sed -n 's/.*écoute sur 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/log/classcor
 kill "${pids[1]}"
 wait "${pids[1]}" || fail "second server exit status $?"
 pids=("${pids[0]}")
-# 50 + RATE_LIMIT warn + RATE_LIMIT disconnect + TIMEOUT
-expected=53
+# 55 + RATE_LIMIT warn + RATE_LIMIT disconnect + TIMEOUT
+expected=58
 wait_until 10 "$expected lines in audit.log" at_least "$expected" "$T/log/audit.log" ""
 sleep 0.3
 lines=$(wc -l <"$T/log/audit.log")
@@ -191,16 +198,47 @@ protocol=$(matched "$T/log/audit.log" "${FILTER}[mode=protocol]")
 conn=$(matched "$T/log/audit.log" "${FILTER}[mode=conn]")
 ips=$(addresses "$T/log/audit.log" "$FILTER")
 echo "fail2ban-regex on audit.log: all=$all auth=$auth protocol=$protocol conn=$conn; addresses: $ips"
-[ "$all" = 53 ] || fail "mode=all matched $all, expected 53"
-[ "$auth" = 20 ] || fail "mode=auth matched $auth, expected 20 (12 + 8 forged)"
+[ "$all" = 58 ] || fail "mode=all matched $all, expected 58"
+[ "$auth" = 18 ] || fail "mode=auth matched $auth, expected 18 (10 + 8 forged)"
 [ "$protocol" = 27 ] || fail "mode=protocol matched $protocol, expected 27 (25 + 2)"
-[ "$conn" = 3 ] || fail "mode=conn matched $conn, expected 3 (2 RATE_LIMIT + 1 TIMEOUT)"
+[ "$conn" = 10 ] ||
+    fail "mode=conn matched $conn, expected 10 (7 RATE_LIMIT kind=login, 2 kind=message, 1 TIMEOUT)"
 [ "$ips" = "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.7,127.0.0.8" ] ||
     fail "unexpected addresses: $ips"
 forged_ips=$(grep -F 'ip=127.0.0.4' "$T/log/audit.log" >"$T/forged.log"; addresses "$T/forged.log" "$FILTER")
 [ "$forged_ips" = "127.0.0.4" ] || fail "forged names gave addresses $forged_ips"
 echo "forged names: $(wc -l <"$T/forged.log") lines, every match is the sender 127.0.0.4"
 [ ! -s "$T/log/other.log" ] || fail "lines escaped the classcord rules: $(head -3 "$T/log/other.log")"
+
+section "(a) every documented token against every filter mode"
+# One line per token and value family, as SecurityEvent writes them (pinned by the unit tests in
+# src/logging/tests.rs), behind an rsyslog prefix. Expected: all 12, auth 1, protocol 2, conn 5.
+{
+    for line in \
+        'AUTH_FAIL ip=10.0.0.1 user="alice"' \
+        'REGISTER_REFUSED ip=10.0.0.2 reason=exists user="bob"' \
+        'PROTOCOL_ERROR ip=10.0.0.3 reason=bad-json conn=1' \
+        'LINE_TOO_LONG ip=10.0.0.3 conn=1' \
+        'SLOW_CLIENT ip=10.0.0.4 limit=262144 conn=2' \
+        'FLOOD ip=10.0.0.5 action=paused conn=3' \
+        'RATE_LIMIT ip=10.0.0.6 kind=login action=delay conn=4 user="alice"' \
+        'CONN_REJECTED ip=10.0.0.7 reason=not-allowed' \
+        'CONN_REJECTED ip=10.0.0.7 reason=too-many' \
+        'CONN_REJECTED ip=10.0.0.7 reason=rate' \
+        'CONN_REJECTED ip=10.0.0.8 reason=server-full' \
+        'TIMEOUT ip=10.0.0.9 phase=partial-line conn=5' \
+        'LOG_DROPPED lines=3 security=0 : file du journal pleine, lignes perdues'; do
+        echo "2026-12-02T08:00:00.000000+00:00 pi classcord[42]: $line"
+    done
+} >"$T/tokens.log"
+t_all=$(matched "$T/tokens.log" "$FILTER")
+t_auth=$(matched "$T/tokens.log" "${FILTER}[mode=auth]")
+t_protocol=$(matched "$T/tokens.log" "${FILTER}[mode=protocol]")
+t_conn=$(matched "$T/tokens.log" "${FILTER}[mode=conn]")
+echo "tokens: all=$t_all auth=$t_auth protocol=$t_protocol conn=$t_conn"
+if [ "$t_all" != 12 ] || [ "$t_auth" != 1 ] || [ "$t_protocol" != 2 ] || [ "$t_conn" != 5 ]; then
+    fail "token/mode table differs from SECURITE.md"
+fi
 
 section "(a) logrotate with the shipped file (postrotate: HUP to the private rsyslogd)"
 sed -e "s#/var/log/classcord#$T/log#g" \
@@ -213,8 +251,8 @@ logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf"
 [ -f "$T/log/audit.log.1" ] || fail "audit.log was not rotated"
 "${DRIVER[@]}" bad-logins --host 127.0.0.1 --port "$PORT" --source 127.0.0.6 --count 1
 wait_until 10 "a new line in the fresh audit.log" grep -q 'ip=127.0.0.6' "$T/log/audit.log"
-[ "$(wc -l <"$T/log/audit.log.1")" -eq 53 ] || fail "rotated file changed"
-echo "rotated: audit.log.1 keeps 53 lines, audit.log receives new lines"
+[ "$(wc -l <"$T/log/audit.log.1")" -eq 58 ] || fail "rotated file changed"
+echo "rotated: audit.log.1 keeps 58 lines, audit.log receives new lines"
 kill "${pids[0]}"
 wait "${pids[0]}" || fail "server exit status $?"
 pids=()
@@ -242,8 +280,14 @@ ip -n "$NS_SRV" link set "vsh$$" up
 ip -n "$NS_ATT" link set "va$$" up
 ip -n "$NS_HON" link set "vh$$" up
 rm -rf "$T/data"
+# All defaults here (a real classroom set-up), syslog to the private rsyslogd.
+cat >"$T/ns.toml" <<EOF
+[log]
+output = "syslog"
+syslog_socket = "$T/log.sock"
+EOF
 ip netns exec "$NS_SRV" "$BIN" serve --listen 0.0.0.0:12345 --data "$T/data" \
-    --config "$T/classcord.toml" 2>"$T/server-ns.stderr" &
+    --config "$T/ns.toml" 2>"$T/server-ns.stderr" &
 pids+=($!)
 wait_until 10 "server in $NS_SRV" grep -q 'écoute sur 0.0.0.0:12345' "$T/log/classcord.log"
 ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --host 10.201.1.1 --port 12345 --source 10.201.1.2

@@ -20,7 +20,9 @@ use super::outbox::{Flushed, Outbox, Push};
 use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
-use crate::logging::{audit, bare_ip, RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase};
+use crate::logging::{
+    audit, bare_ip, FloodAction, RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase,
+};
 use crate::security::{AttemptGuard, AttemptSettings, Verdict};
 use crate::store::{Loaded, StoreHandle};
 use classcord_core::message::fold_name;
@@ -325,11 +327,11 @@ impl HubTask {
             return;
         };
         if self.flood.after_lines(sender, &peer.connection.gate) {
-            log::warn!(
-                "[LIMITE] FLOOD ip={} action=paused conn={}",
-                peer.ip(),
-                sender.0
-            );
+            audit(&SecurityEvent::Flood {
+                ip: peer.ip(),
+                action: FloodAction::Paused,
+                conn: sender.0,
+            });
         }
         if self.flood.any_paused() && !self.recheck_running.swap(true, Ordering::AcqRel) {
             let running = self.recheck_running.clone();
@@ -520,25 +522,26 @@ impl HubTask {
             None => self.attempts.register(ip, now),
         };
         let kind = if account.is_some() {
-            "login"
+            RateKind::Login
         } else {
-            "register"
+            RateKind::Register
+        };
+        let limited = |action| SecurityEvent::RateLimit {
+            ip,
+            kind,
+            action,
+            conn: session.0,
+            user: account.as_deref(),
         };
         let delay = match verdict {
             Verdict::Refuse(text) => {
-                log::warn!(
-                    "[LIMITE] RATE_LIMIT ip={ip} kind={kind} action=refuse conn={}",
-                    session.0
-                );
+                audit(&limited(RateAction::Refuse));
                 self.later
                     .push(Later::Auth(session, AuthOutcome::Refused { text }));
                 return;
             }
             Verdict::Delay(wait) => {
-                log::warn!(
-                    "[LIMITE] RATE_LIMIT ip={ip} kind={kind} action=delay conn={}",
-                    session.0
-                );
+                audit(&limited(RateAction::Delay));
                 Some(wait)
             }
             Verdict::Go => None,

@@ -121,10 +121,11 @@ def chat(args):
 
 
 def bad_logins(args):
-    """`count` wrong passwords on one connection, each answered by an error."""
+    """`count` wrong passwords for account `user` on one connection, each answered by an error
+    (after a few failures the server delays, then refuses, the attempts: still an error)."""
     client = Client(args.host, args.port, args.source)
     for index in range(args.count):
-        client.send({"type": "login", "username": "alice", "password": "guess-%d" % index})
+        client.send({"type": "login", "username": args.user, "password": "guess-%d" % index})
         client.expect_error()
     client.close()
     print("bad-logins: %d from %s" % (args.count, args.source))
@@ -244,6 +245,7 @@ def main():
     parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--refused", action="store_true")
+    parser.add_argument("--user", default="alice")
     args = parser.parse_args()
     actions = {
         "chat": chat,
