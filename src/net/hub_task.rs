@@ -722,7 +722,7 @@ impl HubTask {
                 );
             }
             Event::ChannelDeleted { channel } => {
-                log::info!("[ADMIN] salon {channel} supprimé");
+                log::info!("[ADMIN] salon {} supprimé", Shown(&channel));
             }
             Event::Rejected { session, reason } => {
                 if let Some(ip) = self.peer_ip(session) {
