@@ -339,6 +339,27 @@ fn forged_names_never_put_another_address_in_a_security_line() {
 }
 
 #[test]
+fn a_login_closed_before_its_answer_is_still_an_auth_fail() {
+    let server = SyslogServer::start(&["--log", "syslog"], &[], true);
+    for _ in 0..3 {
+        let mut quitter = Peer::connect_from(localhost(9), server.addr);
+        quitter.send(json!({"type":"login","username":"alice","password":"guess"}));
+        drop(quitter);
+    }
+    server.wait_datagrams("AUTH_FAIL ip=127.0.0.9", 3);
+    std::thread::sleep(Duration::from_millis(300));
+    let lines: Vec<String> = server
+        .datagrams()
+        .into_iter()
+        .filter(|line| line.contains("AUTH_FAIL"))
+        .collect();
+    assert_eq!(lines.len(), 3, "one line per attempt, never two: {lines:?}");
+    for line in &lines {
+        assert_eq!(message_of(line), "AUTH_FAIL ip=127.0.0.9 user=\"alice\"");
+    }
+}
+
+#[test]
 fn missing_syslog_socket_is_reported_once_then_the_console_is_used() {
     let temp = tempfile::tempdir().unwrap();
     let config = temp.path().join("classcord.toml");

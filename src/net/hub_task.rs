@@ -268,6 +268,11 @@ impl HubTask {
                     let failed = matches!(outcome, AuthOutcome::LoginFailed);
                     self.attempts
                         .finished(ip, account.as_deref(), failed, Instant::now());
+                    // Closed before its answer: the hub drops the outcome, fail2ban still counts it.
+                    if failed && !self.peers.contains_key(&session) {
+                        let user = account.as_deref().unwrap_or_default();
+                        audit(&SecurityEvent::AuthFail { ip, user });
+                    }
                 }
                 self.hub
                     .auth_result(session, outcome, &clock::now(), &mut output);
