@@ -10,6 +10,7 @@ use classcord_core::frame::DEFAULT_MAX_LINE_BYTES;
 use classcord_core::hub::{HubConfig, LineRate};
 use serde::Deserialize;
 
+use crate::logging::{Facility, LogSettings, OutputChoice};
 use crate::security::{AttemptSettings, Cidr};
 use crate::store::{HashParams, Retention};
 
@@ -33,6 +34,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub security: SecurityConfig,
     pub log_level: log::LevelFilter,
+    /// Output, facilities and syslog socket (`[log]`).
+    pub log: LogSettings,
     pub hub: HubConfig,
 }
 
@@ -70,6 +73,8 @@ pub struct Overrides {
     pub listen: Vec<String>,
     pub data_dir: Option<PathBuf>,
     pub log_level: Option<String>,
+    /// `--log syslog|console|auto`.
+    pub log_output: Option<String>,
 }
 
 /// The file as written; every key optional, unknown keys refused (typos must not pass silently).
@@ -147,6 +152,10 @@ struct RawStorage {
 #[serde(deny_unknown_fields)]
 struct RawLog {
     level: Option<String>,
+    output: Option<String>,
+    facility: Option<String>,
+    security_facility: Option<String>,
+    syslog_socket: Option<PathBuf>,
 }
 
 /// Why the configuration cannot be used. Messages are in French: operators read them.
@@ -268,9 +277,10 @@ impl Config {
 
         let level_text = overrides
             .log_level
-            .or(raw.log.level)
+            .or(raw.log.level.clone())
             .unwrap_or_else(|| "info".into());
         let log_level = parse_level(&level_text)?;
+        let log = log_settings(raw.log, overrides.log_output)?;
 
         let mut hub = HubConfig::default();
         if let Some(welcome) = raw.welcome {
@@ -329,6 +339,7 @@ impl Config {
             storage,
             security,
             log_level,
+            log,
             hub,
         })
     }
@@ -496,6 +507,37 @@ fn parse_level(text: &str) -> Result<log::LevelFilter, ConfigError> {
     })
 }
 
+/// The `[log]` keys besides the level; `--log` wins over `output`.
+fn log_settings(raw: RawLog, output: Option<String>) -> Result<LogSettings, ConfigError> {
+    let mut settings = LogSettings::default();
+    if let Some(text) = output.or(raw.output) {
+        settings.output = OutputChoice::parse(&text).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "sortie du journal « {text} » inconnue (auto, syslog ou console)"
+            ))
+        })?;
+    }
+    let facility = |key: &str, text: Option<String>, default: Facility| match text {
+        None => Ok(default),
+        Some(text) => text.trim().parse::<Facility>().map_err(|()| {
+            ConfigError::Invalid(format!(
+                "« log.{key} » : catégorie syslog « {text} » inconnue (par ex. local0 à local7, \
+                 auth, authpriv, daemon, user)"
+            ))
+        }),
+    };
+    settings.facility = facility("facility", raw.facility, settings.facility)?;
+    settings.security_facility = facility(
+        "security_facility",
+        raw.security_facility,
+        settings.security_facility,
+    )?;
+    if let Some(path) = raw.syslog_socket {
+        settings.syslog_socket = path;
+    }
+    Ok(settings)
+}
+
 fn check_range(key: &str, value: usize, min: usize, max: usize) -> Result<(), ConfigError> {
     if (min..=max).contains(&value) {
         Ok(())
@@ -550,6 +592,10 @@ mod tests {
             cache_mib = 8
             [log]
             level = "debug"
+            output = "syslog"
+            facility = "local3"
+            security_facility = "authpriv"
+            syslog_socket = "/run/test/log.sock"
             "#,
         )
         .unwrap();
@@ -558,6 +604,16 @@ mod tests {
         assert_eq!(config.hash.memory_kib, 12288);
         assert_eq!(config.db_cache_bytes, 8 << 20);
         assert_eq!(config.log_level, log::LevelFilter::Debug);
+        assert_eq!(config.log.output, OutputChoice::Syslog);
+        assert_eq!(config.log.facility as u8, Facility::LOG_LOCAL3 as u8);
+        assert_eq!(
+            config.log.security_facility as u8,
+            Facility::LOG_AUTHPRIV as u8
+        );
+        assert_eq!(
+            config.log.syslog_socket,
+            PathBuf::from("/run/test/log.sock")
+        );
         assert!(config.hub.welcome.is_empty());
     }
 
@@ -583,11 +639,30 @@ mod tests {
             listen: vec!["127.0.0.1:2".into()],
             data_dir: Some("b".into()),
             log_level: Some("warn".into()),
+            log_output: Some("console".into()),
         };
         let config = Config::from_raw(raw, overrides).unwrap();
         assert_eq!(config.listen, vec!["127.0.0.1:2".parse().unwrap()]);
         assert_eq!(config.data_dir, PathBuf::from("b"));
         assert!(!config.listen_is_default);
+        assert_eq!(config.log.output, OutputChoice::Console);
+    }
+
+    #[test]
+    fn log_defaults_and_bad_log_values() {
+        let config = from_text("").unwrap();
+        assert_eq!(config.log.output, OutputChoice::Auto);
+        assert_eq!(config.log.facility as u8, Facility::LOG_LOCAL0 as u8);
+        assert_eq!(config.log.security_facility as u8, Facility::LOG_AUTH as u8);
+        assert_eq!(config.log.syslog_socket, PathBuf::from("/dev/log"));
+        let error = from_text("[log]\noutput = \"printer\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("printer"), "{error}");
+        let error = from_text("[log]\nsecurity_facility = \"local9\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("log.security_facility"), "{error}");
     }
 
     #[test]

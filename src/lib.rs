@@ -12,7 +12,7 @@
 //! - [`store`]: the redb database (accounts) and argon2id hashing.
 //! - [`security`]: defences that need the peer's address (allowlist, connection caps, password
 //!   attempts).
-//! - [`logging`]: console log lines, with stable security tokens.
+//! - [`logging`]: console or syslog output, and the stable security event lines.
 //! - [`metrics`]: counters and gauges, Prometheus text for node_exporter.
 //! - [`clock`]: wall-clock and local time for the hub.
 

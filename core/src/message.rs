@@ -109,10 +109,9 @@ impl ChannelName {
         if chars == 0 || chars > MAX_CHANNEL_CHARS {
             return Err(RequestError::InvalidChannel(raw.to_owned()));
         }
-        if display
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '#' || c == ',')
-        {
+        if display.chars().any(|c| {
+            c.is_control() || is_hidden_char(c) || c.is_whitespace() || c == '#' || c == ','
+        }) {
             return Err(RequestError::InvalidChannel(raw.to_owned()));
         }
         let folded = fold_name(&display);
@@ -145,6 +144,9 @@ pub enum NameProblem {
     TooLong,
     SurroundingSpace,
     ControlCharacter,
+    /// A Unicode format or separator character (bidi override, zero-width space...): it would
+    /// make the name display differently from what it is.
+    InvisibleCharacter(char),
     Reserved,
 }
 
@@ -162,23 +164,84 @@ pub fn check_name(name: &str) -> Result<(), NameProblem> {
     if name.chars().any(char::is_control) {
         return Err(NameProblem::ControlCharacter);
     }
+    if let Some(hidden) = name.chars().find(|&c| is_hidden_char(c)) {
+        return Err(NameProblem::InvisibleCharacter(hidden));
+    }
     if is_reserved_name(name) {
         return Err(NameProblem::Reserved);
     }
     Ok(())
 }
 
-/// The name a guest gets from what it sent (`from` or `status.user`): trimmed, NFC; anything
-/// unusable or reserved gives `invité`.
+/// Shown instead of a control or format character in a guest name.
+pub const REPLACED_CHAR: char = '\u{FFFD}';
+
+/// The name a guest gets from what it sent (`from` or `status.user`): trimmed, NFC, every control
+/// or format character replaced by `�` (so `\u{202E}gnp.exe` cannot pose as `exe.png`); anything
+/// still unusable, reserved, or made only of replaced characters gives `invité`.
 pub fn guest_name(requested: Option<&str>) -> String {
     let Some(requested) = requested else {
         return DEFAULT_GUEST_NAME.to_owned();
     };
-    let name: String = requested.trim().nfc().collect();
-    match check_name(&name) {
-        Ok(()) => name,
+    let name: String = requested
+        .trim()
+        .nfc()
+        .map(|c| {
+            if c.is_control() || is_hidden_char(c) {
+                REPLACED_CHAR
+            } else {
+                c
+            }
+        })
+        .collect();
+    let name = name.trim();
+    if !name
+        .chars()
+        .any(|c| c != REPLACED_CHAR && !c.is_whitespace())
+    {
+        return DEFAULT_GUEST_NAME.to_owned();
+    }
+    match check_name(name) {
+        Ok(()) => name.to_owned(),
         Err(_) => DEFAULT_GUEST_NAME.to_owned(),
     }
+}
+
+/// Characters that change how text around them is displayed without being visible themselves:
+/// Unicode format characters (category Cf: bidi overrides and isolates U+202A-202E and
+/// U+2066-2069, zero-width spaces and joiners, soft hyphen, byte order mark...), the line and
+/// paragraph separators (Zl, Zp), and the Hangul fillers and combining grapheme joiner, which
+/// render as nothing. Control characters (Cc) are `char::is_control`. The Cf list follows
+/// Unicode 16.
+pub fn is_hidden_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// `global` (a channel) or `private` (a user).
@@ -550,6 +613,14 @@ impl fmt::Display for NameProblem {
             NameProblem::TooLong => "le nom dépasse 32 caractères",
             NameProblem::SurroundingSpace => "le nom commence ou finit par un espace",
             NameProblem::ControlCharacter => "le nom contient un caractère de contrôle",
+            NameProblem::InvisibleCharacter(hidden) => {
+                return write!(
+                    formatter,
+                    "le nom contient un caractère invisible ou de mise en forme (U+{:04X}), \
+                     par exemple une inversion du sens d'écriture ou un espace de largeur nulle",
+                    u32::from(*hidden)
+                );
+            }
             NameProblem::Reserved => "ce nom est réservé",
         })
     }
@@ -558,6 +629,7 @@ impl fmt::Display for NameProblem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     fn parse(line: &str) -> Result<Request, RequestError> {
         parse_request(line)
@@ -727,6 +799,92 @@ mod tests {
         assert_eq!(guest_name(Some("")), DEFAULT_GUEST_NAME);
         assert_eq!(guest_name(Some(&"y".repeat(40))), DEFAULT_GUEST_NAME);
         assert_eq!(guest_name(None), DEFAULT_GUEST_NAME);
+    }
+
+    #[test]
+    fn account_names_with_control_or_format_characters_are_refused() {
+        assert_eq!(check_name("bob\nx"), Err(NameProblem::ControlCharacter));
+        assert_eq!(check_name("a\u{7f}"), Err(NameProblem::ControlCharacter));
+        for (name, hidden) in [
+            ("\u{202E}gnp.exe", '\u{202E}'),
+            ("al\u{200B}ice", '\u{200B}'),
+            ("a\u{2066}b", '\u{2066}'),
+            ("a\u{2028}b", '\u{2028}'),
+            ("\u{FEFF}bob", '\u{FEFF}'),
+            ("x\u{3164}", '\u{3164}'),
+        ] {
+            assert_eq!(
+                check_name(name),
+                Err(NameProblem::InvisibleCharacter(hidden)),
+                "{name:?}"
+            );
+        }
+        let text = NameProblem::InvisibleCharacter('\u{202E}').to_string();
+        assert!(
+            text.contains("invisible") && text.contains("U+202E"),
+            "{text}"
+        );
+        // Visible non-ASCII names stay allowed.
+        for name in [
+            "Zoé",
+            "Ærøskøbing",
+            "Łukasz",
+            "李雷",
+            "Jean Dupont",
+            "élève-1",
+        ] {
+            assert_eq!(check_name(name), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn hidden_characters_are_replaced_in_guest_names() {
+        let replaced = guest_name(Some("\u{202E}gnp.exe"));
+        assert_eq!(replaced, "\u{FFFD}gnp.exe");
+        assert!(!replaced.chars().any(is_hidden_char));
+        assert_eq!(guest_name(Some("a\tb")), "a\u{FFFD}b");
+        assert_eq!(guest_name(Some("zo\u{200B}e")), "zo\u{FFFD}e");
+        assert_eq!(
+            guest_name(Some("bob\n... AUTH_FAIL ip=10.9.9.9")),
+            "bob\u{FFFD}... AUTH_FAIL ip=10.9.9.9"
+        );
+        // Nothing left once the hidden characters are gone: the default name.
+        assert_eq!(guest_name(Some("\u{200B}\u{202E}")), DEFAULT_GUEST_NAME);
+        assert_eq!(guest_name(Some("\u{0}")), DEFAULT_GUEST_NAME);
+        // Surrounding white space (including line separators) is trimmed, not replaced.
+        assert_eq!(guest_name(Some("\u{2028}Zoé\n")), "Zoé");
+    }
+
+    #[test]
+    fn hidden_characters_cover_bidi_zero_width_and_separators() {
+        for c in [
+            '\u{AD}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{E0041}',
+        ] {
+            assert!(is_hidden_char(c), "U+{:04X}", u32::from(c));
+        }
+        for c in ['a', 'é', ' ', '\u{FFFD}', '李', '\u{1F600}'] {
+            assert!(!is_hidden_char(c), "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn channel_names_with_hidden_characters_are_refused() {
+        assert!(ChannelName::parse("#\u{202E}lavahc").is_err());
+        assert!(ChannelName::parse("java\u{200B}").is_err());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct Serve {
     /// niveau de journal : error, warn, info (défaut), debug, trace
     #[argh(option)]
     log_level: Option<String>,
+    /// sortie du journal : syslog, console ou auto (défaut : syslog si lancé par systemd,
+    /// console sinon)
+    #[argh(option)]
+    log: Option<String>,
 }
 
 impl Serve {
@@ -33,6 +37,7 @@ impl Serve {
             listen: self.listen,
             data_dir: self.data,
             log_level: self.log_level,
+            log_output: self.log,
         };
         let config = match Config::load(self.config.as_deref(), overrides) {
             Ok(config) => config,
@@ -41,7 +46,9 @@ impl Serve {
         if let Err(error) = net::block_shutdown_signals() {
             return fail(&error);
         }
-        logging::init_console(config.log_level);
+        if let Err(error) = logging::init(&config.log, config.log_level) {
+            return fail(&error);
+        }
         let result = net::serve(config);
         logging::flush();
         match result {

@@ -20,7 +20,9 @@ use super::outbox::{Flushed, Outbox, Push};
 use super::writer::{write_backlog, Stream, WriterEnd};
 use crate::accounts::Accounts;
 use crate::clock;
-use crate::logging::{bare_ip, quoted};
+use crate::logging::{
+    audit, bare_ip, FloodAction, RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase,
+};
 use crate::security::{AttemptGuard, AttemptSettings, Verdict};
 use crate::store::{Loaded, StoreHandle};
 use classcord_core::message::fold_name;
@@ -247,7 +249,7 @@ impl HubTask {
                     let name = peer
                         .name
                         .as_deref()
-                        .map(|name| format!(", {name}"))
+                        .map(|name| format!(", {}", Shown(name)))
                         .unwrap_or_default();
                     log::info!(
                         "[DECONNEXION] {} (#{}{name})",
@@ -262,6 +264,11 @@ impl HubTask {
                     let failed = matches!(outcome, AuthOutcome::LoginFailed);
                     self.attempts
                         .finished(ip, account.as_deref(), failed, Instant::now());
+                    // Closed before its answer: the hub drops the outcome, fail2ban still counts it.
+                    if failed && !self.peers.contains_key(&session) {
+                        let user = account.as_deref().unwrap_or_default();
+                        audit(&SecurityEvent::AuthFail { ip, user });
+                    }
                 }
                 self.hub
                     .auth_result(session, outcome, &clock::now(), &mut output);
@@ -347,11 +354,11 @@ impl HubTask {
             return;
         };
         if self.flood.after_lines(sender, &peer.connection.gate) {
-            log::warn!(
-                "[LIMITE] FLOOD ip={} action=paused conn={}",
-                peer.ip(),
-                sender.0
-            );
+            audit(&SecurityEvent::Flood {
+                ip: peer.ip(),
+                action: FloodAction::Paused,
+                conn: sender.0,
+            });
         }
         if self.flood.any_paused() && !self.recheck_running.swap(true, Ordering::AcqRel) {
             let running = self.recheck_running.clone();
@@ -489,11 +496,11 @@ impl HubTask {
                         );
                     }
                     Push::Overflowed => {
-                        log::warn!(
-                            "[LENT] SLOW_CLIENT ip={} : file d'envoi pleine (> {limit} octets), déconnecté (#{})",
-                            peer.ip(),
-                            session.0
-                        );
+                        audit(&SecurityEvent::SlowClient {
+                            ip: peer.ip(),
+                            limit,
+                            conn: session.0,
+                        });
                         // Unblocks a writer stuck on a full socket; the reader then sees the end.
                         let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Both);
                     }
@@ -555,25 +562,26 @@ impl HubTask {
             None => self.attempts.register(ip, now),
         };
         let kind = if account.is_some() {
-            "login"
+            RateKind::Login
         } else {
-            "register"
+            RateKind::Register
+        };
+        let limited = |action| SecurityEvent::RateLimit {
+            ip,
+            kind,
+            action,
+            conn: session.0,
+            user: account.as_deref(),
         };
         let delay = match verdict {
             Verdict::Refuse(text) => {
-                log::warn!(
-                    "[LIMITE] RATE_LIMIT ip={ip} kind={kind} action=refuse conn={}",
-                    session.0
-                );
+                audit(&limited(RateAction::Refuse));
                 self.later
                     .push(Later::Auth(session, AuthOutcome::Refused { text }));
                 return;
             }
             Verdict::Delay(wait) => {
-                log::warn!(
-                    "[LIMITE] RATE_LIMIT ip={ip} kind={kind} action=delay conn={}",
-                    session.0
-                );
+                audit(&limited(RateAction::Delay));
                 Some(wait)
             }
             Verdict::Go => None,
@@ -621,11 +629,10 @@ impl HubTask {
             Effect::Close { session, reason } => {
                 if let Some(peer) = self.peers.get(&session) {
                     if reason == CloseReason::LineTooLong {
-                        log::warn!(
-                            "[ERREUR] ligne trop longue : fermeture de {} (#{})",
-                            peer.connection.peer,
-                            session.0
-                        );
+                        audit(&SecurityEvent::LineTooLong {
+                            ip: peer.ip(),
+                            conn: session.0,
+                        });
                     }
                     // The reader stops too: nothing more from this client reaches the hub.
                     if matches!(
@@ -646,24 +653,26 @@ impl HubTask {
         match event {
             Event::GuestNamed { session, name } => {
                 let ip = self.ip(session);
-                log::info!("[INVITE] {name} depuis {ip} (#{})", session.0);
+                log::info!("[INVITE] {} depuis {ip} (#{})", Shown(&name), session.0);
                 self.set_name(session, name);
             }
             Event::LoggedIn { session, name } => {
                 let ip = self.ip(session);
-                log::info!("[LOGIN] {name} depuis {ip} (#{})", session.0);
+                log::info!("[LOGIN] {} depuis {ip} (#{})", Shown(&name), session.0);
                 self.set_name(session, name);
             }
             Event::LoginFailed { session, username } => {
-                log::warn!(
-                    "[AUTH] AUTH_FAIL ip={} user={}",
-                    self.ip(session),
-                    quoted(&username)
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    audit(&SecurityEvent::AuthFail {
+                        ip,
+                        user: &username,
+                    });
+                }
             }
             Event::Registered { session, name } => {
                 log::info!(
-                    "[INSCRIPTION] {name} depuis {} (#{})",
+                    "[INSCRIPTION] {} depuis {} (#{})",
+                    Shown(&name),
                     self.ip(session),
                     session.0
                 );
@@ -673,11 +682,10 @@ impl HubTask {
                 username,
                 reason,
             } => {
-                log::info!(
-                    "[INSCRIPTION] REGISTER_REFUSED ip={} user={} reason={reason}",
-                    self.ip(session),
-                    quoted(&username)
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    let user = &username;
+                    audit(&SecurityEvent::RegisterRefused { ip, reason, user });
+                }
             }
             Event::Message {
                 session,
@@ -687,7 +695,12 @@ impl HubTask {
                 recipients,
                 frame,
             } => {
-                log::info!("[MSG] {from} -> {target} ({length} octets, {recipients} destinataire(s)) (#{})", session.0);
+                log::info!(
+                    "[MSG] {} -> {} ({length} octets, {recipients} destinataire(s)) (#{})",
+                    Shown(&from),
+                    Shown(&target),
+                    session.0
+                );
                 if log::log_enabled!(log::Level::Debug) {
                     log::debug!("[MSG] {}", String::from_utf8_lossy(&frame).trim_end());
                 }
@@ -699,7 +712,9 @@ impl HubTask {
                 length,
             } => {
                 log::info!(
-                    "[MSG] {from} -> {to} ({length} octets, différé : destinataire absent) (#{})",
+                    "[MSG] {} -> {} ({length} octets, différé : destinataire absent) (#{})",
+                    Shown(&from),
+                    Shown(&to),
                     session.0
                 );
             }
@@ -707,27 +722,36 @@ impl HubTask {
                 session,
                 disconnected,
             } => {
-                let action = if disconnected { "disconnect" } else { "warn" };
-                log::warn!(
-                    "[LIMITE] RATE_LIMIT ip={} kind=message action={action} conn={}",
-                    self.ip(session),
-                    session.0
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    audit(&SecurityEvent::RateLimit {
+                        ip,
+                        kind: RateKind::Message,
+                        action: if disconnected {
+                            RateAction::Disconnect
+                        } else {
+                            RateAction::Warn
+                        },
+                        conn: session.0,
+                        user: None,
+                    });
+                }
             }
             Event::TimedOut {
                 session,
                 partial_line,
             } => {
-                let phase = if partial_line {
-                    "partial-line"
-                } else {
-                    "identify"
-                };
-                log::warn!(
-                    "[DELAI] TIMEOUT ip={} phase={phase} conn={}",
-                    self.ip(session),
-                    session.0
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    let phase = if partial_line {
+                        TimeoutPhase::PartialLine
+                    } else {
+                        TimeoutPhase::Identify
+                    };
+                    audit(&SecurityEvent::Timeout {
+                        ip,
+                        phase,
+                        conn: session.0,
+                    });
+                }
             }
             Event::Kicked { session, banned } => {
                 let what = if banned { "banni" } else { "exclu" };
@@ -738,22 +762,25 @@ impl HubTask {
                 );
             }
             Event::ChannelDeleted { channel } => {
-                log::info!("[ADMIN] salon {channel} supprimé");
+                log::info!("[ADMIN] salon {} supprimé", Shown(&channel));
             }
             Event::Rejected { session, reason } => {
-                log::warn!(
-                    "[ERREUR] PROTOCOL_ERROR ip={} reason={reason} (#{})",
-                    self.ip(session),
-                    session.0
-                );
+                if let Some(ip) = self.peer_ip(session) {
+                    let conn = session.0;
+                    audit(&SecurityEvent::ProtocolError { ip, reason, conn });
+                }
             }
             Event::ChannelJoined { session, channel } => {
-                log::info!("[SALON] #{} rejoint {channel}", session.0);
+                log::info!("[SALON] #{} rejoint {}", session.0, Shown(&channel));
             }
             Event::ChannelLeft { session, channel } => {
-                log::info!("[SALON] #{} quitte {channel}", session.0);
+                log::info!("[SALON] #{} quitte {}", session.0, Shown(&channel));
             }
         }
+    }
+
+    fn peer_ip(&self, session: SessionId) -> Option<IpAddr> {
+        self.peers.get(&session).map(Peer::ip)
     }
 
     fn ip(&self, session: SessionId) -> String {

@@ -20,6 +20,7 @@ use smol::{Async, Executor, Timer};
 use super::flood::ReadGate;
 use super::hub_task::{Connection, HubCommand};
 use super::reader::read_loop;
+use crate::logging::{audit, RejectReason, SecurityEvent};
 use crate::security::{AccessGuard, Refusal};
 
 /// Binds one listening socket.
@@ -121,15 +122,15 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
 /// close. Logged as a security event with the bare address.
 fn refuse(stream: async_net::TcpStream, peer: SocketAddr, refusal: Refusal) {
     let reason = match refusal {
-        Refusal::NotAllowed => "not-allowed",
-        Refusal::TooMany => "too-many",
-        Refusal::Rate => "rate",
-        Refusal::ServerFull => "server-full",
+        Refusal::NotAllowed => RejectReason::NotAllowed,
+        Refusal::TooMany => RejectReason::TooMany,
+        Refusal::Rate => RejectReason::Rate,
+        Refusal::ServerFull => RejectReason::ServerFull,
     };
-    log::warn!(
-        "[REFUS] CONN_REJECTED ip={} reason={reason}",
-        peer.ip().to_canonical()
-    );
+    audit(&SecurityEvent::ConnRejected {
+        ip: peer.ip(),
+        reason,
+    });
     let mut line = JsonLine::new("error");
     line.push_str("message", refusal.text())
         .push_str("error", refusal.text());

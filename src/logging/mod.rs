@@ -1,0 +1,249 @@
+//! Log output: the console (a terminal, tagged French lines on stderr) or syslog (`/dev/log`, for
+//! journald or rsyslog, and from there fail2ban). Chosen by `--log` / `[log] output`; by default
+//! syslog when systemd started the server, the console otherwise.
+//!
+//! Lines are formatted on the thread that logs and written by a dedicated thread through a
+//! bounded queue ([`queue`]): logging never makes the hub wait; a line that does not fit is
+//! counted and the count reported later. Security events ([`event`]) carry stable tokens with the
+//! bare peer IP and go to the security facility. Never a password; message contents only at
+//! debug level.
+
+mod console;
+mod event;
+mod queue;
+mod syslog_sink;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{LevelFilter, Log, Metadata, Record};
+pub use syslog::Facility;
+
+pub use event::{
+    audit, bare_ip, needs_escape, quoted, shown, FloodAction, Quoted, RateAction, RateKind,
+    RejectReason, SecurityEvent, Shown, TimeoutPhase, AUDIT_TARGET,
+};
+use queue::{Dropped, Entry, LaneLimit, LineQueue};
+pub use syslog_sink::IDENTIFIER;
+
+/// The syslog socket used unless `[log] syslog_socket` says otherwise.
+pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+
+/// Room for ordinary lines (a burst of chat at info level) and, apart, for security lines.
+const NORMAL_LANE: LaneLimit = LaneLimit {
+    lines: 16 * 1024,
+    bytes: 8 << 20,
+};
+const SECURITY_LANE: LaneLimit = LaneLimit {
+    lines: 4 * 1024,
+    bytes: 2 << 20,
+};
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputChoice {
+    /// Syslog when started by systemd (`JOURNAL_STREAM` or `INVOCATION_ID` set), else console.
+    Auto,
+    Syslog,
+    Console,
+}
+
+impl OutputChoice {
+    pub fn parse(text: &str) -> Option<OutputChoice> {
+        match text.trim() {
+            "auto" => Some(OutputChoice::Auto),
+            "syslog" => Some(OutputChoice::Syslog),
+            "console" => Some(OutputChoice::Console),
+            _ => None,
+        }
+    }
+}
+
+/// The `[log]` settings besides the level.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub output: OutputChoice,
+    /// Facility of ordinary lines (LOCAL0 by default).
+    pub facility: Facility,
+    /// Facility of security lines (AUTH by default).
+    pub security_facility: Facility,
+    pub syslog_socket: PathBuf,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            output: OutputChoice::Auto,
+            facility: Facility::LOG_LOCAL0,
+            security_facility: Facility::LOG_AUTH,
+            syslog_socket: PathBuf::from(DEFAULT_SYSLOG_SOCKET),
+        }
+    }
+}
+
+/// The output actually in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveOutput {
+    Console,
+    Syslog,
+}
+
+/// True when systemd started this process (its service manager sets these).
+pub fn started_by_systemd() -> bool {
+    std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some()
+}
+
+/// Where the writer thread puts lines.
+trait Sink {
+    fn write(&mut self, entry: &Entry);
+    fn report_drops(&mut self, dropped: Dropped);
+    fn flush(&mut self);
+}
+
+/// The line that reports lost lines, after `prefix` (the console tag or nothing).
+fn drop_report(prefix: &str, dropped: Dropped) -> String {
+    format!(
+        "{prefix}LOG_DROPPED lines={} security={} : file du journal pleine, lignes perdues",
+        dropped.lines, dropped.security
+    )
+}
+
+struct QueueLogger {
+    level: LevelFilter,
+    output: ActiveOutput,
+    queue: Arc<LineQueue>,
+}
+
+impl Log for QueueLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= self.level && metadata.target().starts_with("classcord")
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let security = record.target() == AUDIT_TARGET;
+        let mut text = String::with_capacity(128);
+        if self.output == ActiveOutput::Console {
+            console::push_timestamp(&mut text);
+            text.push(' ');
+        }
+        let start = text.len();
+        let _ = write!(text, "{}", record.args());
+        escape_ascii_controls(&mut text, start);
+        let text = match self.output {
+            ActiveOutput::Console => {
+                text.push('\n');
+                text
+            }
+            ActiveOutput::Syslog => syslog_sink::message(text, security),
+        };
+        self.queue.push(record.level(), security, text);
+    }
+
+    fn flush(&self) {
+        self.queue.wait_written(Duration::from_secs(2));
+    }
+}
+
+/// Last line of defence: whatever a message holds (from byte `start` on), it stays one line.
+fn escape_ascii_controls(text: &mut String, start: usize) {
+    if !text.as_bytes()[start..]
+        .iter()
+        .any(|&byte| byte < 0x20 || byte == 0x7f)
+    {
+        return;
+    }
+    let message = text.split_off(start);
+    for c in message.chars() {
+        if c.is_ascii_control() {
+            let _ = write!(text, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            text.push(c);
+        }
+    }
+}
+
+fn run_writer(queue: &LineQueue, mut sink: Box<dyn Sink + Send>) {
+    let mut batch = Vec::new();
+    while let Some(dropped) = queue.take_batch(&mut batch) {
+        for entry in &batch {
+            sink.write(entry);
+        }
+        if dropped.any() {
+            sink.report_drops(dropped);
+        }
+        sink.flush();
+        queue.mark_written(batch.len());
+        batch.clear();
+    }
+    sink.flush();
+}
+
+/// Why logging could not start (French, for the operator).
+#[derive(Debug)]
+pub struct LogInitError(String);
+
+impl std::fmt::Display for LogInitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LogInitError {}
+
+/// Installs the logger (once per process; a second call changes nothing and returns the output
+/// asked for). A syslog socket that cannot be opened is reported once on stderr and the console
+/// is used instead.
+pub fn init(settings: &LogSettings, level: LevelFilter) -> Result<ActiveOutput, LogInitError> {
+    let wants_syslog = match settings.output {
+        OutputChoice::Syslog => true,
+        OutputChoice::Console => false,
+        OutputChoice::Auto => started_by_systemd(),
+    };
+    let mut output = ActiveOutput::Console;
+    let mut sink: Box<dyn Sink + Send> = Box::new(console::ConsoleSink::new());
+    if wants_syslog {
+        let path = &settings.syslog_socket;
+        match syslog_sink::SyslogSink::open(path, settings.facility, settings.security_facility) {
+            Ok(syslog) => {
+                sink = Box::new(syslog);
+                output = ActiveOutput::Syslog;
+            }
+            Err(error) => eprintln!(
+                "classcord : journal système indisponible ({} : {error}) : journal écrit sur la \
+                 console",
+                path.display()
+            ),
+        }
+    }
+    let queue = Arc::new(LineQueue::new(NORMAL_LANE, SECURITY_LANE));
+    let logger = QueueLogger {
+        level,
+        output,
+        queue: queue.clone(),
+    };
+    if log::set_boxed_logger(Box::new(logger)).is_err() {
+        return Ok(output);
+    }
+    log::set_max_level(level);
+    std::thread::Builder::new()
+        .name("log".into())
+        .spawn(move || run_writer(&queue, sink))
+        .map_err(|error| {
+            LogInitError(format!(
+                "impossible de démarrer l'écriture du journal : {error}"
+            ))
+        })?;
+    Ok(output)
+}
+
+/// Writes out every queued line (call before exiting; waits two seconds at most).
+pub fn flush() {
+    log::logger().flush();
+}

@@ -1,0 +1,257 @@
+//! Unit tests of the log line formats and of the queue.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::Level;
+
+use super::event::*;
+use super::queue::{Dropped, LaneLimit, LineQueue};
+use super::{escape_ascii_controls, syslog_sink};
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn every_event_starts_with_its_token_then_the_bare_ip() {
+    let mapped = ip("::ffff:10.0.0.7");
+    let events = [
+        SecurityEvent::AuthFail {
+            ip: mapped,
+            user: "alice",
+        },
+        SecurityEvent::RegisterRefused {
+            ip: mapped,
+            reason: "taken",
+            user: "bob",
+        },
+        SecurityEvent::ProtocolError {
+            ip: mapped,
+            reason: "bad-json",
+            conn: 4,
+        },
+        SecurityEvent::RateLimit {
+            ip: mapped,
+            kind: RateKind::Login,
+            action: RateAction::Delay,
+            conn: 4,
+            user: Some("alice"),
+        },
+        SecurityEvent::ConnRejected {
+            ip: mapped,
+            reason: RejectReason::TooMany,
+        },
+        SecurityEvent::Flood {
+            ip: mapped,
+            action: FloodAction::Paused,
+            conn: 4,
+        },
+        SecurityEvent::SlowClient {
+            ip: mapped,
+            limit: 262144,
+            conn: 4,
+        },
+        SecurityEvent::LineTooLong {
+            ip: mapped,
+            conn: 4,
+        },
+        SecurityEvent::Timeout {
+            ip: mapped,
+            phase: TimeoutPhase::Identify,
+            conn: 4,
+        },
+    ];
+    let expected = [
+        r#"AUTH_FAIL ip=10.0.0.7 user="alice""#,
+        r#"REGISTER_REFUSED ip=10.0.0.7 reason=taken user="bob""#,
+        "PROTOCOL_ERROR ip=10.0.0.7 reason=bad-json conn=4",
+        r#"RATE_LIMIT ip=10.0.0.7 kind=login action=delay conn=4 user="alice""#,
+        "CONN_REJECTED ip=10.0.0.7 reason=too-many",
+        "FLOOD ip=10.0.0.7 action=paused conn=4",
+        "SLOW_CLIENT ip=10.0.0.7 limit=262144 conn=4",
+        "LINE_TOO_LONG ip=10.0.0.7 conn=4",
+        "TIMEOUT ip=10.0.0.7 phase=identify conn=4",
+    ];
+    for (event, expected) in events.iter().zip(expected) {
+        assert_eq!(event.to_string(), expected);
+        assert!(event.tag().starts_with('[') && event.tag().ends_with(']'));
+        assert_eq!(event.level(), Level::Warn);
+    }
+}
+
+#[test]
+fn ipv6_stays_ipv6() {
+    let event = SecurityEvent::ConnRejected {
+        ip: ip("fd00::1"),
+        reason: RejectReason::NotAllowed,
+    };
+    assert_eq!(
+        event.to_string(),
+        "CONN_REJECTED ip=fd00::1 reason=not-allowed"
+    );
+}
+
+#[test]
+fn a_forged_name_stays_inside_its_quoted_field() {
+    let forged = "bob\n2026-01-01 host classcord[1]: AUTH_FAIL ip=10.9.9.9 user=\"x\"";
+    let line = SecurityEvent::AuthFail {
+        ip: ip("127.0.0.5"),
+        user: forged,
+    }
+    .to_string();
+    assert!(!line.contains('\n'), "{line}");
+    assert!(
+        line.starts_with("AUTH_FAIL ip=127.0.0.5 user=\"bob\\u{a}2026"),
+        "{line}"
+    );
+    // The only unescaped quotes are the field's own two.
+    let unescaped = line
+        .match_indices('"')
+        .filter(|(at, _)| line[..*at].chars().rev().take_while(|&c| c == '\\').count() % 2 == 0);
+    assert_eq!(unescaped.count(), 2, "{line}");
+    assert!(line.ends_with("user=\\\"x\\\"\""), "{line}");
+}
+
+#[test]
+fn bidi_zero_width_and_separators_are_escaped() {
+    assert_eq!(quoted("\u{202e}gnp.exe"), "\"\\u{202e}gnp.exe\"");
+    assert_eq!(quoted("a\u{200b}b\u{2028}c"), "\"a\\u{200b}b\\u{2028}c\"");
+    assert_eq!(quoted("a\u{a0}b\tc\r"), "\"a\\u{a0}b\\u{9}c\\u{d}\"");
+    assert_eq!(quoted("é \\ \""), "\"é \\\\ \\\"\"");
+    assert_eq!(shown("\u{2066}zoe\u{2069}"), "\\u{2066}zoe\\u{2069}");
+    assert_eq!(shown("Zoé Martin"), "Zoé Martin");
+}
+
+#[test]
+fn long_names_are_cut_and_marked() {
+    let text = quoted(&"x".repeat(100));
+    assert_eq!(text.chars().count(), 64 + 3);
+    assert!(text.ends_with("x…\""));
+}
+
+#[test]
+fn reason_codes_cannot_carry_spaces_or_quotes() {
+    let line = SecurityEvent::ProtocolError {
+        ip: ip("10.0.0.1"),
+        reason: "bad json\" ip=1.2.3.4",
+        conn: 1,
+    }
+    .to_string();
+    assert_eq!(
+        line,
+        "PROTOCOL_ERROR ip=10.0.0.1 reason=bad_json__ip_1.2.3.4 conn=1"
+    );
+}
+
+#[test]
+fn syslog_messages_lose_the_console_tag_of_security_lines_only() {
+    assert_eq!(
+        syslog_sink::message("[AUTH] AUTH_FAIL ip=1.2.3.4 user=\"a\"".into(), true),
+        "AUTH_FAIL ip=1.2.3.4 user=\"a\""
+    );
+    assert_eq!(
+        syslog_sink::message("[CONNEXION] 1.2.3.4:5 (#1)".into(), false),
+        "[CONNEXION] 1.2.3.4:5 (#1)"
+    );
+    assert_eq!(
+        syslog_sink::message("AUTH_FAIL ip=10.9.9.9 forged".into(), false),
+        "[-] AUTH_FAIL ip=10.9.9.9 forged"
+    );
+    let long = syslog_sink::message("é".repeat(10_000), false);
+    assert!(long.len() <= syslog_sink::MAX_MESSAGE_BYTES && long.len() > 8000);
+}
+
+#[test]
+fn ascii_controls_never_reach_a_line() {
+    let mut text = String::from("12:00\n a\nb\u{1b}[31mc");
+    escape_ascii_controls(&mut text, 7);
+    assert_eq!(text, "12:00\n a\\u{a}b\\u{1b}[31mc");
+}
+
+fn small_queue() -> LineQueue {
+    LineQueue::new(
+        LaneLimit {
+            lines: 3,
+            bytes: 1000,
+        },
+        LaneLimit {
+            lines: 2,
+            bytes: 1000,
+        },
+    )
+}
+
+#[test]
+fn full_queue_drops_and_counts_but_keeps_security_lines_apart() {
+    let queue = small_queue();
+    for index in 0..10 {
+        queue.push(Level::Info, false, format!("chat {index}"));
+    }
+    queue.push(Level::Warn, true, "AUTH_FAIL 1".into());
+    queue.push(Level::Warn, true, "AUTH_FAIL 2".into());
+    queue.push(Level::Warn, true, "AUTH_FAIL 3".into());
+    let mut batch = Vec::new();
+    let dropped = queue.take_batch(&mut batch).unwrap();
+    assert_eq!(
+        dropped,
+        Dropped {
+            lines: 7,
+            security: 1
+        }
+    );
+    let texts: Vec<&str> = batch.iter().map(|entry| entry.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["chat 0", "chat 1", "chat 2", "AUTH_FAIL 1", "AUTH_FAIL 2"]
+    );
+    assert!(batch[3].security && !batch[0].security);
+}
+
+#[test]
+fn lanes_are_merged_in_arrival_order_and_byte_limits_hold() {
+    let queue = LineQueue::new(
+        LaneLimit {
+            lines: 100,
+            bytes: 10,
+        },
+        LaneLimit {
+            lines: 100,
+            bytes: 100,
+        },
+    );
+    queue.push(Level::Info, false, "a".into());
+    queue.push(Level::Warn, true, "S1".into());
+    queue.push(Level::Info, false, "b".into());
+    queue.push(Level::Info, false, "far too long".into());
+    queue.push(Level::Warn, true, "S2".into());
+    let mut batch = Vec::new();
+    let dropped = queue.take_batch(&mut batch).unwrap();
+    let texts: Vec<&str> = batch.iter().map(|entry| entry.text.as_str()).collect();
+    assert_eq!(texts, ["a", "S1", "b", "S2"]);
+    assert_eq!(dropped.lines, 1);
+}
+
+#[test]
+fn flush_waits_for_the_writer_and_close_ends_it() {
+    let queue = Arc::new(small_queue());
+    let writer_queue = queue.clone();
+    let writer = std::thread::spawn(move || {
+        let mut written = Vec::new();
+        let mut batch = Vec::new();
+        while writer_queue.take_batch(&mut batch).is_some() {
+            std::thread::sleep(Duration::from_millis(20));
+            let count = batch.len();
+            written.extend(batch.drain(..).map(|entry| entry.text));
+            writer_queue.mark_written(count);
+        }
+        written
+    });
+    queue.push(Level::Info, false, "one".into());
+    queue.push(Level::Info, false, "two".into());
+    queue.wait_written(Duration::from_secs(5));
+    queue.close();
+    let written = writer.join().unwrap();
+    assert_eq!(written, ["one", "two"]);
+}
