@@ -40,7 +40,10 @@ fn long_deterministic_traffic_keeps_the_wire_invariants() {
         let stats = hub_model::run(&hub_model::decode_ops(chunk), chunk[0] % 2 == 0);
         total.frames += stats.frames;
     }
-    assert!(total.frames > 1_000, "the scenario produced too little traffic: {total:?}");
+    assert!(
+        total.frames > 1_000,
+        "the scenario produced too little traffic: {total:?}"
+    );
 }
 
 /// Every committed seed of the `hub` fuzz target passes the same checks on stable.

@@ -29,8 +29,22 @@ const TYPES: [&str; 18] = [
     "system",
 ];
 const FIELDS: [&str; 16] = [
-    "username", "password", "content", "subtype", "to", "from", "channel", "state", "user",
-    "limit", "before", "with", "timestamp", "id", "system", "type",
+    "username",
+    "password",
+    "content",
+    "subtype",
+    "to",
+    "from",
+    "channel",
+    "state",
+    "user",
+    "limit",
+    "before",
+    "with",
+    "timestamp",
+    "id",
+    "system",
+    "type",
 ];
 
 /// A field value: mostly strings from the protocol's vocabulary, sometimes the wrong type.

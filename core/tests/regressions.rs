@@ -56,7 +56,10 @@ fn shutdown_notice_reaches_a_session_before_its_register_reply() {
     let ops = [
         Op::Connect,
         send(0, r#"{"type":"message","content":"salut","from":"zoe"}"#),
-        send(0, r#"{"type":"register","username":"zoe2","password":"pw"}"#),
+        send(
+            0,
+            r#"{"type":"register","username":"zoe2","password":"pw"}"#,
+        ),
     ];
     hub_model::run_in(&mut world, &ops, true);
 }

@@ -48,7 +48,12 @@ fuzz_target!(|data: &[u8]| {
     let members: Vec<(String, String)> = words
         .collect::<Vec<_>>()
         .chunks(2)
-        .map(|pair| (pair[0].to_owned(), pair.get(1).copied().unwrap_or_default().to_owned()))
+        .map(|pair| {
+            (
+                pair[0].to_owned(),
+                pair.get(1).copied().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     wire::check_json_line(&kind, &members, None);
 });

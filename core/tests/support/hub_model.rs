@@ -81,7 +81,17 @@ const NAMES: [&str; 16] = [
     "abcdefghijklmnopqrstuvwxyz0123456789",
 ];
 const CHANNELS: [&str; 11] = [
-    "général", "#general", "GENERAL", "#java", "Java", "#sio", "#", "a b", "", "#ja\u{301}va", "#x,y",
+    "général",
+    "#general",
+    "GENERAL",
+    "#java",
+    "Java",
+    "#sio",
+    "#",
+    "a b",
+    "",
+    "#ja\u{301}va",
+    "#x,y",
 ];
 const STATES: [&str; 11] = [
     "online",
@@ -509,7 +519,8 @@ impl World {
                 if logs_in && self.awaiting.get(&session) == Some(&AuthKind::Login) {
                     self.identified.insert(session);
                 }
-                self.hub.auth_result(session, outcome, &self.now, &mut self.out);
+                self.hub
+                    .auth_result(session, outcome, &self.now, &mut self.out);
                 self.check(Call::Auth(session));
             }
         }
@@ -535,7 +546,12 @@ impl World {
         if let Err(too_long) = fed {
             self.readers.remove(&session);
             self.note(format!("{session:?} sends an over-long line"));
-            self.handle(session, Inbound::LineTooLong { limit: too_long.limit });
+            self.handle(
+                session,
+                Inbound::LineTooLong {
+                    limit: too_long.limit,
+                },
+            );
         }
     }
 
@@ -571,7 +587,8 @@ impl World {
     /// The server stops: everyone gets the notice (identified only) and is closed.
     pub fn shutdown(&mut self) {
         self.note("shutdown".to_owned());
-        self.hub.shutdown("Arrêt du serveur.", &self.now, &mut self.out);
+        self.hub
+            .shutdown("Arrêt du serveur.", &self.now, &mut self.out);
         let closed: BTreeSet<SessionId> = self
             .out
             .effects
@@ -582,7 +599,11 @@ impl World {
             })
             .collect();
         let live: BTreeSet<SessionId> = self.live.iter().copied().collect();
-        ensure!(self, closed == live, "shutdown closed {closed:?}, not every connection");
+        ensure!(
+            self,
+            closed == live,
+            "shutdown closed {closed:?}, not every connection"
+        );
         self.check(Call::Shutdown);
     }
 
@@ -594,21 +615,26 @@ impl World {
         let mut closes = Vec::new();
         for effect in &self.out.effects {
             match effect {
-                Effect::VerifyLogin { session, username, .. } => {
-                    new_checks.push((*session, AuthKind::Login, username.clone()))
-                }
-                Effect::Register { session, username, .. } => {
-                    new_checks.push((*session, AuthKind::Register, username.clone()))
-                }
+                Effect::VerifyLogin {
+                    session, username, ..
+                } => new_checks.push((*session, AuthKind::Login, username.clone())),
+                Effect::Register {
+                    session, username, ..
+                } => new_checks.push((*session, AuthKind::Register, username.clone())),
                 Effect::Close { session, .. } => closes.push(*session),
-                Effect::Log(Event::GuestNamed { session, name }) => ensure!(self, 
+                Effect::Log(Event::GuestNamed { session, name }) => ensure!(
+                    self,
                     self.identified.contains(session),
                     "{session:?} named guest {name:?} without sending anything identifying"
                 ),
                 Effect::Log(Event::Message { session, frame, .. }) => {
-                    let object = wire::read_line(frame).unwrap_or_else(|problem| self.fail(problem));
+                    let object =
+                        wire::read_line(frame).unwrap_or_else(|problem| self.fail(problem));
                     if object.get("subtype") == Some(&json!("global")) {
-                        self.own_frames.entry(*session).or_default().insert(address(frame));
+                        self.own_frames
+                            .entry(*session)
+                            .or_default()
+                            .insert(address(frame));
                     }
                 }
                 Effect::Log(_) => {}
@@ -628,10 +654,21 @@ impl World {
                 }
             }
             let distinct: BTreeSet<&SessionId> = recipients.iter().collect();
-            ensure!(self, distinct.len() == recipients.len(), "a session gets one frame twice: {line}");
+            ensure!(
+                self,
+                distinct.len() == recipients.len(),
+                "a session gets one frame twice: {line}"
+            );
             for &to in recipients {
-                ensure!(self, self.live.contains(&to), "frame for closed {to:?}: {line}");
-                let echo = self.own_frames.get(&to).is_some_and(|own| own.contains(&at));
+                ensure!(
+                    self,
+                    self.live.contains(&to),
+                    "frame for closed {to:?}: {line}"
+                );
+                let echo = self
+                    .own_frames
+                    .get(&to)
+                    .is_some_and(|own| own.contains(&at));
                 ensure!(self, !echo, "echo to its sender {to:?}: {line}");
                 let exempt = call == Call::Shutdown && self.known.shutdown_before_reply;
                 if let (Some(&kind), false) = (self.awaiting.get(&to), exempt) {
@@ -648,33 +685,54 @@ impl World {
                             }
                             AuthKind::Register => reply == Some("register"),
                         };
-                        ensure!(self, 
+                        ensure!(
+                            self,
                             reply == Some("error") || (ok && line["status"] == "ok"),
                             "first line after {kind:?} is not its reply: {line}"
                         );
                     }
                 }
                 if !self.identified.contains(&to) {
-                    ensure!(self, actor == Some(to), "unsolicited frame to anonymous {to:?}: {line}");
+                    ensure!(
+                        self,
+                        actor == Some(to),
+                        "unsolicited frame to anonymous {to:?}: {line}"
+                    );
                 }
                 if let Some(actor) = actor {
                     if !self.identified.contains(&actor) {
-                        ensure!(self, to == actor, "anonymous {actor:?}'s request reached {to:?}: {line}");
+                        ensure!(
+                            self,
+                            to == actor,
+                            "anonymous {actor:?}'s request reached {to:?}: {line}"
+                        );
                     }
                 }
                 if let Call::Disconnect(gone) = call {
-                    ensure!(self, self.identified.contains(&gone), "anonymous {gone:?} left loudly");
+                    ensure!(
+                        self,
+                        self.identified.contains(&gone),
+                        "anonymous {gone:?} left loudly"
+                    );
                 }
                 received.insert(to);
             }
         }
         if let Call::Auth(session) = call {
             if self.awaiting.remove(&session).is_some() {
-                ensure!(self, received.contains(&session), "{session:?} got no reply to its check");
+                ensure!(
+                    self,
+                    received.contains(&session),
+                    "{session:?} got no reply to its check"
+                );
             }
         }
         for (session, kind, username) in new_checks {
-            ensure!(self, self.live.contains(&session), "check asked for closed {session:?}");
+            ensure!(
+                self,
+                self.live.contains(&session),
+                "check asked for closed {session:?}"
+            );
             self.awaiting.insert(session, kind);
             self.pending.push((session, kind, username));
         }
@@ -713,6 +771,10 @@ pub fn run_in(world: &mut World, ops: &[Op], shutdown_at_end: bool) {
             world.disconnect(session);
         }
         let left = world.hub.session_count();
-        ensure!(world, left == 0, "{left} sessions left after everyone closed");
+        ensure!(
+            world,
+            left == 0,
+            "{left} sessions left after everyone closed"
+        );
     }
 }

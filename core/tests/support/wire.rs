@@ -60,7 +60,11 @@ pub fn check_splitting(cap: usize, stream: &[u8], cuts: &[usize]) {
     let (chunked, chunked_error, buffered) = split_in_chunks(cap, stream, cuts);
     for line in whole.iter().chain(&chunked) {
         assert!(!line.is_empty(), "empty line emitted");
-        assert!(line.len() <= cap, "line of {} bytes over cap {cap}", line.len());
+        assert!(
+            line.len() <= cap,
+            "line of {} bytes over cap {cap}",
+            line.len()
+        );
         assert!(!line.contains(&b'\n'), "line contains a newline: {line:?}");
         assert_eq!(line.trim_ascii(), &line[..], "line not trimmed: {line:?}");
     }
@@ -75,7 +79,11 @@ pub fn check_splitting(cap: usize, stream: &[u8], cuts: &[usize]) {
         "cut reads {cuts:?} differ from one read"
     );
     if !chunked_error {
-        let tail = stream.len() - stream.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+        let tail = stream.len()
+            - stream
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |at| at + 1);
         assert_eq!(buffered, tail, "buffered bytes are not the unfinished line");
     }
 }
@@ -86,10 +94,18 @@ pub fn check_decoding(bytes: &[u8]) {
     match std::str::from_utf8(bytes) {
         Ok(valid) => assert_eq!(text, valid, "valid UTF-8 must pass unchanged"),
         Err(_) => {
-            assert_eq!(text.chars().count(), bytes.len(), "windows-1252: one char per byte");
+            assert_eq!(
+                text.chars().count(),
+                bytes.len(),
+                "windows-1252: one char per byte"
+            );
             for (&byte, ch) in bytes.iter().zip(text.chars()) {
-                if byte < 0x80 || byte >= 0xA0 {
-                    assert_eq!(u32::from(ch), u32::from(byte), "byte {byte:#x} must be Latin-1");
+                if !(0x80..0xA0).contains(&byte) {
+                    assert_eq!(
+                        u32::from(ch),
+                        u32::from(byte),
+                        "byte {byte:#x} must be Latin-1"
+                    );
                 } else {
                     assert!(u32::from(ch) >= 0x80, "byte {byte:#x} gave ASCII {ch:?}");
                 }
@@ -154,13 +170,23 @@ fn same_json(a: &Value, b: &Value) -> bool {
 pub fn check_json_value(value: &Value) {
     let mut out = Vec::new();
     write_json_value(&mut out, value);
-    assert!(out.is_ascii(), "non-ASCII JSON: {:?}", String::from_utf8_lossy(&out));
+    assert!(
+        out.is_ascii(),
+        "non-ASCII JSON: {:?}",
+        String::from_utf8_lossy(&out)
+    );
     assert!(!out.contains(&b'\n'), "raw newline inside a JSON value");
     let back: Value = match serde_json::from_slice(&out) {
         Ok(back) => back,
-        Err(error) => panic!("unreadable JSON ({error}): {:?}", String::from_utf8_lossy(&out)),
+        Err(error) => panic!(
+            "unreadable JSON ({error}): {:?}",
+            String::from_utf8_lossy(&out)
+        ),
     };
-    assert!(same_json(&back, value), "round trip changed {value} into {back}");
+    assert!(
+        same_json(&back, value),
+        "round trip changed {value} into {back}"
+    );
     check_floats_exact(value);
 }
 
@@ -200,7 +226,10 @@ pub fn check_json_line(kind: &str, members: &[(String, String)], extra: Option<&
         check_floats_exact(value);
     }
     assert!(
-        same_json(&Value::Object(object.clone()), &Value::Object(expected.clone())),
+        same_json(
+            &Value::Object(object.clone()),
+            &Value::Object(expected.clone())
+        ),
         "line {:?} does not read back as {expected:?}",
         String::from_utf8_lossy(&bytes)
     );
@@ -237,13 +266,28 @@ const OWNED_KEYS: [&str; 8] = [
 
 /// A channel name the server shows names the same channel when a client sends it back.
 pub fn check_channel(channel: &ChannelName) {
-    assert!(channel.key.starts_with('#'), "channel key {:?} without #", channel.key);
-    assert!(channel.display.starts_with('#'), "channel display {:?} without #", channel.display);
+    assert!(
+        channel.key.starts_with('#'),
+        "channel key {:?} without #",
+        channel.key
+    );
+    assert!(
+        channel.display.starts_with('#'),
+        "channel display {:?} without #",
+        channel.display
+    );
     let shown = channel.display.chars().count() - 1;
-    assert!((1..=MAX_CHANNEL_CHARS).contains(&shown), "channel {:?} length", channel.display);
+    assert!(
+        (1..=MAX_CHANNEL_CHARS).contains(&shown),
+        "channel {:?} length",
+        channel.display
+    );
     match ChannelName::parse(&channel.display) {
         Ok(again) => assert_eq!(&again, channel, "channel name not stable when sent back"),
-        Err(error) => panic!("shown channel {:?} refused when sent back: {error}", channel.display),
+        Err(error) => panic!(
+            "shown channel {:?} refused when sent back: {error}",
+            channel.display
+        ),
     }
 }
 
@@ -259,7 +303,10 @@ pub fn check_request(line: &str) {
             let Some((_, prefix)) = REASONS.iter().find(|(code, _)| *code == reason) else {
                 panic!("unknown reason code {reason:?}");
             };
-            assert!(text.starts_with(prefix), "{reason}: text {text:?} is not the French one");
+            assert!(
+                text.starts_with(prefix),
+                "{reason}: text {text:?} is not the French one"
+            );
             assert!(
                 text.chars().count() <= MAX_ERROR_CHARS,
                 "{reason}: error text of {} chars",
@@ -268,21 +315,33 @@ pub fn check_request(line: &str) {
         }
         Ok(Request::Chat(chat)) => {
             for key in OWNED_KEYS {
-                assert!(!chat.extra.contains_key(key), "client key {key:?} kept in extra");
+                assert!(
+                    !chat.extra.contains_key(key),
+                    "client key {key:?} kept in extra"
+                );
             }
             match &chat.target {
                 ChatTarget::User(to) => {
-                    assert!(!to.is_empty() && to.trim() == to, "private `to` {to:?} not trimmed")
+                    assert!(
+                        !to.is_empty() && to.trim() == to,
+                        "private `to` {to:?} not trimmed"
+                    )
                 }
                 ChatTarget::Channel(Some(channel)) => check_channel(channel),
                 ChatTarget::Channel(None) => {}
             }
         }
-        Ok(Request::Who { channel: Some(channel) })
+        Ok(Request::Who {
+            channel: Some(channel),
+        })
         | Ok(Request::JoinChannel { channel })
         | Ok(Request::LeaveChannel { channel }) => check_channel(&channel),
         Ok(Request::History(query)) => {
-            assert!((1..=HISTORY_MAX_LIMIT).contains(&query.limit), "history limit {}", query.limit);
+            assert!(
+                (1..=HISTORY_MAX_LIMIT).contains(&query.limit),
+                "history limit {}",
+                query.limit
+            );
             if let Some(channel) = &query.channel {
                 check_channel(channel);
             }
