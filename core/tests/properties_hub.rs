@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use std::path::Path;
 
 proptest! {
-    // Explicit case count: about 2 s in a debug build.
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // Explicit case count: about a second in a debug build.
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn arbitrary_traffic_keeps_the_wire_invariants(
