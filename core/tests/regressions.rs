@@ -12,11 +12,10 @@ fn send(session: u8, line: &str) -> Op {
 }
 
 /// PROTOCOL.md §2: "Queries never name anyone": a `users` request from an anonymous connection is
-/// answered but the connection stays anonymous. The hub names it guest `invité`, announces it
-/// `online` to everybody and welcomes it, so it then receives every broadcast. Found by the `hub`
-/// property test on its first run (core/src/hub.rs, `Hub::users` calls `name_guest`).
+/// answered but the connection stays anonymous. The hub named it guest `invité`, announced it
+/// `online` to everybody and welcomed it, so it then received every broadcast. Found by the `hub`
+/// property test on its first run; fixed on main meanwhile (8ec4c65, issue 6).
 #[test]
-#[ignore = "hub bug: `users` from an anonymous connection names a guest (core/src/hub.rs)"]
 fn users_query_from_an_anonymous_connection_names_a_guest() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
     let ops = [
@@ -29,10 +28,9 @@ fn users_query_from_an_anonymous_connection_names_a_guest() {
 }
 
 /// PROTOCOL.md §2: "A `status` without `user` from an anonymous connection is accepted silently
-/// (no error, not relayed) and does not name it either." The hub names it `invité` and announces
-/// it. Found by the `hub` property test (core/src/hub.rs, `Hub::status`).
+/// (no error, not relayed) and does not name it either." The hub named it `invité` and announced
+/// it. Found by the `hub` property test; fixed on main meanwhile (8ec4c65, issue 6).
 #[test]
-#[ignore = "hub bug: `status` without `user` from an anonymous connection names a guest (core/src/hub.rs)"]
 fn status_without_user_from_an_anonymous_connection_names_a_guest() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
     let ops = [
@@ -48,9 +46,9 @@ fn status_without_user_from_an_anonymous_connection_names_a_guest() {
 /// (sync-readers read exactly one line). On shutdown the hub sends its notice and `shutdown` line
 /// to every identified session at once, also to one whose check is still running, so such a
 /// client reads the notice as its register/login answer. Found by the `hub` property test
-/// (core/src/hub.rs, `Hub::shutdown` bypasses the frames held for a pending check).
+/// (core/src/hub/notices.rs, `Hub::shutdown` bypasses the frames held for a pending check).
 #[test]
-#[ignore = "hub bug: shutdown notice reaches a session before its login/register reply (core/src/hub.rs)"]
+#[ignore = "hub bug: shutdown notice reaches a session before its login/register reply (core/src/hub/notices.rs)"]
 fn shutdown_notice_reaches_a_session_before_its_register_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
     let ops = [
