@@ -3,8 +3,7 @@
 
 use serde_json::{Map, Value};
 
-#[path = "wire.rs"]
-mod wire;
+use super::wire;
 
 fn string_field<'v>(object: &'v Map<String, Value>, key: &str) -> Result<&'v str, String> {
     match object.get(key) {

@@ -303,7 +303,7 @@ impl World {
             .store
             .loads
             .remove(usize::from(pick) % self.store.loads.len());
-        let fails = choice % 5 == 0;
+        let fails = choice.is_multiple_of(5);
         let session = load.session();
         self.stats.loads += 1;
         self.note(format!("store answers {load:?} (fails: {fails})"));
