@@ -51,21 +51,29 @@ pub struct KnownBugs {
     /// `shutdown` sends its notice to a session still waiting for its login/register reply,
     /// before that reply: while tolerated, shutdown frames are exempt from the reply-first rule.
     pub shutdown_before_reply: bool,
+    /// The line rate limit answers a session flooding during its login/register check (warning,
+    /// then close) before its reply: while tolerated, a waiting session's own lines may get
+    /// frames.
+    pub rate_limit_before_reply: bool,
 }
 
 impl KnownBugs {
     pub const NONE: KnownBugs = KnownBugs {
         shutdown_before_reply: false,
+        rate_limit_before_reply: false,
     };
 }
 
 /// What the property tests and the fuzz target tolerate today.
 pub const KNOWN_BUGS: KnownBugs = KnownBugs {
     shutdown_before_reply: true,
+    rate_limit_before_reply: true,
 };
 
 /// Line cap of the simulated connections: small, so that over-long lines happen.
 pub const LINE_CAP: usize = 600;
+/// Seconds the shell lets a line stay half-sent (its `LineTimeout`).
+const PARTIAL_LINE_SECS: u64 = 10;
 
 /// What a session waits for, as far as the rules above care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +92,8 @@ enum Call {
     Load(SessionId),
     Disconnect(SessionId),
     Admin,
+    /// The periodic check, and half-sent lines timing out.
+    Clock,
     Shutdown,
 }
 
@@ -91,7 +101,7 @@ impl Call {
     fn actor(self) -> Option<SessionId> {
         match self {
             Call::Handle(session) | Call::Auth(session) | Call::Load(session) => Some(session),
-            Call::Disconnect(_) | Call::Admin | Call::Shutdown => None,
+            Call::Disconnect(_) | Call::Admin | Call::Clock | Call::Shutdown => None,
         }
     }
 }
@@ -216,7 +226,8 @@ impl World {
                 let session = SessionId(self.next_id);
                 self.next_id += 1;
                 self.note(format!("connect {session:?}"));
-                self.hub.connect(session);
+                self.tick();
+                self.hub.connect(session, &self.now);
                 self.live.push(session);
                 self.readers.insert(session, LineSplitter::new(LINE_CAP));
             }
@@ -241,6 +252,16 @@ impl World {
             }
             Op::Auth(pick, choice) => self.answer_check(*pick, *choice),
             Op::Store(pick, choice) => self.answer_load(*pick, *choice),
+            Op::Wait(step) => self.wait(*step),
+            Op::Repeat(pick, line, count) => {
+                if let Some(session) = self.live_at(*pick) {
+                    let mut bytes = line.clone().into_bytes();
+                    bytes.push(b'\n');
+                    for _ in 0..*count {
+                        self.read(session, &bytes);
+                    }
+                }
+            }
             Op::Admin(what, pick) => {
                 let raw = hub_ops::CHANNELS[usize::from(*pick) % hub_ops::CHANNELS.len()];
                 let channel =
@@ -266,6 +287,51 @@ impl World {
         }
     }
 
+    /// A millisecond passes between two events (the rate limit refills 20 lines a second).
+    fn tick(&mut self) {
+        self.advance(1_000);
+    }
+
+    fn advance(&mut self, micros: u64) {
+        self.now.unix_micros += micros;
+        let local = &mut self.now.local;
+        let total = u64::from(local.micros) + micros;
+        local.micros = (total % 1_000_000) as u32;
+        let seconds = u64::from(local.second) + total / 1_000_000;
+        local.second = (seconds % 60) as u8;
+        local.minute = ((u64::from(local.minute) + seconds / 60) % 60) as u8;
+    }
+
+    /// Time passes; then what the shell does periodically: half-sent lines time out, and the hub
+    /// closes connections anonymous for too long.
+    fn wait(&mut self, step: u8) {
+        let seconds = if step >= 250 {
+            660
+        } else {
+            u64::from(step % 16)
+        };
+        self.advance(seconds * 1_000_000);
+        self.note(format!("{seconds} s pass"));
+        if seconds >= PARTIAL_LINE_SECS {
+            let late: Vec<SessionId> = self
+                .readers
+                .iter()
+                .filter(|(_, reader)| reader.buffered() > 0)
+                .map(|(&session, _)| session)
+                .collect();
+            for session in late {
+                self.readers.remove(&session);
+                self.note(format!("{session:?} left a line half-sent"));
+                let inbound = Inbound::LineTimeout {
+                    secs: PARTIAL_LINE_SECS,
+                };
+                self.handle(session, inbound);
+            }
+        }
+        self.hub.expire(&self.now, &mut self.out);
+        self.check(Call::Clock);
+    }
+
     /// The shell's answer to a password check, as its account store would give it.
     fn answer_check(&mut self, pick: u8, choice: u8) {
         if self.checks.is_empty() {
@@ -273,8 +339,11 @@ impl World {
         }
         let (session, kind, username) = self.checks.remove(usize::from(pick) % self.checks.len());
         let account = self.store.accounts.get(&fold_name(&username)).cloned();
-        let outcome = match (kind, choice % 4, account) {
+        let outcome = match (kind, choice % 8, account) {
             (_, 1, _) => AuthOutcome::Unavailable,
+            (_, 7, _) => AuthOutcome::Refused {
+                text: String::from("Trop de tentatives : réessayez dans une minute."),
+            },
             (Awaiting::Login, 0, _) | (Awaiting::Login, _, None) => AuthOutcome::LoginFailed,
             (Awaiting::Login, _, Some(name)) => AuthOutcome::LoggedIn { name },
             (_, _, Some(_)) => AuthOutcome::RegisterTaken,
@@ -358,6 +427,7 @@ impl World {
         if identifying {
             self.identified.insert(session);
         }
+        self.tick();
         self.hub.handle(session, inbound, &self.now, &mut self.out);
         self.check(Call::Handle(session));
     }
@@ -476,7 +546,8 @@ impl World {
                     .get(&to)
                     .is_some_and(|own| own.contains(&at));
                 ensure!(self, !echo, "echo to its sender {to:?}: {line}");
-                let exempt = call == Call::Shutdown && self.known.shutdown_before_reply;
+                let exempt = (call == Call::Shutdown && self.known.shutdown_before_reply)
+                    || (call == Call::Handle(to) && self.known.rate_limit_before_reply);
                 if let (Some(&waits), false) = (self.awaiting.get(&to), exempt) {
                     let answer = match waits {
                         Awaiting::Login | Awaiting::Register => Call::Auth(to),
@@ -501,6 +572,16 @@ impl World {
                             "first line after {waits:?} is not its reply: {line}"
                         );
                     }
+                }
+                if call == Call::Clock {
+                    // The periodic check only tells a connection why it is being closed.
+                    ensure!(
+                        self,
+                        closes.contains(&to) && kind == "error",
+                        "{to:?} got a frame from the clock: {line}"
+                    );
+                    received.insert(to);
+                    continue;
                 }
                 if !self.identified.contains(&to) {
                     ensure!(

@@ -100,6 +100,11 @@ pub enum Op {
     Store(u8, u8),
     /// The administrator announces, closes or reopens a channel (what, channel pick).
     Admin(u8, u8),
+    /// A session sends the same line many times in a row (a flood: 40 to 103 lines).
+    Repeat(u8, String, u8),
+    /// Time passes (0 to 15 s, or 11 minutes past the anonymity deadline), then the shell's
+    /// periodic check runs and half-sent lines time out.
+    Wait(u8),
 }
 
 /// Reads choices from the input.
@@ -160,7 +165,15 @@ pub fn decode_ops(data: &[u8]) -> Vec<Op> {
                 Op::Raw(session, bytes)
             }
             6 => Op::Store(input.byte(), input.byte()),
-            7 => Op::Admin(input.byte(), input.byte()),
+            7 => match input.byte() {
+                what @ 0..=127 => Op::Admin(what, input.byte()),
+                128..=191 => {
+                    let session = input.byte();
+                    let line = request_line(&mut input);
+                    Op::Repeat(session, line, 40 + input.byte() % 64)
+                }
+                wait => Op::Wait(wait),
+            },
             _ => {
                 let session = input.byte();
                 let line = request_line(&mut input);
