@@ -1,9 +1,13 @@
-//! What every frame the hub sends must look like (PROTOCOL.md §1, §6): one valid line (see
-//! wire.rs) whose fields are what strict clients read with `getString`. Used by hub_model.rs.
+//! The checks run after every hub call (the rules listed in hub_model.rs), and what every frame
+//! must look like (PROTOCOL.md §1, §6): one valid line (see wire.rs) whose fields are what strict
+//! clients read with `getString`. A child module of hub_model.rs, so it sees the world's state.
 
+use std::collections::BTreeSet;
+
+use classcord_core::hub::{Effect, Event, SessionId, StoreRequest};
 use serde_json::{Map, Value};
 
-use super::wire;
+use super::{address, wire, Awaiting, Call, World};
 
 fn string_field<'v>(object: &'v Map<String, Value>, key: &str) -> Result<&'v str, String> {
     match object.get(key) {
@@ -76,5 +80,176 @@ pub fn read_frame(frame: &[u8]) -> Result<Value, String> {
         Ok(None) => Ok(line),
         Ok(Some(what)) => Err(format!("{what}: {line}")),
         Err(what) => Err(format!("{what}: {line}")),
+    }
+}
+
+impl World {
+    /// Checks everything the last hub call produced, then clears the output.
+    pub(super) fn check(&mut self, call: Call) {
+        self.stats.calls += 1;
+        let actor = call.actor();
+        let mut new_waits = Vec::new();
+        let mut closes = Vec::new();
+        for effect in &self.out.effects {
+            match effect {
+                Effect::VerifyLogin {
+                    session, username, ..
+                } => new_waits.push((*session, Awaiting::Login, Some(username.clone()))),
+                Effect::Register {
+                    session, username, ..
+                } => new_waits.push((*session, Awaiting::Register, Some(username.clone()))),
+                Effect::Store(request) => {
+                    if let StoreRequest::LoadDeferred { session, .. } = request {
+                        new_waits.push((*session, Awaiting::Deferred, None));
+                    }
+                    self.store.apply(request);
+                }
+                Effect::Close { session, .. } => closes.push(*session),
+                Effect::Log(Event::GuestNamed { session, name }) => ensure!(
+                    self,
+                    self.identified.contains(session),
+                    "{session:?} named guest {name:?} without sending anything identifying"
+                ),
+                Effect::Log(Event::Message { session, frame, .. }) => {
+                    let object =
+                        wire::read_line(frame).unwrap_or_else(|problem| self.fail(problem));
+                    if object.get("subtype").and_then(Value::as_str) == Some("global") {
+                        self.own_frames
+                            .entry(*session)
+                            .or_default()
+                            .insert(address(frame));
+                    }
+                }
+                Effect::Log(_) => {}
+            }
+        }
+        let mut first_seen: BTreeSet<SessionId> = BTreeSet::new();
+        let mut received: BTreeSet<SessionId> = BTreeSet::new();
+        for (frame, recipients) in self.out.deliveries() {
+            let line = read_frame(frame).unwrap_or_else(|problem| self.fail(problem));
+            self.stats.frames += 1;
+            self.stats.deliveries += recipients.len();
+            let kind = line["type"].as_str().unwrap_or_default();
+            let at = address(frame);
+            if self.seen.insert(at) {
+                self.kept.push(frame.clone());
+                if let (Some(actor), "status") = (actor, kind) {
+                    self.own_frames.entry(actor).or_default().insert(at);
+                }
+            }
+            let distinct: BTreeSet<&SessionId> = recipients.iter().collect();
+            ensure!(
+                self,
+                distinct.len() == recipients.len(),
+                "a session gets one frame twice: {line}"
+            );
+            if kind == "history" {
+                ensure!(
+                    self,
+                    recipients.iter().all(|&to| Some(to) == actor),
+                    "history pushed: {line}"
+                );
+            }
+            for &to in recipients {
+                ensure!(
+                    self,
+                    self.live.contains(&to),
+                    "frame for closed {to:?}: {line}"
+                );
+                let echo = self
+                    .own_frames
+                    .get(&to)
+                    .is_some_and(|own| own.contains(&at));
+                ensure!(self, !echo, "echo to its sender {to:?}: {line}");
+                let exempt = (call == Call::Shutdown && self.known.shutdown_before_reply)
+                    || (call == Call::Handle(to) && self.known.rate_limit_before_reply);
+                if let (Some(&waits), false) = (self.awaiting.get(&to), exempt) {
+                    let answer = match waits {
+                        Awaiting::Login | Awaiting::Register => Call::Auth(to),
+                        Awaiting::Deferred => Call::Load(to),
+                    };
+                    ensure!(
+                        self,
+                        call == answer,
+                        "{to:?} got a frame while waiting for {waits:?}: {line}"
+                    );
+                    if waits != Awaiting::Deferred && first_seen.insert(to) {
+                        let ok = line["status"] == "ok";
+                        let reply = match waits {
+                            Awaiting::Login => {
+                                kind == "login" && ok && line["username"].is_string()
+                            }
+                            _ => kind == "register" && ok,
+                        };
+                        ensure!(
+                            self,
+                            reply || kind == "error",
+                            "first line after {waits:?} is not its reply: {line}"
+                        );
+                    }
+                }
+                if call == Call::Clock {
+                    // The periodic check only tells a connection why it is being closed.
+                    ensure!(
+                        self,
+                        closes.contains(&to) && kind == "error",
+                        "{to:?} got a frame from the clock: {line}"
+                    );
+                    received.insert(to);
+                    continue;
+                }
+                if !self.identified.contains(&to) {
+                    ensure!(
+                        self,
+                        actor == Some(to),
+                        "unsolicited frame to anonymous {to:?}: {line}"
+                    );
+                }
+                if let Some(actor) = actor {
+                    if !self.identified.contains(&actor) {
+                        ensure!(
+                            self,
+                            to == actor,
+                            "anonymous {actor:?}'s request reached {to:?}: {line}"
+                        );
+                    }
+                }
+                if let Call::Disconnect(gone) = call {
+                    ensure!(
+                        self,
+                        self.identified.contains(&gone),
+                        "anonymous {gone:?} left loudly"
+                    );
+                }
+                received.insert(to);
+            }
+        }
+        if let Call::Auth(session) | Call::Load(session) = call {
+            if let Some(waits) = self.awaiting.remove(&session) {
+                ensure!(
+                    self,
+                    received.contains(&session),
+                    "{session:?} got nothing when its {waits:?} ended"
+                );
+            }
+        }
+        for (session, waits, username) in new_waits {
+            ensure!(
+                self,
+                self.live.contains(&session),
+                "{waits:?} asked for closed {session:?}"
+            );
+            self.awaiting.insert(session, waits);
+            if let Some(username) = username {
+                self.checks.push((session, waits, username));
+            }
+        }
+        self.out.clear();
+        for session in closes {
+            if call != Call::Shutdown {
+                // The shell closes the socket; the reader then reports the disconnection.
+                self.disconnect(session);
+            }
+        }
     }
 }

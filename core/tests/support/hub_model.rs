@@ -25,10 +25,18 @@ use std::sync::Arc;
 
 use classcord_core::frame::{decode_line, LineSplitter};
 use classcord_core::hub::{
-    AuthOutcome, Effect, Event, Frame, Hub, HubConfig, Inbound, LocalTime, Now, Output, SessionId,
+    AuthOutcome, Effect, Frame, Hub, HubConfig, Inbound, LocalTime, Now, Output, SessionId,
 };
 use classcord_core::message::{fold_name, parse_request, ChannelName, Request};
-use serde_json::Value;
+
+/// Like `assert!`, with the last hub calls in the message.
+macro_rules! ensure {
+    ($world:expr, $condition:expr, $($message:tt)+) => {
+        if !$condition {
+            $world.fail(format!($($message)+));
+        }
+    };
+}
 
 #[path = "hub_checks.rs"]
 mod hub_checks;
@@ -139,15 +147,6 @@ pub struct World {
     trace: VecDeque<String>,
     known: KnownBugs,
     pub stats: Stats,
-}
-
-/// Like `assert!`, with the last hub calls in the message.
-macro_rules! ensure {
-    ($world:expr, $condition:expr, $($message:tt)+) => {
-        if !$condition {
-            $world.fail(format!($($message)+));
-        }
-    };
 }
 
 fn address(frame: &Frame) -> usize {
@@ -466,176 +465,6 @@ impl World {
             "shutdown closed {closed:?}, not every connection"
         );
         self.check(Call::Shutdown);
-    }
-
-    /// Checks everything the last hub call produced, then clears the output.
-    fn check(&mut self, call: Call) {
-        self.stats.calls += 1;
-        let actor = call.actor();
-        let mut new_waits = Vec::new();
-        let mut closes = Vec::new();
-        for effect in &self.out.effects {
-            match effect {
-                Effect::VerifyLogin {
-                    session, username, ..
-                } => new_waits.push((*session, Awaiting::Login, Some(username.clone()))),
-                Effect::Register {
-                    session, username, ..
-                } => new_waits.push((*session, Awaiting::Register, Some(username.clone()))),
-                Effect::Store(request) => {
-                    if let classcord_core::hub::StoreRequest::LoadDeferred { session, .. } = request
-                    {
-                        new_waits.push((*session, Awaiting::Deferred, None));
-                    }
-                    self.store.apply(request);
-                }
-                Effect::Close { session, .. } => closes.push(*session),
-                Effect::Log(Event::GuestNamed { session, name }) => ensure!(
-                    self,
-                    self.identified.contains(session),
-                    "{session:?} named guest {name:?} without sending anything identifying"
-                ),
-                Effect::Log(Event::Message { session, frame, .. }) => {
-                    let object =
-                        wire::read_line(frame).unwrap_or_else(|problem| self.fail(problem));
-                    if object.get("subtype").and_then(Value::as_str) == Some("global") {
-                        self.own_frames
-                            .entry(*session)
-                            .or_default()
-                            .insert(address(frame));
-                    }
-                }
-                Effect::Log(_) => {}
-            }
-        }
-        let mut first_seen: BTreeSet<SessionId> = BTreeSet::new();
-        let mut received: BTreeSet<SessionId> = BTreeSet::new();
-        for (frame, recipients) in self.out.deliveries() {
-            let line = hub_checks::read_frame(frame).unwrap_or_else(|problem| self.fail(problem));
-            self.stats.frames += 1;
-            self.stats.deliveries += recipients.len();
-            let kind = line["type"].as_str().unwrap_or_default();
-            let at = address(frame);
-            if self.seen.insert(at) {
-                self.kept.push(frame.clone());
-                if let (Some(actor), "status") = (actor, kind) {
-                    self.own_frames.entry(actor).or_default().insert(at);
-                }
-            }
-            let distinct: BTreeSet<&SessionId> = recipients.iter().collect();
-            ensure!(
-                self,
-                distinct.len() == recipients.len(),
-                "a session gets one frame twice: {line}"
-            );
-            if kind == "history" {
-                ensure!(
-                    self,
-                    recipients.iter().all(|&to| Some(to) == actor),
-                    "history pushed: {line}"
-                );
-            }
-            for &to in recipients {
-                ensure!(
-                    self,
-                    self.live.contains(&to),
-                    "frame for closed {to:?}: {line}"
-                );
-                let echo = self
-                    .own_frames
-                    .get(&to)
-                    .is_some_and(|own| own.contains(&at));
-                ensure!(self, !echo, "echo to its sender {to:?}: {line}");
-                let exempt = (call == Call::Shutdown && self.known.shutdown_before_reply)
-                    || (call == Call::Handle(to) && self.known.rate_limit_before_reply);
-                if let (Some(&waits), false) = (self.awaiting.get(&to), exempt) {
-                    let answer = match waits {
-                        Awaiting::Login | Awaiting::Register => Call::Auth(to),
-                        Awaiting::Deferred => Call::Load(to),
-                    };
-                    ensure!(
-                        self,
-                        call == answer,
-                        "{to:?} got a frame while waiting for {waits:?}: {line}"
-                    );
-                    if waits != Awaiting::Deferred && first_seen.insert(to) {
-                        let ok = line["status"] == "ok";
-                        let reply = match waits {
-                            Awaiting::Login => {
-                                kind == "login" && ok && line["username"].is_string()
-                            }
-                            _ => kind == "register" && ok,
-                        };
-                        ensure!(
-                            self,
-                            reply || kind == "error",
-                            "first line after {waits:?} is not its reply: {line}"
-                        );
-                    }
-                }
-                if call == Call::Clock {
-                    // The periodic check only tells a connection why it is being closed.
-                    ensure!(
-                        self,
-                        closes.contains(&to) && kind == "error",
-                        "{to:?} got a frame from the clock: {line}"
-                    );
-                    received.insert(to);
-                    continue;
-                }
-                if !self.identified.contains(&to) {
-                    ensure!(
-                        self,
-                        actor == Some(to),
-                        "unsolicited frame to anonymous {to:?}: {line}"
-                    );
-                }
-                if let Some(actor) = actor {
-                    if !self.identified.contains(&actor) {
-                        ensure!(
-                            self,
-                            to == actor,
-                            "anonymous {actor:?}'s request reached {to:?}: {line}"
-                        );
-                    }
-                }
-                if let Call::Disconnect(gone) = call {
-                    ensure!(
-                        self,
-                        self.identified.contains(&gone),
-                        "anonymous {gone:?} left loudly"
-                    );
-                }
-                received.insert(to);
-            }
-        }
-        if let Call::Auth(session) | Call::Load(session) = call {
-            if let Some(waits) = self.awaiting.remove(&session) {
-                ensure!(
-                    self,
-                    received.contains(&session),
-                    "{session:?} got nothing when its {waits:?} ended"
-                );
-            }
-        }
-        for (session, waits, username) in new_waits {
-            ensure!(
-                self,
-                self.live.contains(&session),
-                "{waits:?} asked for closed {session:?}"
-            );
-            self.awaiting.insert(session, waits);
-            if let Some(username) = username {
-                self.checks.push((session, waits, username));
-            }
-        }
-        self.out.clear();
-        for session in closes {
-            if call != Call::Shutdown {
-                // The shell closes the socket; the reader then reports the disconnection.
-                self.disconnect(session);
-            }
-        }
     }
 }
 
