@@ -161,7 +161,7 @@ impl World {
                     .get(&to)
                     .is_some_and(|own| own.contains(&at));
                 ensure!(self, !echo, "echo to its sender {to:?}: {line}");
-                let exempt = (call == Call::Shutdown && self.known.shutdown_before_reply)
+                let exempt = (closes.contains(&to) && self.known.closing_before_reply)
                     || (call == Call::Handle(to) && self.known.rate_limit_before_reply);
                 if let (Some(&waits), false) = (self.awaiting.get(&to), exempt) {
                     let answer = match waits {
@@ -187,6 +187,11 @@ impl World {
                             "first line after {waits:?} is not its reply: {line}"
                         );
                     }
+                }
+                if call == Call::Admin && closes.contains(&to) {
+                    // A kick or an address ban tells the connection why, even an anonymous one.
+                    received.insert(to);
+                    continue;
                 }
                 if call == Call::Clock {
                     // The periodic check only tells a connection why it is being closed.

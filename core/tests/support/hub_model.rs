@@ -25,9 +25,10 @@ use std::sync::Arc;
 
 use classcord_core::frame::{decode_line, LineSplitter};
 use classcord_core::hub::{
-    AuthOutcome, Effect, Frame, Hub, HubConfig, Inbound, LocalTime, Now, Output, SessionId,
+    AdminCommand, AuthOutcome, ChannelAction, Effect, Frame, Hub, HubConfig, Inbound, LocalTime,
+    Now, Output, SessionId,
 };
-use classcord_core::message::{fold_name, parse_request, ChannelName, Request};
+use classcord_core::message::{fold_name, parse_request, Request};
 
 /// Like `assert!`, with the last hub calls in the message.
 macro_rules! ensure {
@@ -56,9 +57,11 @@ use hub_store::{Load, Store};
 /// `false` once its fix lands.
 #[derive(Debug, Clone, Copy)]
 pub struct KnownBugs {
-    /// `shutdown` sends its notice to a session still waiting for its login/register reply,
-    /// before that reply: while tolerated, shutdown frames are exempt from the reply-first rule.
-    pub shutdown_before_reply: bool,
+    /// When the hub closes a session waiting for its login/register reply (shutdown, kick, a
+    /// ban found at login), its closing notices reach it first, or in place of the reply: while
+    /// tolerated, frames to a session closed in the same call are exempt from the reply-first
+    /// rule.
+    pub closing_before_reply: bool,
     /// The line rate limit answers a session flooding during its login/register check (warning,
     /// then close) before its reply: while tolerated, a waiting session's own lines may get
     /// frames.
@@ -67,14 +70,14 @@ pub struct KnownBugs {
 
 impl KnownBugs {
     pub const NONE: KnownBugs = KnownBugs {
-        shutdown_before_reply: false,
+        closing_before_reply: false,
         rate_limit_before_reply: false,
     };
 }
 
 /// What the property tests and the fuzz target tolerate today.
 pub const KNOWN_BUGS: KnownBugs = KnownBugs {
-    shutdown_before_reply: true,
+    closing_before_reply: true,
     rate_limit_before_reply: true,
 };
 
@@ -261,29 +264,50 @@ impl World {
                     }
                 }
             }
-            Op::Admin(what, pick) => {
-                let raw = hub_ops::CHANNELS[usize::from(*pick) % hub_ops::CHANNELS.len()];
-                let channel =
-                    ChannelName::parse(raw).unwrap_or_else(|_| ChannelName::default_channel());
-                self.note(format!("admin {what} {raw:?}"));
-                match what % 3 {
-                    0 => self.hub.announce(
-                        "Annonce : fin du cours à 17 h.",
-                        &self.now,
-                        &mut self.out,
-                    ),
-                    closing => {
-                        self.hub.set_channel_closed(
-                            &channel,
-                            closing == 1,
-                            &self.now,
-                            &mut self.out,
-                        );
-                    }
-                }
-                self.check(Call::Admin);
-            }
+            Op::Admin(what, pick) => self.admin(*what, *pick),
         }
+    }
+
+    /// What the operator's console asks of the hub.
+    fn admin(&mut self, what: u8, pick: u8) {
+        let name = hub_ops::NAMES[usize::from(pick) % hub_ops::NAMES.len()].to_owned();
+        let channel = hub_ops::CHANNELS[usize::from(pick) % hub_ops::CHANNELS.len()].to_owned();
+        let reason = pick.is_multiple_of(2).then(|| String::from("bavardage"));
+        let on_channel = |action| AdminCommand::Channel {
+            action,
+            name: channel.clone(),
+        };
+        let command = match what % 12 {
+            0 => AdminCommand::Alert {
+                text: String::from("Annonce : fin du cours à 17 h."),
+            },
+            1 => AdminCommand::Say {
+                name,
+                text: String::from("Merci de rester poli."),
+            },
+            2 => on_channel(ChannelAction::Close),
+            3 => on_channel(ChannelAction::Open),
+            4 => on_channel(ChannelAction::Create),
+            5 => on_channel(ChannelAction::Delete),
+            6 => AdminCommand::Kick { name, reason },
+            7 => AdminCommand::SetBannedNames {
+                names: if pick >= 240 { vec![] } else { vec![name] },
+            },
+            8 => AdminCommand::KickSessions {
+                sessions: self.live_at(pick).into_iter().collect(),
+                reason,
+                banned: true,
+            },
+            9 => AdminCommand::ShutdownSoon {
+                delay: String::from("5 minutes"),
+                reason,
+            },
+            10 => AdminCommand::Who,
+            _ => AdminCommand::Channels,
+        };
+        self.note(format!("admin {command:?}"));
+        let _reply = self.hub.admin(command, &self.now, &mut self.out);
+        self.check(Call::Admin);
     }
 
     /// A millisecond passes between two events (the rate limit refills 20 lines a second).
@@ -447,8 +471,7 @@ impl World {
     /// The server stops: everyone gets the notice (identified only) and is closed.
     pub fn shutdown(&mut self) {
         self.note("shutdown".to_owned());
-        self.hub
-            .shutdown("Arrêt du serveur.", &self.now, &mut self.out);
+        self.hub.shutdown(&self.now, &mut self.out);
         let closed: BTreeSet<SessionId> = self
             .out
             .effects

@@ -82,6 +82,7 @@ impl Store {
             next_message_id: 100,
             deferred: vec![(String::from("bob"), String::from("alice"))],
             closed_channels: vec![String::from("#fermé")],
+            created_channels: vec![String::from("#sio")],
             memberships: vec![(String::from("alice"), String::from("#java"))],
         };
         (store, restored)
@@ -105,9 +106,7 @@ impl Store {
             StoreRequest::LoadDeferred { session, account } => {
                 self.loads.push(Load::Deferred(*session, account.clone()))
             }
-            StoreRequest::ReserveIds { .. }
-            | StoreRequest::Membership { .. }
-            | StoreRequest::ChannelClosed { .. } => {}
+            _ => {}
         }
     }
 
