@@ -49,7 +49,6 @@ fn status_without_user_from_an_anonymous_connection_names_a_guest() {
 /// (core/src/hub/notices.rs, `Hub::shutdown` bypasses the frames held for a pending check; a
 /// kick does the same, core/src/hub/admin.rs `kick`).
 #[test]
-#[ignore = "hub bug: shutdown notice reaches a session before its login/register reply (core/src/hub/notices.rs)"]
 fn shutdown_notice_reaches_a_session_before_its_register_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
     let ops = [
@@ -67,7 +66,6 @@ fn shutdown_notice_reaches_a_session_before_its_register_reply() {
 /// input minimised by `cargo fuzz tmin` to 14 bytes): a connection sends a private line (and so
 /// becomes guest `invité`), then a login for `alice`; the server shuts down while it is checked.
 #[test]
-#[ignore = "hub bug: shutdown notice reaches a session before its login/register reply (core/src/hub/notices.rs)"]
 fn shutdown_notice_reaches_a_session_before_its_login_reply_fuzz_input() {
     let input = [
         0x00, 0x08, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x8b, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x8b,
@@ -82,7 +80,6 @@ fn shutdown_notice_reaches_a_session_before_its_login_reply_fuzz_input() {
 /// Found by the `hub` property test once floods (`Op::Repeat`) were in its vocabulary
 /// (core/src/hub/mod.rs `Hub::handle` calls `admit` first; core/src/hub/limits.rs).
 #[test]
-#[ignore = "hub bug: rate-limit warning reaches a session before its login reply (core/src/hub/mod.rs, limits.rs)"]
 fn rate_limit_warning_reaches_a_session_before_its_login_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
     let ops = [
@@ -99,7 +96,6 @@ fn rate_limit_warning_reaches_a_session_before_its_login_reply() {
 /// Found by the `hub` property test once admin commands were in its vocabulary
 /// (core/src/hub/admin.rs, `kick` sends directly).
 #[test]
-#[ignore = "hub bug: kick notice reaches a session before its login reply (core/src/hub/admin.rs)"]
 fn kick_notice_reaches_a_session_before_its_login_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
     let ops = [
@@ -119,7 +115,6 @@ fn kick_notice_reaches_a_session_before_its_login_reply() {
 /// Debatable, as the connection closes anyway; kept so the choice is made on purpose
 /// (core/src/hub/auth.rs `refuse_banned`, core/src/hub/admin.rs `kick`).
 #[test]
-#[ignore = "hub: a banned guest's login gets a notice, not an error, in its reply slot (core/src/hub/auth.rs)"]
 fn banned_login_from_a_guest_gets_a_notice_instead_of_an_error_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
     let ops = [

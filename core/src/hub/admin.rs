@@ -126,7 +126,7 @@ impl Hub {
                     ));
                 };
                 let sessions = group.sessions.clone();
-                let affected = self.kick(&sessions, reason.as_deref(), false, now, out);
+                let affected = self.kick(&sessions, reason.as_deref(), false, false, now, out);
                 AdminReply::Done { affected }
             }
             AdminCommand::KickSessions {
@@ -134,7 +134,7 @@ impl Hub {
                 reason,
                 banned,
             } => {
-                let affected = self.kick(&sessions, reason.as_deref(), banned, now, out);
+                let affected = self.kick(&sessions, reason.as_deref(), banned, false, now, out);
                 AdminReply::Done { affected }
             }
             AdminCommand::SetBannedNames { names } => {
@@ -178,12 +178,15 @@ impl Hub {
         }
     }
 
-    /// The notice, a `kick` line, then the close, for each session.
+    /// The notice, a `kick` line, then the close, for each session. A session waiting for its
+    /// login/register reply (or refused at login: `reply_slot`) gets the text as an error line
+    /// first: that is its reply.
     fn kick(
         &mut self,
         sessions: &[SessionId],
         reason: Option<&str>,
         banned: bool,
+        reply_slot: bool,
         now: &Now,
         out: &mut Output,
     ) -> usize {
@@ -203,7 +206,11 @@ impl Hub {
             }
             state.closing = true;
             affected += 1;
-            self.notice(NoticeTo::Session(session), &text, now, out);
+            if self.cancel_wait(session) || reply_slot {
+                self.send_error(session, &text, out);
+            } else {
+                self.notice(NoticeTo::Session(session), &text, now, out);
+            }
             let mut line = JsonLine::new("kick");
             line.push_str("message", &text);
             self.send_direct(session, line.finish(), out);
@@ -223,7 +230,7 @@ impl Hub {
 
     /// Refuses a banned session: the ban notice, then the close.
     pub(super) fn refuse_banned(&mut self, session: SessionId, now: &Now, out: &mut Output) {
-        self.kick(&[session], None, true, now, out);
+        self.kick(&[session], None, true, true, now, out);
     }
 
     fn session_infos(&self) -> Vec<SessionInfo> {

@@ -331,11 +331,18 @@ impl Hub {
         {
             return;
         }
-        // An over-long line closes the connection anyway: it is not charged.
-        let charged = !matches!(
-            inbound,
-            Inbound::LineTooLong { .. } | Inbound::LineTimeout { .. }
-        );
+        // An over-long line closes the connection anyway: it is not charged. Nor are lines sent
+        // while a reply is awaited: that queue has its own bound (and a warning now would come
+        // before the reply).
+        let waiting = self
+            .sessions
+            .get(&session)
+            .is_some_and(|state| state.waiting.is_some());
+        let charged = !waiting
+            && !matches!(
+                inbound,
+                Inbound::LineTooLong { .. } | Inbound::LineTimeout { .. }
+            );
         if charged && matches!(self.admit(session, now, out), Admission::Refused) {
             return;
         }

@@ -120,6 +120,18 @@ impl Hub {
     /// connection is closed.
     pub fn shutdown(&mut self, now: &Now, out: &mut Output) {
         let text = self.config.notices.shutdown.clone();
+        // A session waiting for its login/register reply gets the notice as that reply first.
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, state)| state.waiting.is_some())
+            .map(|(&session, _)| session)
+            .collect();
+        for session in waiting {
+            if self.cancel_wait(session) {
+                self.send_error(session, &text, out);
+            }
+        }
         let notice = self.notice_frame(&text, None, None, now);
         let mut line = JsonLine::new("shutdown");
         line.push_str("message", &text);

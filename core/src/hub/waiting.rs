@@ -84,6 +84,25 @@ impl Hub {
         waiting
     }
 
+    /// The session is being closed by the server (kick, ban, shutdown): its wait ends without a
+    /// reply from the shell. True when it was waiting for its login/register reply: the caller's
+    /// text then goes out as that reply (an error line), so the reply-first rule holds.
+    pub(super) fn cancel_wait(&mut self, session: SessionId) -> bool {
+        let Some(waiting) = self.take_waiting(session, |_| true) else {
+            return false;
+        };
+        match waiting.reason {
+            WaitingFor::Auth { .. } => true,
+            WaitingFor::Deferred { name } => {
+                // Not delivered: they stay stored for the next login.
+                self.deferred_loading
+                    .remove(&crate::message::fold_name(&name));
+                false
+            }
+            WaitingFor::History => false,
+        }
+    }
+
     /// After the reply: the held frames, a notice about dropped lines, then the queued lines (one
     /// of which may start a new wait: the rest then queue behind it).
     pub(super) fn resume(

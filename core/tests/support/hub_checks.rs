@@ -124,6 +124,7 @@ impl World {
             }
         }
         let mut first_seen: BTreeSet<SessionId> = BTreeSet::new();
+        let mut ended_by_close = BTreeSet::new();
         let mut received: BTreeSet<SessionId> = BTreeSet::new();
         for (frame, recipients) in self.out.deliveries() {
             let line = read_frame(frame).unwrap_or_else(|problem| self.fail(problem));
@@ -163,7 +164,20 @@ impl World {
                 ensure!(self, !echo, "echo to its sender {to:?}: {line}");
                 let exempt = (closes.contains(&to) && self.known.closing_before_reply)
                     || (call == Call::Handle(to) && self.known.rate_limit_before_reply);
-                if let (Some(&waits), false) = (self.awaiting.get(&to), exempt) {
+                // A kick, a ban or the shutdown ends a wait: a login/register still unanswered
+                // gets the server's text as its reply (an error line), deferred lines stay stored.
+                let closing_now =
+                    closes.contains(&to) && matches!(call, Call::Admin | Call::Shutdown);
+                if let (Some(&waits), false, true) = (self.awaiting.get(&to), exempt, closing_now) {
+                    if waits != Awaiting::Deferred && first_seen.insert(to) {
+                        ensure!(
+                            self,
+                            kind == "error",
+                            "first line to {to:?}, closed while waiting for {waits:?}, is not an error reply: {line}"
+                        );
+                    }
+                    ended_by_close.insert(to);
+                } else if let (Some(&waits), false) = (self.awaiting.get(&to), exempt) {
                     let answer = match waits {
                         Awaiting::Login | Awaiting::Register => Call::Auth(to),
                         Awaiting::Deferred => Call::Load(to),
@@ -187,6 +201,11 @@ impl World {
                             "first line after {waits:?} is not its reply: {line}"
                         );
                     }
+                }
+                if ended_by_close.contains(&to) {
+                    // The reply to its own login/register, then why it is closed.
+                    received.insert(to);
+                    continue;
                 }
                 if call == Call::Admin && closes.contains(&to) {
                     // A kick or an address ban tells the connection why, even an anonymous one.
@@ -228,6 +247,9 @@ impl World {
                 }
                 received.insert(to);
             }
+        }
+        for session in ended_by_close {
+            self.awaiting.remove(&session);
         }
         if let Call::Auth(session) | Call::Load(session) = call {
             if let Some(waits) = self.awaiting.remove(&session) {

@@ -77,8 +77,8 @@ impl KnownBugs {
 
 /// What the property tests and the fuzz target tolerate today.
 pub const KNOWN_BUGS: KnownBugs = KnownBugs {
-    closing_before_reply: true,
-    rate_limit_before_reply: true,
+    closing_before_reply: false,
+    rate_limit_before_reply: false,
 };
 
 /// Line cap of the simulated connections: small, so that over-long lines happen.
