@@ -1,0 +1,166 @@
+//! The hub's effects carried out: writes and loads handed to the store thread (never waited
+//! for), password checks after the attempt limits' verdict, closes.
+
+use std::net::{IpAddr, Shutdown};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use classcord_core::hub::{AuthOutcome, CloseReason, Effect, SessionId, StoreRequest};
+use classcord_core::message::fold_name;
+use smol::Timer;
+
+use super::{HubCommand, HubTask, Later, Peer};
+use crate::clock;
+use crate::logging::{audit, RateAction, RateKind, SecurityEvent};
+use crate::security::Verdict;
+use crate::store::Loaded;
+
+impl HubTask {
+    /// Hands a write or a load to the store thread without waiting. A full queue means the disk
+    /// is far behind: writes are dropped and counted (one warning per 10 s), loads answered
+    /// "unavailable".
+    pub(super) fn send_to_store(&mut self, request: StoreRequest) {
+        let Err(request) = self.store.submit(request) else {
+            return;
+        };
+        match *request {
+            StoreRequest::LoadHistory { session, page } => {
+                self.later.push(Later::Loaded(Loaded::History {
+                    session,
+                    page,
+                    records: None,
+                }))
+            }
+            StoreRequest::LoadDeferred { session, .. } => {
+                self.later.push(Later::Loaded(Loaded::Deferred {
+                    session,
+                    records: None,
+                }))
+            }
+            _ => {
+                self.store
+                    .stats
+                    .dropped_queue_full
+                    .fetch_add(1, Ordering::Relaxed);
+                self.dropped_since_warning += 1;
+                let due = self
+                    .last_drop_warning
+                    .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
+                if due {
+                    log::warn!(
+                        "[STOCKAGE] file d'écriture pleine (disque trop lent) : {} écriture(s) \
+                         non enregistrée(s) ; le chat continue",
+                        self.dropped_since_warning
+                    );
+                    self.dropped_since_warning = 0;
+                    self.last_drop_warning = Some(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Runs an account check off the hub, after the limits' verdict; its outcome comes back as
+    /// a command. A refused attempt costs no hashing; a delayed one waits on a timer first.
+    pub(super) fn check_account(
+        &mut self,
+        session: SessionId,
+        account: Option<String>,
+        check: impl std::future::Future<Output = AuthOutcome> + Send + 'static,
+    ) {
+        let ip = self
+            .peers
+            .get(&session)
+            .map_or(IpAddr::from([0, 0, 0, 0]), Peer::ip);
+        let now = Instant::now();
+        let verdict = match &account {
+            Some(account) => self.attempts.login(ip, account, now),
+            None => self.attempts.register(ip, now),
+        };
+        let kind = if account.is_some() {
+            RateKind::Login
+        } else {
+            RateKind::Register
+        };
+        let limited = |action| SecurityEvent::RateLimit {
+            ip,
+            kind,
+            action,
+            conn: session.0,
+            user: account.as_deref(),
+        };
+        let delay = match verdict {
+            Verdict::Refuse(text) => {
+                audit(&limited(RateAction::Refuse));
+                self.later
+                    .push(Later::Auth(session, AuthOutcome::Refused { text }));
+                return;
+            }
+            Verdict::Delay(wait) => {
+                audit(&limited(RateAction::Delay));
+                Some(wait)
+            }
+            Verdict::Go => None,
+        };
+        self.attempts.started(ip, now);
+        self.checking.insert(session, (ip, account));
+        let commands = self.commands.clone();
+        self.executor
+            .spawn(async move {
+                if let Some(wait) = delay {
+                    Timer::after(wait).await;
+                }
+                let outcome = check.await;
+                let _ = commands
+                    .send(HubCommand::AuthDone { session, outcome })
+                    .await;
+            })
+            .detach();
+    }
+
+    pub(super) fn perform(&mut self, effect: Effect) {
+        match effect {
+            Effect::VerifyLogin {
+                session,
+                username,
+                password,
+            } => {
+                let accounts = self.accounts.clone();
+                let account = Some(fold_name(&username));
+                self.check_account(session, account, async move {
+                    accounts.login(username, password).await
+                });
+            }
+            Effect::Register {
+                session,
+                username,
+                password,
+            } => {
+                let accounts = self.accounts.clone();
+                let created = clock::now().unix_micros / 1_000_000;
+                self.check_account(session, None, async move {
+                    accounts.register(username, password, created).await
+                });
+            }
+            Effect::Close { session, reason } => {
+                if let Some(peer) = self.peers.get(&session) {
+                    if reason == CloseReason::LineTooLong {
+                        audit(&SecurityEvent::LineTooLong {
+                            ip: peer.ip(),
+                            conn: session.0,
+                        });
+                    }
+                    // The reader stops too: nothing more from this client reaches the hub.
+                    if matches!(
+                        reason,
+                        CloseReason::RateLimit | CloseReason::Timeout | CloseReason::Kick
+                    ) {
+                        let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Read);
+                    }
+                    self.close_peer(session);
+                }
+            }
+            Effect::Log(event) => self.log_event(event),
+            Effect::Store(request) => self.send_to_store(request),
+        }
+    }
+}

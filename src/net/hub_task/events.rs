@@ -1,0 +1,158 @@
+//! The hub's events as log lines: French tags for people, security events (stable tokens with the
+//! bare address) for fail2ban; never a password, message contents only at debug level.
+
+use std::net::IpAddr;
+
+use classcord_core::hub::{Event, SessionId};
+
+use super::HubTask;
+use super::Peer;
+use crate::logging::{audit, RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase};
+
+impl HubTask {
+    pub(super) fn log_event(&mut self, event: Event) {
+        match event {
+            Event::GuestNamed { session, name } => {
+                let ip = self.ip(session);
+                log::info!("[INVITE] {} depuis {ip} (#{})", Shown(&name), session.0);
+                self.set_name(session, name);
+            }
+            Event::LoggedIn { session, name } => {
+                let ip = self.ip(session);
+                log::info!("[LOGIN] {} depuis {ip} (#{})", Shown(&name), session.0);
+                self.set_name(session, name);
+            }
+            Event::LoginFailed { session, username } => {
+                if let Some(ip) = self.peer_ip(session) {
+                    audit(&SecurityEvent::AuthFail {
+                        ip,
+                        user: &username,
+                    });
+                }
+            }
+            Event::Registered { session, name } => {
+                log::info!(
+                    "[INSCRIPTION] {} depuis {} (#{})",
+                    Shown(&name),
+                    self.ip(session),
+                    session.0
+                );
+            }
+            Event::RegisterRefused {
+                session,
+                username,
+                reason,
+            } => {
+                if let Some(ip) = self.peer_ip(session) {
+                    let user = &username;
+                    audit(&SecurityEvent::RegisterRefused { ip, reason, user });
+                }
+            }
+            Event::Message {
+                session,
+                from,
+                target,
+                length,
+                recipients,
+                frame,
+            } => {
+                log::info!(
+                    "[MSG] {} -> {} ({length} octets, {recipients} destinataire(s)) (#{})",
+                    Shown(&from),
+                    Shown(&target),
+                    session.0
+                );
+                if log::log_enabled!(log::Level::Debug) {
+                    log::debug!("[MSG] {}", String::from_utf8_lossy(&frame).trim_end());
+                }
+            }
+            Event::Deferred {
+                session,
+                from,
+                to,
+                length,
+            } => {
+                log::info!(
+                    "[MSG] {} -> {} ({length} octets, différé : destinataire absent) (#{})",
+                    Shown(&from),
+                    Shown(&to),
+                    session.0
+                );
+            }
+            Event::RateLimited {
+                session,
+                disconnected,
+            } => {
+                if let Some(ip) = self.peer_ip(session) {
+                    audit(&SecurityEvent::RateLimit {
+                        ip,
+                        kind: RateKind::Message,
+                        action: if disconnected {
+                            RateAction::Disconnect
+                        } else {
+                            RateAction::Warn
+                        },
+                        conn: session.0,
+                        user: None,
+                    });
+                }
+            }
+            Event::TimedOut {
+                session,
+                partial_line,
+            } => {
+                if let Some(ip) = self.peer_ip(session) {
+                    let phase = if partial_line {
+                        TimeoutPhase::PartialLine
+                    } else {
+                        TimeoutPhase::Identify
+                    };
+                    audit(&SecurityEvent::Timeout {
+                        ip,
+                        phase,
+                        conn: session.0,
+                    });
+                }
+            }
+            Event::Kicked { session, banned } => {
+                let what = if banned { "banni" } else { "exclu" };
+                log::warn!(
+                    "[ADMIN] {} (#{}) {what} par l'administrateur",
+                    self.ip(session),
+                    session.0
+                );
+            }
+            Event::ChannelDeleted { channel } => {
+                log::info!("[ADMIN] salon {} supprimé", Shown(&channel));
+            }
+            Event::Rejected { session, reason } => {
+                if let Some(ip) = self.peer_ip(session) {
+                    let conn = session.0;
+                    audit(&SecurityEvent::ProtocolError { ip, reason, conn });
+                }
+            }
+            Event::ChannelJoined { session, channel } => {
+                log::info!("[SALON] #{} rejoint {}", session.0, Shown(&channel));
+            }
+            Event::ChannelLeft { session, channel } => {
+                log::info!("[SALON] #{} quitte {}", session.0, Shown(&channel));
+            }
+        }
+    }
+
+    pub(super) fn peer_ip(&self, session: SessionId) -> Option<IpAddr> {
+        self.peers.get(&session).map(Peer::ip)
+    }
+
+    pub(super) fn ip(&self, session: SessionId) -> String {
+        self.peers
+            .get(&session)
+            .map_or_else(|| "?".to_string(), |peer| peer.ip().to_string())
+    }
+
+    pub(super) fn set_name(&mut self, session: SessionId, name: String) {
+        if let Some(peer) = self.peers.get_mut(&session) {
+            peer.name = Some(name);
+        }
+    }
+}

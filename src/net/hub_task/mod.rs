@@ -1,0 +1,342 @@
+//! The hub task: the one owner of chat state. It receives lines and connection events over a
+//! channel, runs `core::hub`, pushes each produced frame (encoded once, shared) into the
+//! recipients' outboxes, and carries out the effects: password checks on blocking threads, closes,
+//! log lines. It never waits on a socket.
+//!
+//! - this file: the commands it receives and its loop;
+//! - `deliver.rs`: frames into outboxes, outboxes onto sockets;
+//! - `effects.rs`: the store, password checks (after the attempt limits), closes;
+//! - `events.rs`: log lines and security events;
+//! - `floods.rs`: back-pressure (pausing a flooding sender).
+
+mod deliver;
+mod effects;
+mod events;
+mod floods;
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use classcord_core::hub::{AuthOutcome, Hub, Inbound, Output, SessionId};
+use smol::channel::{Receiver, Sender};
+use smol::Executor;
+
+use super::flood::{FloodControl, ReadGate};
+use super::outbox::Outbox;
+use super::writer::Stream;
+use crate::accounts::Accounts;
+use crate::clock;
+use crate::logging::{audit, bare_ip, SecurityEvent, Shown};
+use crate::security::{AttemptGuard, AttemptSettings};
+use crate::store::{Loaded, StoreHandle};
+use std::sync::atomic::AtomicBool;
+
+/// Commands handled before the touched outboxes are flushed: under load, each connection then
+/// gets the lines of many messages in one write.
+const MAX_BATCH: usize = 256;
+
+/// Session ids are sequential numbers: one multiply spreads them, SipHash is not needed here
+/// (the ids are ours, not attacker-chosen).
+#[derive(Default)]
+struct SessionHasher(u64);
+
+impl Hasher for SessionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PeerMap = HashMap<SessionId, Peer, BuildHasherDefault<SessionHasher>>;
+
+/// An answer for the hub decided while carrying out its effects.
+enum Later {
+    Loaded(Loaded),
+    Auth(SessionId, AuthOutcome),
+}
+
+/// Everything the hub task is told.
+pub enum HubCommand {
+    Connect {
+        session: SessionId,
+        connection: Connection,
+    },
+    Lines {
+        session: SessionId,
+        lines: Vec<Inbound>,
+    },
+    Disconnect {
+        session: SessionId,
+    },
+    AuthDone {
+        session: SessionId,
+        outcome: AuthOutcome,
+    },
+    /// A history page or deferred lines, read by the store thread.
+    Loaded(Loaded),
+    /// Periodic housekeeping (sent every [`TICK`]).
+    Tick,
+    /// Look at deep queues again while senders are paused (every [`RECHECK_EVERY`]).
+    Recheck,
+    Shutdown,
+}
+
+/// How often the hub gets a [`HubCommand::Tick`].
+pub const TICK: Duration = Duration::from_secs(2);
+
+/// The hub's handle on one connection.
+pub struct Connection {
+    pub stream: Stream,
+    pub peer: SocketAddr,
+    /// Closed by the hub while this client floods (see `flood`).
+    pub gate: Arc<ReadGate>,
+}
+
+struct Peer {
+    connection: Connection,
+    outbox: Outbox,
+    name: Option<String>,
+}
+
+impl Peer {
+    fn ip(&self) -> IpAddr {
+        bare_ip(self.connection.peer.ip())
+    }
+}
+
+pub struct HubTask {
+    hub: Hub,
+    peers: PeerMap,
+    /// Outboxes to flush at the end of the current batch.
+    to_flush: Vec<SessionId>,
+    accounts: Accounts,
+    store: StoreHandle,
+    /// Answers produced while carrying out effects (a load the store queue refused, an attempt
+    /// refused by the limits), handed to the hub once the current output is out.
+    later: Vec<Later>,
+    /// Password attempts per address and account.
+    attempts: AttemptGuard,
+    flood: FloodControl,
+    /// Lines of paused senders, read before the pause, handled when they resume.
+    parked: HashMap<SessionId, VecDeque<Inbound>>,
+    /// Set while the recheck ticker runs (only while senders are paused).
+    recheck_running: Arc<AtomicBool>,
+    /// Checks running: the address and account they count against.
+    checking: HashMap<SessionId, (IpAddr, Option<String>)>,
+    /// Writes dropped on a full store queue since the last warning, and when it was.
+    dropped_since_warning: u64,
+    last_drop_warning: Option<Instant>,
+    executor: Arc<Executor<'static>>,
+    commands: Sender<HubCommand>,
+    /// Cap on the bytes queued for one connection.
+    outbound_limit: usize,
+    /// Given to each backlog writer; at shutdown the server waits (bounded) until every writer
+    /// has dropped it, that is has written its last lines.
+    writers_alive: Sender<()>,
+    output: Output,
+    /// When the last connection or line was handled, and whether memory churned since the last
+    /// give-back to the system.
+    last_activity: Instant,
+    churned: bool,
+}
+
+/// What the hub task works with besides the hub and the executor.
+pub struct Services {
+    pub accounts: Accounts,
+    pub store: StoreHandle,
+    pub attempts: AttemptSettings,
+    /// Commands to the hub task itself (account checks report back through it).
+    pub commands: Sender<HubCommand>,
+    /// Given to each backlog writer; at shutdown the server waits until all are dropped.
+    pub writers_alive: Sender<()>,
+    pub outbound_limit: usize,
+}
+
+impl HubTask {
+    pub fn new(hub: Hub, services: Services, executor: Arc<Executor<'static>>) -> Self {
+        let Services {
+            accounts,
+            store,
+            attempts,
+            commands,
+            writers_alive,
+            outbound_limit,
+        } = services;
+        HubTask {
+            hub,
+            peers: PeerMap::default(),
+            to_flush: Vec::new(),
+            accounts,
+            store,
+            later: Vec::new(),
+            attempts: AttemptGuard::new(attempts),
+            flood: FloodControl::new(outbound_limit),
+            parked: HashMap::new(),
+            recheck_running: Arc::new(AtomicBool::new(false)),
+            checking: HashMap::new(),
+            dropped_since_warning: 0,
+            last_drop_warning: None,
+            executor,
+            commands,
+            writers_alive,
+            outbound_limit,
+            output: Output::new(),
+            last_activity: Instant::now(),
+            churned: false,
+        }
+    }
+
+    /// Runs until a `Shutdown` command (or until every sender is gone).
+    pub async fn run(mut self, inbox: Receiver<HubCommand>) {
+        while let Ok(command) = inbox.recv().await {
+            let mut running = self.apply(command);
+            let mut handled = 1;
+            while running && handled < MAX_BATCH {
+                let Ok(command) = inbox.try_recv() else { break };
+                running = self.apply(command);
+                handled += 1;
+            }
+            self.flush_outboxes();
+            if !running {
+                break;
+            }
+        }
+        let sessions: Vec<SessionId> = self.peers.keys().copied().collect();
+        for session in sessions {
+            self.close_peer(session);
+        }
+    }
+
+    /// Returns false once the server is shutting down.
+    fn apply(&mut self, command: HubCommand) -> bool {
+        let mut output = std::mem::take(&mut self.output);
+        if !matches!(command, HubCommand::Tick) {
+            self.last_activity = Instant::now();
+            self.churned = true;
+        }
+        let keep_going = match command {
+            HubCommand::Connect {
+                session,
+                connection,
+            } => {
+                log::info!("[CONNEXION] {} (#{})", connection.peer, session.0);
+                self.hub.connect(session, &clock::now());
+                self.peers.insert(
+                    session,
+                    Peer {
+                        connection,
+                        outbox: Outbox::new(),
+                        name: None,
+                    },
+                );
+                true
+            }
+            HubCommand::Lines { session, lines } => {
+                self.feed_lines(session, lines.into(), &mut output);
+                true
+            }
+            HubCommand::Disconnect { session } => {
+                self.flood.forget(session);
+                self.parked.remove(&session);
+                self.hub.disconnect(session, &mut output);
+                self.close_peer(session);
+                if let Some(peer) = self.peers.remove(&session) {
+                    let name = peer
+                        .name
+                        .as_deref()
+                        .map(|name| format!(", {}", Shown(name)))
+                        .unwrap_or_default();
+                    log::info!(
+                        "[DECONNEXION] {} (#{}{name})",
+                        peer.connection.peer,
+                        session.0
+                    );
+                }
+                true
+            }
+            HubCommand::AuthDone { session, outcome } => {
+                if let Some((ip, account)) = self.checking.remove(&session) {
+                    let failed = matches!(outcome, AuthOutcome::LoginFailed);
+                    self.attempts
+                        .finished(ip, account.as_deref(), failed, Instant::now());
+                    // Closed before its answer: the hub drops the outcome, fail2ban still counts it.
+                    if failed && !self.peers.contains_key(&session) {
+                        let user = account.as_deref().unwrap_or_default();
+                        audit(&SecurityEvent::AuthFail { ip, user });
+                    }
+                }
+                self.hub
+                    .auth_result(session, outcome, &clock::now(), &mut output);
+                true
+            }
+            HubCommand::Loaded(loaded) => {
+                self.loaded(loaded, &mut output);
+                true
+            }
+            HubCommand::Recheck => {
+                self.recheck_floods(&mut output);
+                true
+            }
+            HubCommand::Tick => {
+                self.hub.expire(&clock::now(), &mut output);
+                // Once the chat has been quiet for a moment, give freed heap pages back: after a
+                // burst (a class logging in at once) RSS returns to what live connections need.
+                if self.churned && self.last_activity.elapsed() >= TICK / 2 {
+                    super::release_free_memory();
+                    self.churned = false;
+                }
+                true
+            }
+            HubCommand::Shutdown => {
+                log::info!(
+                    "[ARRET] arrêt demandé : prévient {} connexion(s)",
+                    self.peers.len()
+                );
+                self.hub.shutdown(&clock::now(), &mut output);
+                false
+            }
+        };
+        self.deliver(&mut output);
+        output.clear();
+        // Answers decided while carrying out effects go in now.
+        while let Some(answer) = self.later.pop() {
+            match answer {
+                Later::Loaded(loaded) => self.loaded(loaded, &mut output),
+                Later::Auth(session, outcome) => {
+                    self.hub
+                        .auth_result(session, outcome, &clock::now(), &mut output)
+                }
+            }
+            self.deliver(&mut output);
+            output.clear();
+        }
+        self.output = output;
+        keep_going
+    }
+
+    fn loaded(&mut self, loaded: Loaded, output: &mut Output) {
+        let now = clock::now();
+        match loaded {
+            Loaded::History {
+                session,
+                page,
+                records,
+            } => self
+                .hub
+                .history_loaded(session, page, records, &now, output),
+            Loaded::Deferred { session, records } => {
+                self.hub.deferred_loaded(session, records, &now, output)
+            }
+        }
+    }
+}
