@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use redb::{Database, Durability, Key, ReadTransaction, TableDefinition, TableError, Value};
 
 use super::access::{check_schema, table_counts, OpsError, Reader, OPS_CACHE_BYTES};
+use super::schema::USERS;
 use super::schema::{
     CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED, MEMBERSHIPS,
     MESSAGES, META,
 };
-use super::users::USERS;
 use super::StoreError;
 
 /// Rows per write transaction of the copy (bounds the memory a large table needs).

@@ -9,19 +9,13 @@ use classcord_core::hub::{
 use redb::{Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::records;
+use super::schema::USERS;
 use super::schema::{
     CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED, ID_CEILING_KEY,
     MEMBERSHIPS, MESSAGES, META,
 };
-use super::users::USERS;
+use super::users::NewUser;
 use super::{Store, StoreError};
-
-/// A new account to insert in the same transaction as a batch (see [`Store::commit`]).
-pub struct NewUser<'a> {
-    pub name: &'a str,
-    pub password_hash: &'a str,
-    pub created_unix: u64,
-}
 
 impl Store {
     /// Applies the hub's writes in order, and inserts `user` if given, in one transaction;

@@ -28,11 +28,11 @@ pub mod thread;
 pub mod user_admin;
 mod users;
 
-pub use chat::NewUser;
 pub use password::{HashParams, PasswordError, PasswordHasher};
 pub use retention::Retention;
 pub use schema::SCHEMA_VERSION;
 pub use thread::{Loaded, StoreHandle, StoreSettings, StoreStats, StoreThread, Unavailable};
+pub use users::NewUser;
 
 use std::fmt;
 use std::path::Path;
@@ -268,7 +268,7 @@ mod tests {
             .expect("get")
             .map(|v| v.value());
         assert_eq!(version, Some(SCHEMA_VERSION));
-        txn.open_table(users::USERS).expect("users table exists");
+        txn.open_table(schema::USERS).expect("users table exists");
     }
 
     fn write_schema_version(path: &Path, version: u64) {

@@ -15,12 +15,14 @@
 
 use redb::{Durability, ReadableTable, TableDefinition};
 
-use super::{users, Store, StoreError};
+use super::{Store, StoreError};
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u64 = 2;
 
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Account key ([`super::user_key`]) -> JSON record (see `users.rs`).
+pub(super) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 pub(super) const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// Ids below this value may have been handed out (see `Hub::reserved_ids_until`).
 pub(super) const ID_CEILING_KEY: &str = "id_ceiling";
@@ -72,7 +74,7 @@ impl Store {
         }
         // Version 1 held `meta` and `users`; version 2 adds the chat tables. Creating the missing
         // tables is the whole migration: existing accounts are kept as they are.
-        txn.open_table(users::USERS)?;
+        txn.open_table(USERS)?;
         txn.open_table(MESSAGES)?;
         txn.open_table(CHANNEL_LINES)?;
         txn.open_table(CONVERSATION_LINES)?;

@@ -22,8 +22,8 @@ use classcord_core::hub::{
     ChatRecord, Destination, HistoryPage, HistoryScope, SessionId, StoreRequest,
 };
 
-use super::chat::NewUser;
 use super::retention::Retention;
+use super::users::NewUser;
 use super::{Store, StoreError, UserRecord};
 
 /// Settings of the store thread (`[storage]` in the configuration).

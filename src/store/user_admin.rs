@@ -12,9 +12,10 @@ use std::path::Path;
 use redb::{Durability, ReadTransaction, ReadableTable, TableError};
 
 use super::access::OpsError;
-use super::chat::NewUser;
+use super::schema::USERS;
 use super::schema::{CONVERSATION_LINES, DEFERRED, MEMBERSHIPS};
-use super::users::{self, USERS};
+use super::users;
+use super::users::NewUser;
 use super::{user_key, Store, StoreError, UserRecord};
 
 /// Every account of a snapshot, in key order.

@@ -1,15 +1,17 @@
 //! The `users` table: registered accounts, keyed by [`user_key`].
 
-use redb::{
-    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
-};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::chat::NewUser;
+use super::schema::USERS;
 use super::{user_key, RegisterError, Store, StoreError, UserRecord};
 
-/// `users` table: [`user_key`] -> JSON-encoded [`StoredUser`].
-pub(super) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// A new account to insert, alone or in the same transaction as a batch (see [`Store::commit`]).
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub created_unix: u64,
+}
 
 /// On-disk form of a user record (schema version 1).
 #[derive(Serialize, Deserialize)]
