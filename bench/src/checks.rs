@@ -5,8 +5,8 @@
 //! one kept as a sample.
 
 use crate::client::show;
-use crate::fanout::Shared;
 use crate::line::{parse_content, scan, Content, ScanError, Val};
+use crate::run::Shared;
 use crate::stats::{Histogram, Seen, SeqTracker};
 use std::collections::BTreeMap;
 

@@ -9,24 +9,22 @@
 //! duration or until stopped), drain (until every expected delivery arrived or drain timeout),
 //! shutdown (our own sockets are shut down so receivers see EOF and hand back their stats).
 
-use crate::checks::RecvStats;
 use crate::cli::{resolve_loopback, secs, FanoutArgs};
 use crate::client::{timeout, Conn};
+use crate::outcome::Outcome;
 use crate::proc::{CpuWindow, ProcWatch};
 use crate::receivers::{Handover, Receivers};
 use crate::report::{FanoutReport, Finished};
+use crate::run::{Config, Identity, Shared};
 use crate::sender::{sender_task, Pace, SenderResult, Until};
-use crate::stats::Histogram;
-use event_listener::Event;
 use serde::Serialize;
 use serde_json::json;
 use smol::lock::Semaphore;
 use smol::net::TcpStream;
 use smol::{Executor, Task, Timer};
-use std::collections::BTreeMap;
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,137 +32,6 @@ use std::time::{Duration, Instant};
 const SETUP_BUF: usize = 16 * 1024;
 /// How long a sender may stay blocked in a write after the send phase ended.
 const SENDER_GRACE: Duration = Duration::from_secs(5);
-
-/// How clients identify.
-#[derive(Debug, Clone)]
-pub enum Identity {
-    /// Empty-content hello naming a guest.
-    Guest,
-    /// Register a fresh account, then log in (one-line replies read synchronously).
-    Login { password: String },
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub addr: SocketAddr,
-    pub clients: usize,
-    pub senders: usize,
-    /// Total messages per second over all senders; 0 = window mode.
-    pub rate: f64,
-    pub window: u64,
-    pub identity: Identity,
-    pub channel: Option<String>,
-    /// Client i is named `<prefix><i>` (guest) or `<prefix><i>_<run>` (login).
-    pub name_prefix: String,
-    /// Run id: part of every content, so lines from any other run are recognised as foreign.
-    pub run: String,
-    pub connect_timeout: Duration,
-    pub ready_timeout: Duration,
-    pub connect_concurrency: usize,
-    /// Receiver threads (clients are spread over them).
-    pub recv_threads: usize,
-    /// Receiver threads poll without ever sleeping (see `receivers`).
-    pub busy_poll: bool,
-}
-
-impl Config {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.clients < 2 {
-            return Err(
-                "--clients must be at least 2 (a sender never receives its own message)".into(),
-            );
-        }
-        if self.senders == 0 || self.senders > self.clients {
-            return Err(format!(
-                "--senders must be between 1 and --clients ({})",
-                self.clients
-            ));
-        }
-        if !(self.rate.is_finite() && self.rate >= 0.0) {
-            return Err("--rate must be >= 0 (0 = as fast as the window allows)".into());
-        }
-        if self.rate == 0.0 && self.window == 0 {
-            return Err("--window must be at least 1".into());
-        }
-        if self.connect_concurrency == 0 {
-            return Err("--connect-concurrency must be at least 1".into());
-        }
-        Ok(())
-    }
-
-    fn name(&self, i: usize) -> String {
-        match self.identity {
-            Identity::Guest => format!("{}{i}", self.name_prefix),
-            Identity::Login { .. } => format!("{}{i}_{}", self.name_prefix, self.run),
-        }
-    }
-}
-
-#[repr(align(128))]
-#[derive(Default)]
-pub struct Padded(pub AtomicU64);
-
-/// State shared by the coordinator, the senders and the receivers.
-pub struct Shared {
-    pub epoch: Instant,
-    pub run: Vec<u8>,
-    pub names: Vec<String>,
-    pub clients: usize,
-    pub senders: usize,
-    /// Per sender: one past the highest sequence number its probe receiver has seen.
-    pub probe_seen: Vec<AtomicU64>,
-    pub probe_event: Vec<Event>,
-    /// Per sender: messages written so far.
-    pub sent: Vec<AtomicU64>,
-    /// Per receiver: unique bench deliveries so far.
-    pub progress: Vec<Padded>,
-    pub stop_senders: AtomicBool,
-    /// Our sockets are being shut down: an end of stream is expected, not a disconnect.
-    pub stopping: AtomicBool,
-    /// Connections whose receiver ended.
-    pub receivers_done: AtomicUsize,
-}
-
-impl Shared {
-    /// Fresh state for a run `run` whose clients are `names`, the first `senders` sending.
-    pub fn new(run: &str, names: Vec<String>, senders: usize) -> Shared {
-        let n = names.len();
-        Shared {
-            epoch: Instant::now(),
-            run: run.as_bytes().to_vec(),
-            names,
-            clients: n,
-            senders,
-            probe_seen: (0..senders).map(|_| AtomicU64::new(0)).collect(),
-            probe_event: (0..senders).map(|_| Event::new()).collect(),
-            sent: (0..senders).map(|_| AtomicU64::new(0)).collect(),
-            progress: (0..n).map(|_| Padded::default()).collect(),
-            stop_senders: AtomicBool::new(false),
-            stopping: AtomicBool::new(false),
-            receivers_done: AtomicUsize::new(0),
-        }
-    }
-
-    pub fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
-    }
-
-    /// The one receiver whose progress bounds sender `s`'s window.
-    pub fn probe_of(&self, s: usize) -> usize {
-        if s == self.clients - 1 {
-            0
-        } else {
-            self.clients - 1
-        }
-    }
-
-    fn stop_senders(&self) {
-        self.stop_senders.store(true, Ordering::SeqCst);
-        for e in &self.probe_event {
-            e.notify(usize::MAX);
-        }
-    }
-}
 
 /// Connects and identifies client `i`, then confirms with a ping/pong.
 async fn setup_client(i: usize, cfg: &Config, name: &str) -> Result<Conn, String> {
@@ -457,143 +324,6 @@ pub struct Drained {
     send_end: Instant,
     drain_end: Instant,
     drain_timed_out: bool,
-}
-
-/// Everything a fan-out run measured.
-pub struct Outcome {
-    pub sent: u64,
-    pub expected: u64,
-    pub received: u64,
-    pub lost: u64,
-    pub duplicated: u64,
-    pub echoed: u64,
-    pub bad_lines: u64,
-    pub wrong_from: u64,
-    pub foreign: u64,
-    pub server_errors: u64,
-    pub status_lines: u64,
-    pub pongs: u64,
-    pub other_messages: u64,
-    pub other_lines: u64,
-    pub disconnected: u64,
-    pub latency: Histogram,
-    pub send_s: f64,
-    pub elapsed_s: f64,
-    pub drain_s: f64,
-    pub drain_timed_out: bool,
-    pub errors: Vec<String>,
-    pub samples: BTreeMap<&'static str, String>,
-}
-
-impl Outcome {
-    #[allow(clippy::too_many_arguments)]
-    fn merge(
-        shared: &Shared,
-        stats: Vec<RecvStats>,
-        missing: &[usize],
-        sent: Vec<u64>,
-        expected: u64,
-        mut errors: Vec<String>,
-        send_start: Instant,
-        send_end: Instant,
-        drain_end: Instant,
-        drain_timed_out: bool,
-    ) -> Outcome {
-        let mut o = Outcome {
-            sent: sent.iter().sum(),
-            expected,
-            received: 0,
-            lost: 0,
-            duplicated: 0,
-            echoed: 0,
-            bad_lines: 0,
-            wrong_from: 0,
-            foreign: 0,
-            server_errors: 0,
-            status_lines: 0,
-            pongs: 0,
-            other_messages: 0,
-            other_lines: 0,
-            disconnected: 0,
-            latency: Histogram::new(),
-            send_s: send_end.duration_since(send_start).as_secs_f64(),
-            elapsed_s: 0.0,
-            drain_s: drain_end.duration_since(send_end).as_secs_f64(),
-            drain_timed_out,
-            errors: Vec::new(),
-            samples: BTreeMap::new(),
-        };
-        // What receiver `me` should get: everything from every sender but itself.
-        let owed = |me: usize| -> u64 {
-            sent.iter()
-                .enumerate()
-                .filter(|&(s, _)| s != me)
-                .map(|(_, n)| n)
-                .sum()
-        };
-        let start_ns = send_start.duration_since(shared.epoch).as_nanos() as u64;
-        let mut last_rx = start_ns;
-        for st in &stats {
-            o.received += st.unique;
-            o.echoed += st.echoed;
-            o.bad_lines += st.bad_lines;
-            o.wrong_from += st.wrong_from;
-            o.foreign += st.foreign;
-            o.server_errors += st.server_errors;
-            o.status_lines += st.status_lines;
-            o.pongs += st.pongs;
-            o.other_messages += st.other_messages;
-            o.other_lines += st.other_lines;
-            o.latency.merge(&st.latency);
-            last_rx = last_rx.max(st.last_rx_ns);
-            // Lost is counted per (receiver, sender) pair, so no extra copy can hide a loss.
-            for (s, t) in st.trackers.iter().enumerate() {
-                o.duplicated += t.duplicates();
-                if s != st.me {
-                    o.lost += t.lost(sent[s]);
-                }
-            }
-            if let Some(why) = &st.disconnected {
-                o.disconnected += 1;
-                o.samples
-                    .entry("disconnected")
-                    .or_insert_with(|| format!("client {}: {why}", st.me));
-            }
-            for (k, v) in &st.samples {
-                o.samples.entry(k).or_insert_with(|| v.clone());
-            }
-        }
-        o.lost += missing.iter().map(|&me| owed(me)).sum::<u64>();
-        // The delivery window: from the first send to the end of sending or the last delivery,
-        // whichever is later (so a short run at a fixed rate is not inflated).
-        o.elapsed_s = (last_rx.saturating_sub(start_ns) as f64 / 1e9).max(o.send_s);
-        if o.disconnected > 0 {
-            errors.push(format!(
-                "{} clients were disconnected by the server before the end",
-                o.disconnected
-            ));
-        }
-        o.errors = errors;
-        o
-    }
-
-    /// Deliveries per second over the delivery window (see `elapsed_s`).
-    pub fn deliveries_per_sec(&self) -> f64 {
-        if self.elapsed_s > 0.0 {
-            self.received as f64 / self.elapsed_s
-        } else {
-            0.0
-        }
-    }
-
-    /// True when nothing was lost, duplicated, echoed, misattributed or unparsable.
-    pub fn clean(&self) -> bool {
-        self.lost == 0
-            && self.duplicated == 0
-            && self.echoed == 0
-            && self.bad_lines == 0
-            && self.wrong_from == 0
-    }
 }
 
 /// `threads`, or one per core when not given.

@@ -5,9 +5,10 @@
 
 use crate::cli::{resolve_loopback, secs, LoginsArgs};
 use crate::client::Conn;
-use crate::fanout::{self, Fanout, Identity};
+use crate::fanout::{self, Fanout};
 use crate::proc::{round3, CpuUsage, CpuWindow, ProcWatch};
 use crate::report::{FanoutReport, Finished};
+use crate::run::{self as fanout_run, Identity};
 use crate::stats::{Histogram, LatencyMs};
 use serde::Serialize;
 use serde_json::json;
@@ -27,7 +28,7 @@ pub struct Config {
     pub drain_timeout: Duration,
     pub check: bool,
     pub run: String,
-    pub chat: Option<fanout::Config>,
+    pub chat: Option<fanout_run::Config>,
 }
 
 pub fn config(args: &LoginsArgs, run: &str) -> Result<Config, String> {
@@ -40,7 +41,7 @@ pub fn config(args: &LoginsArgs, run: &str) -> Result<Config, String> {
         0 => None,
         1 => return Err("--chat needs at least 2 clients".into()),
         m => {
-            let c = fanout::Config {
+            let c = fanout_run::Config {
                 addr,
                 clients: m,
                 senders: m.min(5),

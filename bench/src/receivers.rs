@@ -16,7 +16,7 @@
 use crate::checks::RecvStats;
 use crate::client::timeout;
 use crate::epoll::{Epoll, Events, Interest};
-use crate::fanout::Shared;
+use crate::run::Shared;
 use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};

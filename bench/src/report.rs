@@ -1,8 +1,9 @@
 //! The JSON reports printed on stdout and the exit codes: 0 clean run, 1 `--check` found a
 //! correctness problem, 2 the run itself failed (timeout, refused, disconnected, setup error).
 
-use crate::fanout::{Config, Identity, Outcome};
+use crate::outcome::Outcome;
 use crate::proc::{round3, CpuUsage, Memory};
+use crate::run::{Config, Identity};
 use crate::stats::LatencyUs;
 use serde::Serialize;
 use serde_json::{json, Value};

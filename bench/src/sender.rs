@@ -8,8 +8,8 @@
 //! - Window (`--rate 0`): as fast as possible, at most `window` messages ahead of what the
 //!   probe receiver has seen from this sender.
 
-use crate::fanout::Shared;
 use crate::line::{json_str, push_u64};
+use crate::run::Shared;
 use smol::io::AsyncWriteExt;
 use smol::net::TcpStream;
 use smol::Timer;
