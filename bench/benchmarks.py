@@ -69,13 +69,21 @@ def stop(proc):
         proc.wait()
 
 
-# The bench floods on purpose from one address (thousands of lines a second per sender, up to
-# 10,000 connections): the line rate and the per-address caps, defences against exactly that,
-# are off in every row; the other defaults (allowlist, total cap, timeouts) apply.
-UNTHROTTLED = ("[security]\nmessages_per_second = 0\nmax_connections_per_ip = 0\n"
-               "new_connections_per_minute = 0\n")
-# The server with chat history off: nothing goes to the store thread (the persistence baseline).
-NO_HISTORY = UNTHROTTLED + "[storage]\nkeep_history = false\n"
+# Every defence on (allowlist, per-address caps and rates, line rate, deadlines, attempt limits),
+# with the limits sized above the bench's own legitimate load: it sends thousands of lines a
+# second per sender and opens up to 10,000 connections from one address. Every check still runs
+# on every connection and every line, so the rows measure what the defences cost.
+DEFENCES_ON = ("[security]\nmessages_per_second = 1000000\nmessages_burst = 1000000\n"
+               "max_connections_per_ip = 20000\nnew_connections_per_minute = 1000000\n"
+               "new_connections_burst = 20000\n")
+# Every defence off: the baseline of the defences rows.
+DEFENCES_OFF = ("[security]\nallow = [\"0.0.0.0/0\", \"::/0\"]\nmessages_per_second = 0\n"
+                "max_connections_per_ip = 0\nnew_connections_per_minute = 0\n"
+                "identify_timeout_secs = 0\npartial_line_timeout_secs = 0\n")
+# Chat history off: nothing goes to the store thread (the persistence baseline).
+NO_HISTORY = DEFENCES_ON + "[storage]\nkeep_history = false\n"
+CONFIGS = {"server": DEFENCES_ON, "server_no_history": NO_HISTORY,
+           "server_no_defences": DEFENCES_OFF}
 
 
 def bench(target, args):
@@ -87,7 +95,7 @@ def bench(target, args):
     if target == "fake":
         proc, addr = start_fake()
     else:
-        proc, addr = start_server(NO_HISTORY if target == "server_no_history" else UNTHROTTLED)
+        proc, addr = start_server(CONFIGS[target])
     try:
         out = subprocess.run([BENCH] + args + ["--addr", addr, "--pid", str(proc.pid)],
                              capture_output=True, text=True, timeout=300)
@@ -121,12 +129,16 @@ def main():
                                  "--duration", seconds]),
         "saturated_no_history": ("server_no_history", ["fanout", "--clients", "200", "--senders",
                                                        "10", "--rate", "0", "--duration", seconds]),
+        "saturated_no_defences": ("server_no_defences", ["fanout", "--clients", "200", "--senders",
+                                                         "10", "--rate", "0", "--duration", seconds]),
         "saturated_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "0",
                                     "--duration", seconds]),
         "latency": ("server", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
                                "--duration", seconds]),
         "latency_no_history": ("server_no_history", ["fanout", "--clients", "200", "--senders",
                                                      "10", "--rate", "100", "--duration", seconds]),
+        "latency_no_defences": ("server_no_defences", ["fanout", "--clients", "200", "--senders",
+                                                       "10", "--rate", "100", "--duration", seconds]),
         "latency_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
                                   "--duration", seconds]),
         # Same offered load in flight as the 10-sender row (10 x 64 ~ 200 x 4 messages): with
@@ -161,8 +173,8 @@ def main():
         return median(values)
 
     clean = all(r.get("lost", 0) == 0 and r.get("duplicated", 0) == 0 and r.get("echoed", 0) == 0
-                for name in ("saturated", "saturated_no_history", "latency", "latency_no_history",
-                             "all_senders") if name in results for r in results[name])
+                for name in results if name.startswith(("saturated", "latency", "all_senders"))
+                and not name.endswith("_fake") for r in results[name])
     size = os.path.getsize(SERVER)
 
     def fmt(value, digits=2, scale=1.0):
@@ -188,6 +200,12 @@ def main():
         print(f"| persistence on vs off, saturated: per server CPU-s / wall | "
               f"{ratio(sat_cpu, off_cpu, 1)} / {ratio(sat_rate, off_rate, 1)} of off | >= 90 % | "
               f"off: {fmt(off_cpu, scale=1e6)} M per CPU-s, {fmt(off_rate, scale=1e6)} M/s |")
+    if have("saturated", "saturated_no_defences"):
+        off_cpu = med("saturated_no_defences", "deliveries_per_server_cpu_s")
+        off_rate = med("saturated_no_defences", "deliveries_per_sec")
+        print(f"| defences on vs off, saturated: per server CPU-s / wall | "
+              f"{ratio(sat_cpu, off_cpu, 1)} / {ratio(sat_rate, off_rate, 1)} of off | >= 95 % | "
+              f"off: {fmt(off_cpu, scale=1e6)} M per CPU-s, {fmt(off_rate, scale=1e6)} M/s |")
     if have("latency", "latency_fake"):
         print(f"| fan-out 200/10 at 100 msg/s: latency p50 / p99 | "
               f"{fmt(med('latency', 'latency_us', 'p50'), scale=1000)} / "
@@ -200,6 +218,12 @@ def main():
         print(f"| persistence on vs off, 100 msg/s: p99 | {fmt(on, scale=1000)} ms vs "
               f"{fmt(off, scale=1000)} ms: {fmt(None if on is None or off is None else on - off, scale=1000)} ms | "
               f"within 0.2 ms | |")
+    if have("latency", "latency_no_defences"):
+        on = med("latency", "latency_us", "p99")
+        off = med("latency_no_defences", "latency_us", "p99")
+        print(f"| defences on vs off, 100 msg/s: p99 | {fmt(on, scale=1000)} ms vs "
+              f"{fmt(off, scale=1000)} ms: {fmt(None if on is None or off is None else on - off, scale=1000)} ms | "
+              f"within 0.1 ms | |")
     if have("all_senders", "saturated"):
         all_rate = med("all_senders", "deliveries_per_sec")
         print(f"| fan-out 200/200 saturated: deliveries/s, ratio to 10 senders | "
