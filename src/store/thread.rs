@@ -12,7 +12,7 @@
 //! - stop: everything queued is committed durably before the thread ends.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -78,6 +78,8 @@ type Reply<T> = smol::channel::Sender<Result<T, Unavailable>>;
 
 enum Command {
     Hub(StoreRequest),
+    /// The writes and loads of one hub batch, in order (one hand-off, one wake-up).
+    Batch(Vec<StoreRequest>),
     FindUser {
         name: String,
         reply: Reply<Option<UserRecord>>,
@@ -95,6 +97,9 @@ enum Command {
 #[derive(Clone)]
 pub struct StoreHandle {
     commands: SyncSender<Command>,
+    /// Requests queued in batches and not yet taken by the store thread.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     pub stats: Arc<StoreStats>,
 }
 
@@ -105,6 +110,25 @@ impl StoreHandle {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(Command::Hub(request)))
             | Err(TrySendError::Disconnected(Command::Hub(request))) => Err(Box::new(request)),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Queues a hub batch's requests (in order) without waiting; gives them back when the
+    /// queue holds `queue_capacity` requests already.
+    pub fn submit_batch(&self, requests: Vec<StoreRequest>) -> Result<(), Vec<StoreRequest>> {
+        let count = requests.len();
+        if self.queued.load(Ordering::Relaxed) + count > self.capacity {
+            return Err(requests);
+        }
+        self.queued.fetch_add(count, Ordering::Relaxed);
+        match self.commands.try_send(Command::Batch(requests)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(Command::Batch(requests)))
+            | Err(TrySendError::Disconnected(Command::Batch(requests))) => {
+                self.queued.fetch_sub(count, Ordering::Relaxed);
+                Err(requests)
+            }
             Err(_) => Ok(()),
         }
     }
@@ -159,14 +183,17 @@ impl StoreThread {
         settings: StoreSettings,
         on_loaded: impl FnMut(Loaded) + Send + 'static,
     ) -> std::io::Result<StoreThread> {
+        let writer_capacity = settings.queue_capacity;
         let (commands, inbox) = sync_channel(settings.queue_capacity.max(16));
         let stats = Arc::new(StoreStats::default());
+        let queued = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             store: Some(store),
             batch: Vec::new(),
             batch_since: None,
             broken: None,
             next_retention: Instant::now() + Duration::from_secs(5),
+            queued: queued.clone(),
             settings,
             stats: stats.clone(),
             on_loaded: Box::new(on_loaded),
@@ -175,7 +202,12 @@ impl StoreThread {
             .name("store".into())
             .spawn(move || writer.run(inbox))?;
         Ok(StoreThread {
-            handle: StoreHandle { commands, stats },
+            handle: StoreHandle {
+                commands,
+                queued,
+                capacity: writer_capacity,
+                stats,
+            },
             thread,
         })
     }
@@ -212,6 +244,8 @@ struct Writer {
     next_retention: Instant,
     settings: StoreSettings,
     stats: Arc<StoreStats>,
+    /// Shared with the handles: requests in batches not taken yet.
+    queued: Arc<AtomicUsize>,
     on_loaded: Box<dyn FnMut(Loaded) + Send>,
 }
 
@@ -277,6 +311,12 @@ impl Writer {
 
     fn handle(&mut self, command: Command) {
         match command {
+            Command::Batch(requests) => {
+                self.queued.fetch_sub(requests.len(), Ordering::Relaxed);
+                for request in requests {
+                    self.handle(Command::Hub(request));
+                }
+            }
             Command::Hub(StoreRequest::LoadHistory { session, page }) => {
                 let records = self
                     .read(|store| store.history(&page))

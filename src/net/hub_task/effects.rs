@@ -19,11 +19,29 @@ impl HubTask {
     /// Hands a write or a load to the store thread without waiting. A full queue means the disk
     /// is far behind: writes are dropped and counted (one warning per 10 s), loads answered
     /// "unavailable".
+    /// Collects a request for the store thread; the batch goes out once per hub batch.
     pub(super) fn send_to_store(&mut self, request: StoreRequest) {
-        let Err(request) = self.store.submit(request) else {
+        self.store_batch.push(request);
+    }
+
+    /// Hands the batch's store requests over in one go, never waiting. A full queue means the
+    /// disk is far behind: writes are dropped and counted (one warning per 10 s), loads answered
+    /// "unavailable" (through `later`).
+    pub(super) fn flush_store_batch(&mut self) {
+        if self.store_batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.store_batch);
+        let Err(refused) = self.store.submit_batch(batch) else {
             return;
         };
-        match *request {
+        for request in refused {
+            self.refused_by_store(request);
+        }
+    }
+
+    fn refused_by_store(&mut self, request: StoreRequest) {
+        match request {
             StoreRequest::LoadHistory { session, page } => {
                 self.later.push(Later::Loaded(Loaded::History {
                     session,

@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use classcord_core::hub::{AuthOutcome, Hub, Inbound, Output, SessionId};
+use classcord_core::hub::{AuthOutcome, Hub, Inbound, Output, SessionId, StoreRequest};
 use smol::channel::{Receiver, Sender};
 use smol::Executor;
 
@@ -124,6 +124,8 @@ pub struct HubTask {
     /// Answers produced while carrying out effects (a load the store queue refused, an attempt
     /// refused by the limits), handed to the hub once the current output is out.
     later: Vec<Later>,
+    /// Store requests of the current batch (handed over once per batch).
+    store_batch: Vec<StoreRequest>,
     /// Password attempts per address and account.
     attempts: AttemptGuard,
     flood: FloodControl,
@@ -179,6 +181,7 @@ impl HubTask {
             accounts,
             store,
             later: Vec::new(),
+            store_batch: Vec::new(),
             attempts: AttemptGuard::new(attempts),
             flood: FloodControl::new(outbound_limit),
             parked: HashMap::new(),
@@ -206,6 +209,10 @@ impl HubTask {
                 running = self.apply(command);
                 handled += 1;
             }
+            self.flush_store_batch();
+            self.answer_later();
+            self.flush_store_batch();
+            self.answer_later();
             self.flush_outboxes();
             if !running {
                 break;
@@ -308,7 +315,15 @@ impl HubTask {
         };
         self.deliver(&mut output);
         output.clear();
-        // Answers decided while carrying out effects go in now.
+        self.output = output;
+        self.answer_later();
+        keep_going
+    }
+
+    /// Answers decided while carrying out effects (a refused attempt, a load the store queue
+    /// could not take) go to the hub now.
+    fn answer_later(&mut self) {
+        let mut output = std::mem::take(&mut self.output);
         while let Some(answer) = self.later.pop() {
             match answer {
                 Later::Loaded(loaded) => self.loaded(loaded, &mut output),
@@ -321,7 +336,6 @@ impl HubTask {
             output.clear();
         }
         self.output = output;
-        keep_going
     }
 
     fn loaded(&mut self, loaded: Loaded, output: &mut Output) {
