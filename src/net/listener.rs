@@ -20,8 +20,8 @@ use smol::{Async, Executor, Timer};
 use super::flood::ReadGate;
 use super::hub_task::{Connection, HubCommand};
 use super::reader::read_loop;
-use crate::logging::{audit, RejectReason, SecurityEvent};
-use crate::security::{AccessGuard, Refusal};
+use crate::logging::{audit, bare_ip, RejectReason, SecurityEvent};
+use crate::security::{AccessGuard, Refusal, RefusalNote};
 
 /// Binds one listening socket.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -59,6 +59,10 @@ pub async fn accept_loop(
     context: Arc<AcceptContext>,
     stop: Receiver<()>,
 ) {
+    // Refused connections cost an accept, a line and a close each: past a few hundred in a
+    // tenth of a second, the loop pauses briefly, so a connection flood cannot starve the chat.
+    let mut window = Instant::now();
+    let mut refused_in_window = 0u32;
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             let _ = stop.recv().await;
@@ -67,7 +71,19 @@ pub async fn accept_loop(
         .await;
         let Some(accepted) = accepted else { return };
         match accepted {
-            Ok((stream, peer)) => start_connection(stream, peer, &context),
+            Ok((stream, peer)) => {
+                if !start_connection(stream, peer, &context) {
+                    let now = Instant::now();
+                    if now.saturating_duration_since(window) > REFUSAL_WINDOW {
+                        window = now;
+                        refused_in_window = 0;
+                    }
+                    refused_in_window += 1;
+                    if refused_in_window > REFUSALS_PER_WINDOW {
+                        Timer::after(REFUSAL_PAUSE).await;
+                    }
+                }
+            }
             Err(error) => {
                 // Out of file descriptors and the like: say so, breathe, carry on.
                 log::error!("[ERREUR] accept a échoué : {error}");
@@ -77,12 +93,24 @@ pub async fn accept_loop(
     }
 }
 
-fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &AcceptContext) {
-    let admitted = match context.access.admit(peer.ip(), Instant::now()) {
+/// Refusals after which the accept loop pauses for [`REFUSAL_PAUSE`] (per [`REFUSAL_WINDOW`]).
+const REFUSALS_PER_WINDOW: u32 = 100;
+const REFUSAL_WINDOW: Duration = Duration::from_millis(100);
+const REFUSAL_PAUSE: Duration = Duration::from_millis(5);
+
+/// Lets a connection in (true) or refuses it cleanly (false).
+fn start_connection(
+    stream: async_net::TcpStream,
+    peer: SocketAddr,
+    context: &AcceptContext,
+) -> bool {
+    let now = Instant::now();
+    let admitted = match context.access.admit(peer.ip(), now) {
         Ok(admitted) => admitted,
         Err(refusal) => {
-            refuse(stream, peer, refusal);
-            return;
+            let note = context.access.note_refusal(peer.ip(), now);
+            refuse(stream, peer, refusal, note);
+            return false;
         }
     };
     let _ = stream.set_nodelay(true);
@@ -116,21 +144,30 @@ fn start_connection(stream: async_net::TcpStream, peer: SocketAddr, context: &Ac
             }
         })
         .detach();
+    true
 }
 
 /// Refuses a connection cleanly: one French error line if the socket takes it at once, then the
 /// close. Logged as a security event with the bare address.
-fn refuse(stream: async_net::TcpStream, peer: SocketAddr, refusal: Refusal) {
+fn refuse(stream: async_net::TcpStream, peer: SocketAddr, refusal: Refusal, note: RefusalNote) {
     let reason = match refusal {
         Refusal::NotAllowed => RejectReason::NotAllowed,
         Refusal::TooMany => RejectReason::TooMany,
         Refusal::Rate => RejectReason::Rate,
         Refusal::ServerFull => RejectReason::ServerFull,
     };
-    audit(&SecurityEvent::ConnRejected {
-        ip: peer.ip(),
-        reason,
-    });
+    match note {
+        RefusalNote::Log => audit(&SecurityEvent::ConnRejected {
+            ip: peer.ip(),
+            reason,
+        }),
+        // A line every thousand refusals past the first ones of the minute, for the record.
+        RefusalNote::Quiet { quiet } if quiet % 1000 == 0 => log::warn!(
+            "[REFUS] {quiet} connexion(s) de plus refusée(s) depuis {} cette minute (non journalisées une à une)",
+            bare_ip(peer.ip())
+        ),
+        RefusalNote::Quiet { .. } => {}
+    }
     let mut line = JsonLine::new("error");
     line.push_str("message", refusal.text())
         .push_str("error", refusal.text());

@@ -67,6 +67,29 @@ struct PerAddress {
 struct State {
     per_address: HashMap<IpAddr, PerAddress>,
     total: usize,
+    /// Refusals logged per address in the current minute (a flood of refused connections must
+    /// not become a flood of log lines).
+    refusals: HashMap<IpAddr, RefusalWindow>,
+}
+
+#[derive(Debug)]
+struct RefusalWindow {
+    since: Instant,
+    logged: u32,
+    quiet: u64,
+}
+
+/// Refusals logged per address and minute; the rest are counted (metrics) and summarised.
+pub const LOGGED_REFUSALS_PER_MINUTE: u32 = 20;
+
+/// Whether a refusal gets its own log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalNote {
+    Log,
+    /// Not logged; `quiet` refusals from this address were not logged this minute so far.
+    Quiet {
+        quiet: u64,
+    },
 }
 
 /// Shared by the accept loops; see the module doc.
@@ -147,6 +170,41 @@ impl AccessGuard {
             guard: self.clone(),
             ip,
         })
+    }
+
+    /// Whether this refusal from `ip` gets a log line (the first ones each minute do; fail2ban
+    /// needs only those).
+    pub fn note_refusal(&self, ip: IpAddr, now: Instant) -> RefusalNote {
+        let mut state = self.lock();
+        if state.refusals.len() > SWEEP_ABOVE {
+            state
+                .refusals
+                .retain(|_, window| now.saturating_duration_since(window.since).as_secs() < 60);
+        }
+        let window = state
+            .refusals
+            .entry(ip.to_canonical())
+            .or_insert(RefusalWindow {
+                since: now,
+                logged: 0,
+                quiet: 0,
+            });
+        if now.saturating_duration_since(window.since).as_secs() >= 60 {
+            *window = RefusalWindow {
+                since: now,
+                logged: 0,
+                quiet: 0,
+            };
+        }
+        if window.logged < LOGGED_REFUSALS_PER_MINUTE {
+            window.logged += 1;
+            RefusalNote::Log
+        } else {
+            window.quiet += 1;
+            RefusalNote::Quiet {
+                quiet: window.quiet,
+            }
+        }
     }
 
     /// Connections open now (for reports).
@@ -240,6 +298,20 @@ mod tests {
         assert!(guard
             .admit(ip("10.0.0.2"), start + Duration::from_millis(1100))
             .is_ok());
+    }
+
+    #[test]
+    fn refusals_are_logged_a_few_times_a_minute_per_address() {
+        let guard = AccessGuard::new(settings());
+        let now = Instant::now();
+        let notes: Vec<RefusalNote> = (0..25)
+            .map(|_| guard.note_refusal(ip("10.9.0.1"), now))
+            .collect();
+        assert!(notes[..20].iter().all(|n| *n == RefusalNote::Log));
+        assert_eq!(notes[24], RefusalNote::Quiet { quiet: 5 });
+        assert_eq!(guard.note_refusal(ip("10.9.0.2"), now), RefusalNote::Log);
+        let later = now + Duration::from_secs(61);
+        assert_eq!(guard.note_refusal(ip("10.9.0.1"), later), RefusalNote::Log);
     }
 
     #[test]
