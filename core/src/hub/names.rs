@@ -6,12 +6,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::notices::fill;
+use super::notices::{fill, NoticeTo};
 use super::presence::status_frame;
 use super::{
     CloseReason, Effect, Event, Hub, Identity, Name, NameGroup, Now, Output, Session, SessionId,
 };
-use crate::message::{fold_name, guest_name, Presence, DEFAULT_CHANNEL};
+use crate::message::{fold_name, guest_name, Presence, DEFAULT_CHANNEL, REPLACED_CHAR};
 
 impl Hub {
     /// Makes an anonymous session a guest (PROTOCOL.md §2) and welcomes it. Returns whether it
@@ -26,6 +26,15 @@ impl Hub {
         match self.name_guest(session, requested, out) {
             Some(name) => {
                 self.welcome(session, &name, now, out);
+                let replaced = name.contains(REPLACED_CHAR)
+                    && !requested.is_some_and(|asked| asked.contains(REPLACED_CHAR));
+                if replaced {
+                    let text = format!(
+                        "Votre nom contenait des caractères invisibles ou de contrôle : ils ont \
+                         été remplacés par « {REPLACED_CHAR} ». Vous apparaissez sous le nom « {name} »."
+                    );
+                    self.notice(NoticeTo::Session(session), &text, now, out);
+                }
                 true
             }
             None => false,

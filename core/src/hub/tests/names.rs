@@ -350,3 +350,36 @@ fn status_without_user_from_an_anonymous_connection_is_silent_and_keeps_online()
     let listing = h.send_json(bob, json!({"type":"users"})).first_to(bob);
     assert_eq!(listing["users"], json!(["bob", "Léa"]));
 }
+
+#[test]
+fn a_guest_whose_name_hid_characters_is_told_what_it_became() {
+    let mut h = Harness::new();
+    let bob = h.user("bob");
+    let guest = h.connect();
+    let sent = h.send_json(
+        guest,
+        json!({"type":"message","from":"\u{202e}gnp.exe","content":"salut"}),
+    );
+    let name = sent.statuses_to(bob)[0]["user"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(name.starts_with('\u{fffd}'), "{name}");
+    let notices: Vec<Value> = sent
+        .to(guest)
+        .into_iter()
+        .filter(|line| line["from"] == "Serveur")
+        .collect();
+    assert_eq!(notices.len(), 2, "the welcome, then what the name became");
+    assert!(notices[1]["content"]
+        .as_str()
+        .unwrap()
+        .contains("remplacés"));
+    let plain = h.connect();
+    let named = h.send_json(plain, json!({"type":"message","from":"zoé","content":""}));
+    assert_eq!(
+        named.to(plain).len(),
+        1,
+        "a plain name gets the welcome only"
+    );
+}
