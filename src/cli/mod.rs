@@ -5,6 +5,7 @@ mod backup;
 mod check_config;
 mod compact;
 mod export;
+mod healthcheck;
 mod import_pickle;
 mod restore;
 mod serve;
@@ -18,8 +19,11 @@ use argh::FromArgs;
 /// ClassCord : serveur de discussion pour les réseaux d'établissement scolaire.
 #[derive(FromArgs)]
 pub struct Cli {
+    /// affiche la version, la cible et la révision git, puis quitte
+    #[argh(switch, short = 'V')]
+    version: bool,
     #[argh(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(FromArgs)]
@@ -33,22 +37,48 @@ enum Command {
     ImportPickle(import_pickle::ImportPickle),
     User(user::User),
     Compact(compact::Compact),
+    Healthcheck(healthcheck::Healthcheck),
 }
 
 impl Cli {
     /// Runs the chosen subcommand.
     pub fn run(self) -> ExitCode {
+        if self.version {
+            println!("{}", version_line());
+            return ExitCode::SUCCESS;
+        }
         match self.command {
-            Command::Serve(command) => command.run(),
-            Command::CheckConfig(command) => command.run(),
-            Command::Export(command) => command.run(),
-            Command::Backup(command) => command.run(),
-            Command::Restore(command) => command.run(),
-            Command::ImportPickle(command) => command.run(),
-            Command::User(command) => command.run(),
-            Command::Compact(command) => command.run(),
+            Some(Command::Serve(command)) => command.run(),
+            Some(Command::CheckConfig(command)) => command.run(),
+            Some(Command::Export(command)) => command.run(),
+            Some(Command::Backup(command)) => command.run(),
+            Some(Command::Restore(command)) => command.run(),
+            Some(Command::ImportPickle(command)) => command.run(),
+            Some(Command::User(command)) => command.run(),
+            Some(Command::Compact(command)) => command.run(),
+            Some(Command::Healthcheck(command)) => command.run(),
+            None => {
+                // No subcommand: show the usage (argh's own `--help` text) and fail, so a script
+                // that forgot `serve` does not look like it succeeded.
+                if let Err(help) = Cli::from_args(&["classcord"], &["--help"]) {
+                    eprintln!("{}", help.output.trim_end());
+                }
+                eprintln!("\nclasscord : erreur : indiquez une commande (par exemple « classcord serve »)");
+                ExitCode::from(2)
+            }
         }
     }
+}
+
+/// `classcord 0.1.0 (aarch64-unknown-linux-gnu, git 0123456789ab)`: what packagers and bug
+/// reports need. The target and revision come from build.rs.
+pub fn version_line() -> String {
+    format!(
+        "classcord {} ({}, git {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("CLASSCORD_TARGET"),
+        env!("CLASSCORD_GIT_REV")
+    )
 }
 
 /// Prints `classcord : erreur : ...` on stderr and returns a failure status.
