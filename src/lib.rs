@@ -15,6 +15,7 @@
 //! - [`logging`]: console or syslog output, and the stable security event lines.
 //! - [`metrics`]: counters and gauges, Prometheus text for node_exporter.
 //! - [`clock`]: wall-clock and local time for the hub.
+//! - [`systemd`]: readiness, watchdog and socket activation under systemd.
 
 pub mod accounts;
 pub mod cli;
@@ -25,3 +26,4 @@ pub mod metrics;
 pub mod net;
 pub mod security;
 pub mod store;
+pub mod systemd;

@@ -55,6 +55,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     NoListener,
+    Activation(crate::systemd::ActivationError),
     Signals(nix::Error),
     Thread(std::io::Error),
 }
@@ -74,6 +75,7 @@ impl fmt::Display for ServeError {
                 "impossible d'écouter sur {addr} : {source} (port déjà utilisé par un autre serveur ?)"
             ),
             ServeError::NoListener => f.write_str("aucune adresse d'écoute disponible"),
+            ServeError::Activation(error) => error.fmt(f),
             ServeError::Signals(error) => write!(f, "gestion des signaux impossible : {error}"),
             ServeError::Thread(error) => write!(f, "impossible de démarrer un thread : {error}"),
         }
@@ -111,6 +113,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
     raise_fd_limit();
     tune_allocator();
     let listeners = bind_all(&config)?;
+    crate::systemd::notify_ready(&listeners);
     log::info!(
         "[DEMARRAGE] base de données : {} ({} compte(s), {} message(s) en attente de remise)",
         db_path.display(),
@@ -331,6 +334,12 @@ fn raise_fd_limit() {
 }
 
 fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, ServeError> {
+    // Socket activation: systemd's sockets replace the configured addresses.
+    if let Some(inherited) =
+        crate::systemd::inherited_listeners().map_err(ServeError::Activation)?
+    {
+        return Ok(inherited);
+    }
     let mut listeners = Vec::new();
     for &addr in &config.listen {
         match listener::bind(addr) {
@@ -378,6 +387,7 @@ fn wait_for_signals(signals: SigSet, hub: channel::Sender<HubCommand>) {
             log::info!(
                 "[ARRET] signal {signal} reçu : arrêt en cours (encore une fois pour forcer)"
             );
+            crate::systemd::notify_stopping();
             if hub.send_blocking(HubCommand::Shutdown).is_err() {
                 return;
             }

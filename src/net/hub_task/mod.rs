@@ -150,6 +150,8 @@ pub struct HubTask {
     /// give-back to the system.
     last_activity: Instant,
     churned: bool,
+    /// systemd's watchdog, fed from this loop so a wedged hub gets the service restarted.
+    watchdog: crate::systemd::Watchdog,
 }
 
 /// What the hub task works with besides the hub and the executor.
@@ -196,6 +198,7 @@ impl HubTask {
             output: Output::new(),
             last_activity: Instant::now(),
             churned: false,
+            watchdog: crate::systemd::Watchdog::from_env(),
         }
     }
 
@@ -214,6 +217,7 @@ impl HubTask {
             self.flush_store_batch();
             self.answer_later();
             self.flush_outboxes();
+            self.watchdog.ping();
             if !running {
                 break;
             }
