@@ -29,21 +29,20 @@ fn git_revision() -> Option<String> {
     let revision = git(&["rev-parse", "--short=12", "HEAD"])?;
     // HEAD names the branch; the branch's ref file (or packed-refs) changes on each commit.
     // In a worktree the per-worktree HEAD and the shared refs live in different directories.
+    // Only existing paths are watched: cargo reruns the script on every build for a missing one.
+    let mut watched = Vec::new();
     if let Some(git_dir) = git(&["rev-parse", "--git-dir"]) {
-        println!(
-            "cargo:rerun-if-changed={}",
-            PathBuf::from(git_dir).join("HEAD").display()
-        );
+        watched.push(PathBuf::from(git_dir).join("HEAD"));
     }
     if let Some(common) = git(&["rev-parse", "--git-common-dir"]) {
         let common = PathBuf::from(common);
-        println!(
-            "cargo:rerun-if-changed={}",
-            common.join("packed-refs").display()
-        );
+        watched.push(common.join("packed-refs"));
         if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={}", common.join(branch).display());
+            watched.push(common.join(branch));
         }
+    }
+    for path in watched.iter().filter(|path| path.exists()) {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
     Some(revision)
 }
