@@ -1,19 +1,20 @@
 # Cached minimal Debian 12 roots for the deployment tests (source from the repository root).
-#   debian_root ARCH   prints the path of a pristine root for ARCH (amd64 or arm64), built
+#   debian_root ARCH [EXTRA,PACKAGES]
+#                      prints the path of a pristine root for ARCH (amd64 or arm64), built
 #                      with debootstrap under /var/cache/classcord-ci/ when missing or when the
 #                      recipe below changed; tests copy it, never use it in place.
 # arm64 is bootstrapped with --foreign, then its second stage runs under qemu-user (binfmt).
 
 DEBIAN_ROOT_CACHE=${DEBIAN_ROOT_CACHE:-/var/cache/classcord-ci}
 DEBIAN_ROOT_MIRROR=${DEBIAN_ROOT_MIRROR:-http://deb.debian.org/debian}
-# systemd as PID 1 for nspawn boots; iproute2 for ss; python3 for no test (kept out: the tests
-# drive everything from outside).
+# systemd as PID 1 for nspawn boots, iproute2 for ss; no python3: the tests drive everything
+# from outside.
 DEBIAN_ROOT_PACKAGES=systemd,systemd-sysv,dbus,iproute2
 
 debian_root() {
-    local arch=$1
+    local arch=$1 packages=$DEBIAN_ROOT_PACKAGES${2:+,$2}
     local root="$DEBIAN_ROOT_CACHE/bookworm-$arch"
-    local recipe="bookworm $arch minbase $DEBIAN_ROOT_PACKAGES v1"
+    local recipe="bookworm $arch minbase $packages v1"
     if [ -f "$root/.classcord-recipe" ] && [ "$(cat "$root/.classcord-recipe")" = "$recipe" ]; then
         echo "$root"
         return 0
@@ -26,10 +27,10 @@ debian_root() {
     local t0
     t0=$(date +%s)
     if [ "$arch" = "$(dpkg --print-architecture)" ]; then
-        debootstrap --variant=minbase --include="$DEBIAN_ROOT_PACKAGES" bookworm "$building" \
+        debootstrap --variant=minbase --include="$packages" bookworm "$building" \
             "$DEBIAN_ROOT_MIRROR" >&2
     else
-        debootstrap --arch="$arch" --foreign --variant=minbase --include="$DEBIAN_ROOT_PACKAGES" \
+        debootstrap --arch="$arch" --foreign --variant=minbase --include="$packages" \
             bookworm "$building" "$DEBIAN_ROOT_MIRROR" >&2
         chroot "$building" /debootstrap/debootstrap --second-stage >&2 \
             || { unmount_under "$building"; return 1; }
