@@ -1,5 +1,5 @@
-//! Configuration: the TOML file (every key optional) and command-line flags, merged and checked
-//! into a [`Config`]. The defaults work out of the box: listen on port 12345 on every IPv4 and IPv6
+//! Configuration: the TOML file (every key optional), `CLASSCORD_*` environment variables and
+//! command-line flags, merged in that order (flags win) and checked into a [`Config`]. The defaults work out of the box: listen on port 12345 on every IPv4 and IPv6
 //! address, data in `./classcord-data/`.
 
 use std::fmt;
@@ -197,9 +197,10 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Reads `file` (if any), applies `overrides`, checks every value.
+    /// Reads `file` (if any), then the `CLASSCORD_*` environment variables (see [`ENV_VARS`]),
+    /// applies `overrides`, checks every value.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
-        let raw = match file {
+        let mut raw = match file {
             None => RawConfig::default(),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -212,6 +213,7 @@ impl Config {
                 })?
             }
         };
+        apply_env(&mut raw, |name| std::env::var(name).ok())?;
         Config::from_raw(raw, overrides)
     }
 
@@ -548,6 +550,104 @@ fn check_range(key: &str, value: usize, min: usize, max: usize) -> Result<(), Co
     }
 }
 
+/// The environment variables read by [`Config::load`] (containers are configured this way), with
+/// the file key each one replaces. A variable that is set wins over the file; a command-line flag
+/// wins over both. Empty values count as unset, except `CLASSCORD_WELCOME` (empty = no welcome).
+pub const ENV_VARS: &[(&str, &str)] = &[
+    // Comma-separated addresses, e.g. "0.0.0.0:12345,[::]:12345".
+    ("CLASSCORD_LISTEN", "listen"),
+    ("CLASSCORD_DATA_DIR", "data_dir"),
+    ("CLASSCORD_WELCOME", "welcome"),
+    ("CLASSCORD_MAX_LINE_BYTES", "limits.max_line_bytes"),
+    (
+        "CLASSCORD_OUTBOUND_QUEUE_BYTES",
+        "limits.outbound_queue_bytes",
+    ),
+    ("CLASSCORD_PASSWORD_MEMORY_KIB", "passwords.memory_kib"),
+    ("CLASSCORD_PASSWORD_ITERATIONS", "passwords.iterations"),
+    ("CLASSCORD_PASSWORD_PARALLELISM", "passwords.parallelism"),
+    (
+        "CLASSCORD_MAX_CONCURRENT_HASHES",
+        "passwords.max_concurrent_hashes",
+    ),
+    ("CLASSCORD_CACHE_MIB", "storage.cache_mib"),
+    ("CLASSCORD_LOG_LEVEL", "log.level"),
+];
+
+/// Applies the `CLASSCORD_*` variables found by `lookup` over the file's values (ranges are
+/// checked afterwards, with the others).
+fn apply_env(
+    raw: &mut RawConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let text = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+    if let Some(list) = text("CLASSCORD_LISTEN") {
+        let addrs = list
+            .split(',')
+            .map(str::trim)
+            .filter(|addr| !addr.is_empty());
+        raw.listen = Some(addrs.map(String::from).collect());
+    }
+    if let Some(dir) = text("CLASSCORD_DATA_DIR") {
+        raw.data_dir = Some(PathBuf::from(dir));
+    }
+    if let Some(welcome) = lookup("CLASSCORD_WELCOME") {
+        raw.welcome = Some(welcome);
+    }
+    if let Some(level) = text("CLASSCORD_LOG_LEVEL") {
+        raw.log.level = Some(level);
+    }
+    env_number(
+        &text,
+        "CLASSCORD_MAX_LINE_BYTES",
+        &mut raw.limits.max_line_bytes,
+    )?;
+    env_number(
+        &text,
+        "CLASSCORD_OUTBOUND_QUEUE_BYTES",
+        &mut raw.limits.outbound_queue_bytes,
+    )?;
+    env_number(
+        &text,
+        "CLASSCORD_PASSWORD_MEMORY_KIB",
+        &mut raw.passwords.memory_kib,
+    )?;
+    env_number(
+        &text,
+        "CLASSCORD_PASSWORD_ITERATIONS",
+        &mut raw.passwords.iterations,
+    )?;
+    env_number(
+        &text,
+        "CLASSCORD_PASSWORD_PARALLELISM",
+        &mut raw.passwords.parallelism,
+    )?;
+    env_number(
+        &text,
+        "CLASSCORD_MAX_CONCURRENT_HASHES",
+        &mut raw.passwords.max_concurrent_hashes,
+    )?;
+    env_number(&text, "CLASSCORD_CACHE_MIB", &mut raw.storage.cache_mib)
+}
+
+/// Sets `slot` from the variable `name` when it is set; a value that is not a whole number is
+/// refused with the variable named.
+fn env_number<T: std::str::FromStr>(
+    text: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    slot: &mut Option<T>,
+) -> Result<(), ConfigError> {
+    if let Some(value) = text(name) {
+        let number = value.trim().parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "variable d'environnement {name} : « {value} » n'est pas un nombre entier positif"
+            ))
+        })?;
+        *slot = Some(number);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -696,5 +796,100 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("/nonexistent/classcord.toml"), "{error}");
+    }
+
+    fn with_env(file: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut raw: RawConfig = toml::from_str(file).unwrap();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        apply_env(&mut raw, |name| {
+            vars.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        })?;
+        Config::from_raw(raw, Overrides::default())
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let config = with_env(
+            "listen = [\"127.0.0.1:1\"]\n[log]\nlevel = \"warn\"",
+            &[
+                ("CLASSCORD_LISTEN", "0.0.0.0:4000, [::]:4000"),
+                ("CLASSCORD_DATA_DIR", "/data"),
+                ("CLASSCORD_WELCOME", ""),
+                ("CLASSCORD_MAX_LINE_BYTES", "2048"),
+                ("CLASSCORD_OUTBOUND_QUEUE_BYTES", "65536"),
+                ("CLASSCORD_PASSWORD_MEMORY_KIB", "12288"),
+                ("CLASSCORD_PASSWORD_ITERATIONS", "3"),
+                ("CLASSCORD_PASSWORD_PARALLELISM", "1"),
+                ("CLASSCORD_MAX_CONCURRENT_HASHES", "1"),
+                ("CLASSCORD_CACHE_MIB", "8"),
+                ("CLASSCORD_LOG_LEVEL", "debug"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            config.listen,
+            vec![
+                "0.0.0.0:4000".parse().unwrap(),
+                "[::]:4000".parse().unwrap()
+            ]
+        );
+        assert!(!config.listen_is_default);
+        assert_eq!(config.data_dir, PathBuf::from("/data"));
+        assert!(config.hub.welcome.is_empty());
+        assert_eq!(config.max_line_bytes, 2048);
+        assert_eq!(config.outbound_queue_bytes, 65536);
+        assert_eq!(config.hash.memory_kib, 12288);
+        assert_eq!(config.hash.iterations, 3);
+        assert_eq!(config.max_concurrent_hashes, 1);
+        assert_eq!(config.db_cache_bytes, 8 << 20);
+        assert_eq!(config.log_level, log::LevelFilter::Debug);
+        // Every documented variable was exercised above.
+        assert_eq!(ENV_VARS.len(), 11);
+    }
+
+    #[test]
+    fn empty_or_absent_variables_keep_the_file_and_flags_still_win() {
+        let config = with_env(
+            "data_dir = \"from-file\"",
+            &[("CLASSCORD_DATA_DIR", " "), ("CLASSCORD_LOG_LEVEL", "")],
+        )
+        .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("from-file"));
+        assert_eq!(config.log_level, log::LevelFilter::Info);
+
+        let mut raw = RawConfig::default();
+        apply_env(&mut raw, |name| {
+            (name == "CLASSCORD_DATA_DIR").then(|| "from-env".to_string())
+        })
+        .unwrap();
+        let overrides = Overrides {
+            data_dir: Some("from-flag".into()),
+            ..Overrides::default()
+        };
+        let config = Config::from_raw(raw, overrides).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("from-flag"));
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let error = with_env("", &[("CLASSCORD_CACHE_MIB", "beaucoup")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("CLASSCORD_CACHE_MIB"), "{error}");
+        let error = with_env("", &[("CLASSCORD_PASSWORD_ITERATIONS", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("CLASSCORD_PASSWORD_ITERATIONS"), "{error}");
+        // In range checks still apply, naming the file key.
+        let error = with_env("", &[("CLASSCORD_MAX_LINE_BYTES", "10")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("limits.max_line_bytes"), "{error}");
+        assert!(with_env("", &[("CLASSCORD_LISTEN", "nulle-part")]).is_err());
     }
 }
