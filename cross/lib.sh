@@ -17,7 +17,7 @@ ensure_cross_tools() {
     local packages=() wanted=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
         libc6-dev-armhf-cross qemu-user-static binfmt-support)
     for package in "${wanted[@]}"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || packages+=("$package")
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep 'ok installed' >/dev/null || packages+=("$package")
     done
     if [ "${#packages[@]}" -gt 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"

@@ -153,10 +153,10 @@ printf '[Service]\nWatchdogSec=3s\nUnsetEnvironment=WATCHDOG_USEC\n' |
 in_ct systemctl daemon-reload
 in_ct systemctl restart classcord
 pid=$(show MainPID)
-in_ct cat "/proc/$pid/environ" | tr '\0' '\n' | grep -q '^WATCHDOG_USEC=' &&
+in_ct cat "/proc/$pid/environ" | tr '\0' '\n' | grep '^WATCHDOG_USEC=' >/dev/null &&
     fail "drop-in did not hide WATCHDOG_USEC"
 wait_active "$pid" || fail "no restart after the watchdog timeout"
-in_ct journalctl -u classcord --no-pager | grep -q 'Watchdog timeout' ||
+in_ct journalctl -u classcord --no-pager | grep 'Watchdog timeout' >/dev/null ||
     fail "no 'Watchdog timeout' in the journal"
 ok "pings stopped: 'Watchdog timeout', restarted with a new pid"
 in_ct rm -f "$dropin/50-ci-watchdog.conf"

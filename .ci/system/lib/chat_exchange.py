@@ -5,6 +5,7 @@ arm64 binary under qemu, the container image).
   chat_exchange.py HOST PORT chat USER PASSWORD   register USER, log in, a guest joins, USER's
                                                    message reaches the guest; prints one line
   chat_exchange.py HOST PORT login USER PASSWORD  log in with an existing account (data kept)
+  chat_exchange.py HOST PORT welcome NAME -       join as guest NAME, print the welcome text
 
 Every read has a timeout; exits 1 with the reason on any unexpected line."""
 
@@ -78,12 +79,18 @@ def chat(host, port, user, password):
 
 
 def main():
-    if len(sys.argv) != 6 or sys.argv[3] not in ("chat", "login"):
+    if len(sys.argv) != 6 or sys.argv[3] not in ("chat", "login", "welcome"):
         raise SystemExit(__doc__)
     host, port, mode, user, password = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
     try:
         if mode == "chat":
             chat(host, port, user, password)
+        elif mode == "welcome":
+            guest = Client(host, port)
+            guest.send({"type": "message", "from": user, "content": ""})
+            notice = guest.recv_until(lambda m: m.get("from") == "Serveur", "the welcome")
+            print(notice.get("content", ""))
+            guest.close()
         else:
             login(host, port, user, password).close()
             print(f"login ok: {user} via {host}:{port}")
