@@ -5,7 +5,7 @@
 #   the unit is enabled and active (Type=notify: READY=1 arrived); the process runs as
 #   classcord with no capabilities, NoNewPrivs and seccomp, its hashing threads at nice 10
 #   (setpriority allowed by the filter); a chat exchange on port 12345; log lines in the journal
-#   with identifier classcord; SIGKILL is followed by a restart; watchdog pings keep a 6 s
+#   with identifier classcord; the troubleshooting commands of DOC_CONNEXION.md; SIGKILL is followed by a restart; watchdog pings keep a 6 s
 #   watchdog happy, and with pings stopped (drop-in) the watchdog restarts the service;
 #   `dpkg -r` keeps /var/lib/classcord, `dpkg --purge` removes it.
 # Every wait is bounded; the container, its copy of the root and any drop-in go away on exit.
@@ -62,6 +62,8 @@ for _ in $(seq 100); do
 done
 [ -n "$leader" ] || { echo "container did not start"; cat "$work/console.log"; exit 1; }
 in_ct() { nsenter --target "$leader" --mount --uts --ipc --net --pid -- "$@"; }
+# systemctl needs the manager's private socket: wait (bounded) until systemd has created it.
+for _ in $(seq 100); do in_ct test -S /run/systemd/private && break; sleep 0.2; done
 state=$(in_ct timeout 90 systemctl is-system-running --wait || true)
 echo "container booted in $(( $(date +%s) - t0 ))s: $state"
 [ "$state" = running ] || { in_ct systemctl --failed --no-pager || true; exit 1; }
@@ -122,6 +124,15 @@ grep -q 'écoute sur 0.0.0.0:12345' <<<"$journal" || fail "no listening line in 
 ident=$(in_ct journalctl -u classcord -o json --no-pager | grep -c '"SYSLOG_IDENTIFIER":"classcord"')
 [ "$ident" -gt 3 ] || fail "journal entries with SYSLOG_IDENTIFIER=classcord: $ident"
 ok "journal: $ident entries with SYSLOG_IDENTIFIER=classcord, [LOGIN] alice among them"
+# The troubleshooting commands of DOC_CONNEXION.md, as written there.
+listening=$(in_ct ss -tlnp | grep ':12345 ' || true)
+grep '0.0.0.0:12345 .*users:(("classcord"' <<<"$listening" >/dev/null || fail "ss -tlnp: $listening"
+in_ct classcord healthcheck >/dev/null || fail "classcord healthcheck in the container"
+in_ct classcord check-config /etc/classcord/classcord.toml >/dev/null || fail "check-config"
+in_ct systemctl status classcord --no-pager >/dev/null || fail "systemctl status"
+ok "ss -tlnp shows classcord on $(grep -o '[^ ]*:12345 ' <<<"$listening" | tr -d ' ' | paste -sd,); healthcheck, check-config, status ok"
+echo "     journal extract (journalctl -u classcord):"
+in_ct journalctl -u classcord --no-pager -o short | tail -n 16 | sed 's/^/     | /'
 
 # SIGKILL: Restart=on-failure starts it again.
 restarts=$(show NRestarts)
