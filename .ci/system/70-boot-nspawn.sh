@@ -89,6 +89,14 @@ for _ in $(seq 100); do [ "$(show ActiveState)" = active ] && break; sleep 0.2; 
 [ "$(show ActiveState)" = active ] || fail "unit not active: $(show ActiveState)/$(show SubState)"
 [ "$(show Type)" = notify ] || fail "unit type $(show Type)"
 ok "classcord.service active (Type=notify: READY=1 received)"
+# Every other packaged unit with an [Install] section (the backup timer) is enabled and started.
+for unit in systemd/*.timer systemd/*.socket; do
+    [ -f "$unit" ] || continue
+    name=$(basename "$unit")
+    [ "$(in_ct systemctl is-enabled "$name")" = enabled ] || fail "$name not enabled"
+    [ "$(in_ct systemctl is-active "$name")" = active ] || fail "$name not active"
+    ok "$name enabled and active"
+done
 
 pid=$(show MainPID)
 uid=$(in_ct id -u classcord)
