@@ -6,7 +6,8 @@
 #   classcord with no capabilities, NoNewPrivs and seccomp, its hashing threads at nice 10
 #   (setpriority allowed by the filter); a chat exchange on port 12345; log lines in the journal
 #   with identifier classcord; the troubleshooting commands of DOC_CONNEXION.md; SIGKILL is followed by a restart; watchdog pings keep a 6 s
-#   watchdog happy, and with pings stopped (drop-in) the watchdog restarts the service;
+#   watchdog happy, and with pings stopped (drop-in) the watchdog restarts the service; the
+#   optional classcord.socket starts the service on the first connection;
 #   `dpkg -r` keeps /var/lib/classcord, `dpkg --purge` removes it.
 # Every wait is bounded; the container, its copy of the root and any drop-in go away on exit.
 set -euo pipefail
@@ -182,6 +183,23 @@ in_ct rm -f "$dropin/50-ci-watchdog.conf"
 in_ct systemctl daemon-reload
 in_ct systemctl restart classcord
 [ "$(show ActiveState)" = active ] || fail "not active after removing the drop-in"
+
+# Socket activation with the optional unit shipped as an example: systemd holds port 12345 (one
+# dual-stack socket), the service starts at the first connection and serves on the inherited fd.
+in_ct systemctl stop classcord
+in_ct cp /usr/share/doc/classcord/examples/classcord.socket /etc/systemd/system/
+in_ct systemctl daemon-reload
+in_ct systemctl start classcord.socket
+[ "$(show ActiveState)" = inactive ] || fail "service running before the first connection"
+nsenter --target "$leader" --net -- python3 .ci/system/lib/chat_exchange.py 127.0.0.1 12345 \
+    login alice motdepasse || fail "login through the activation socket"
+[ "$(show ActiveState)" = active ] || fail "not started by the socket"
+in_ct journalctl -u classcord --no-pager -o cat | grep 'socket transmis par systemd' >/dev/null ||
+    fail "the server did not use the inherited socket"
+ok "classcord.socket: started on the first connection, served on systemd's socket"
+in_ct systemctl stop classcord.socket classcord
+in_ct rm /etc/systemd/system/classcord.socket
+in_ct systemctl daemon-reload
 
 # remove keeps the data, purge deletes it.
 in_ct dpkg -r classcord > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -r"; }
