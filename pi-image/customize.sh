@@ -16,7 +16,8 @@
 #   - hostname (default "classcord"); optional static IPv4 through a NetworkManager profile;
 #   - SSH enabled (ssh.service, plus the "ssh" flag file on the boot partition);
 #   - fail2ban with backend = systemd: etc/fail2ban/jail.d/classcord-systemd.conf from this
-#     repository when present, and Debian's sshd jail switched to the journal (Pi OS has no
+#     repository (with its filter and nftables action), and Debian's sshd jail switched to the
+#     journal (Pi OS has no
 #     /var/log/auth.log); the fail2ban package is installed with apt unless --no-apt;
 #   - journald kept across reboots (Pi OS keeps it in RAM) with a 64 MiB cap;
 #   - optional userconf.txt on the boot partition (Pi OS Bookworm has no default user).
@@ -128,11 +129,15 @@ EOF
         rm -f "$root/etc/resolv.conf"
         mv "$root/etc/resolv.conf.classcord-orig" "$root/etc/resolv.conf" 2>/dev/null || true
     fi
-    install -d -m 755 "$root/etc/fail2ban/jail.d" "$root/etc/fail2ban/filter.d"
+    install -d -m 755 "$root/etc/fail2ban/jail.d" "$root/etc/fail2ban/filter.d" \
+        "$root/etc/fail2ban/action.d"
     if [ -f "$jail" ]; then
+        # The journal variant of the jails only (the other one reads a file rsyslog writes).
         install -m 644 "$jail" "$root/etc/fail2ban/jail.d/"
-        for filter in "$repo"/etc/fail2ban/filter.d/classcord*.conf; do
-            [ -f "$filter" ] && install -m 644 "$filter" "$root/etc/fail2ban/filter.d/"
+        for kind in filter action; do
+            for file in "$repo"/etc/fail2ban/"$kind".d/classcord*.conf; do
+                [ -f "$file" ] && install -m 644 "$file" "$root/etc/fail2ban/$kind.d/"
+            done
         done
     else
         echo "customize.sh : attention : $jail absent, pas de prison fail2ban pour ClassCord" >&2

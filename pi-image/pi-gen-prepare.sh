@@ -34,9 +34,15 @@ files="$stage/00-install/files"
 rm -f "$files"/classcord_*_arm64.deb
 install -m 644 "$deb" "$files/"
 install -m 644 "$repo/pi-image/files/journald-classcord.conf" "$repo/pi-image/files/fail2ban-sshd-systemd.conf" "$files/"
-install -d "$files/fail2ban/jail.d" "$files/fail2ban/filter.d"
-for f in "$repo"/etc/fail2ban/jail.d/classcord*.conf; do [ -f "$f" ] && install -m 644 "$f" "$files/fail2ban/jail.d/"; done
-for f in "$repo"/etc/fail2ban/filter.d/classcord*.conf; do [ -f "$f" ] && install -m 644 "$f" "$files/fail2ban/filter.d/"; done
+install -d "$files/fail2ban/jail.d" "$files/fail2ban/filter.d" "$files/fail2ban/action.d"
+# The journal variant of the jails (Pi OS has no rsyslog), with its filter and action.
+jail="$repo/etc/fail2ban/jail.d/classcord-systemd.conf"
+[ -f "$jail" ] && install -m 644 "$jail" "$files/fail2ban/jail.d/"
+for kind in filter action; do
+    for f in "$repo"/etc/fail2ban/"$kind".d/classcord*.conf; do
+        [ -f "$f" ] && install -m 644 "$f" "$files/fail2ban/$kind.d/"
+    done
+done
 
 if [ -n "$pi_gen" ]; then
     cat > "$pi_gen/config" <<CONFIG

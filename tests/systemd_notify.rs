@@ -54,6 +54,8 @@ fn serve_command(data: &std::path::Path) -> Command {
         .env_remove("LISTEN_FDS")
         .env_remove("LISTEN_PID")
         .env_remove("WATCHDOG_PID")
+        // Console log (read below), even when the tests themselves run under systemd.
+        .args(["--log", "console"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -154,7 +156,7 @@ fn activated(listener_fd: i32, data: &std::path::Path) -> Server {
     let mut command = Command::new("/bin/sh");
     command
         .arg("-c")
-        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" serve --data \"$1\"")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" serve --log console --data \"$1\"")
         .arg(env!("CARGO_BIN_EXE_classcord"))
         .arg(data)
         .env_remove("NOTIFY_SOCKET")

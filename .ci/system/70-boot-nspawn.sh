@@ -141,7 +141,7 @@ in_ct classcord check-config /etc/classcord/classcord.toml >/dev/null || fail "c
 in_ct systemctl status classcord --no-pager >/dev/null || fail "systemctl status"
 ok "ss -tlnp shows classcord on $(grep -o '[^ ]*:12345 ' <<<"$listening" | tr -d ' ' | paste -sd,); healthcheck, check-config, status ok"
 echo "     journal extract (journalctl -u classcord):"
-in_ct journalctl -u classcord --no-pager -o short | tail -n 16 | sed 's/^/     | /'
+in_ct journalctl -u classcord --no-pager -o short | head -n 20 | sed 's/^/     | /'
 
 # SIGKILL: Restart=on-failure starts it again.
 restarts=$(show NRestarts)

@@ -88,9 +88,11 @@ grep -qx 'SystemMaxUse=64M' "$mnt/etc/systemd/journald.conf.d/90-classcord.conf"
 ok "journald persistent, capped at 64M"
 grep -qx 'backend = systemd' "$mnt/etc/fail2ban/jail.d/sshd-systemd.conf" || fail "sshd jail"
 if [ -f etc/fail2ban/jail.d/classcord-systemd.conf ]; then
-    cmp etc/fail2ban/jail.d/classcord-systemd.conf "$mnt/etc/fail2ban/jail.d/classcord-systemd.conf" ||
-        fail "classcord jail not installed"
-    ok "fail2ban: sshd jail on the journal, classcord jail installed"
+    for file in jail.d/classcord-systemd.conf filter.d/classcord.conf action.d/classcord-nftables.conf; do
+        cmp "etc/fail2ban/$file" "$mnt/etc/fail2ban/$file" || fail "fail2ban $file not installed"
+    done
+    [ ! -e "$mnt/etc/fail2ban/jail.d/classcord.conf" ] || fail "the file-based jail variant was installed too"
+    ok "fail2ban: sshd jail on the journal; classcord journal jails, filter and nftables action installed"
 else
     ok "fail2ban: sshd jail on the journal (etc/fail2ban/jail.d/classcord-systemd.conf not in this tree yet)"
 fi
@@ -142,6 +144,10 @@ bash pi-image/pi-gen-prepare.sh --stage "$stage" --deb "$deb" > "$work/prepare.l
 ) > "$work/stage.log" 2>&1 || { cat "$work/stage.log"; fail "stage 00-run.sh"; }
 [ "$(chroot "$stage_root" systemctl is-enabled classcord.service)" = enabled ] || fail "stage: not enabled"
 grep -qx 'Storage=persistent' "$stage_root/etc/systemd/journald.conf.d/90-classcord.conf" || fail "stage: journald"
-ok "pi-gen stage 00-run.sh: classcord enabled, journald drop-in ($(( $(date +%s) - t0 ))s)"
+if [ -f etc/fail2ban/jail.d/classcord-systemd.conf ]; then
+    [ -f "$stage_root/etc/fail2ban/action.d/classcord-nftables.conf" ] || fail "stage: fail2ban action"
+    [ ! -e "$stage_root/etc/fail2ban/jail.d/classcord.conf" ] || fail "stage: file-based jail installed"
+fi
+ok "pi-gen stage 00-run.sh: classcord enabled, journald drop-in, fail2ban files ($(( $(date +%s) - t0 ))s)"
 
 echo "pi image test: $checks checks passed in $(( $(date +%s) - started ))s"
