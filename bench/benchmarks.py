@@ -36,7 +36,8 @@ def start_server(config_text=None):
             out.write(config_text)
         extra = ["--config", config]
     proc = subprocess.Popen(
-        [SERVER, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(data, "db")] + extra,
+        [SERVER, "serve", "--log", "console", "--listen", "127.0.0.1:0", "--data",
+         os.path.join(data, "db")] + extra,
         stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 10
     while time.time() < deadline:

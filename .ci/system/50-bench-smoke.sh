@@ -11,7 +11,7 @@ data=$(mktemp -d)
 log="$data/server.log"
 # The bench floods on purpose from one address: the line rate and per-address caps are off.
 printf '[security]\nmessages_per_second = 0\nmax_connections_per_ip = 0\nnew_connections_per_minute = 0\n' > "$data/classcord.toml"
-"$server" serve --listen 127.0.0.1:0 --data "$data/db" --config "$data/classcord.toml" 2>"$log" &
+"$server" serve --log console --listen 127.0.0.1:0 --data "$data/db" --config "$data/classcord.toml" 2>"$log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT

@@ -61,6 +61,8 @@ impl TestServer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_classcord"));
         command
             .arg("serve")
+            // The log is read from stderr: never syslog, even when the tests run under systemd.
+            .args(["--log", "console"])
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)

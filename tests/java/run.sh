@@ -50,7 +50,7 @@ show_log() {
 # Compile first: it does not need the server, and a compile error should not leave one running.
 javac -Xlint:all -encoding UTF-8 -d "$tmp/classes" "$here/ClassCordSmoke.java"
 
-"$server" serve --listen 127.0.0.1:0 --data "$data" >"$log" 2>&1 &
+"$server" serve --log console --listen 127.0.0.1:0 --data "$data" >"$log" 2>&1 &
 server_pid=$!
 
 port=""
