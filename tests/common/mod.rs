@@ -61,14 +61,16 @@ impl TestServer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_classcord"));
         command
             .arg("serve")
-            // The log is read from stderr: never syslog, even when the tests run under systemd.
-            .args(["--log", "console"])
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if !extra.contains(&"--log") {
+            // The log is read from stderr: never syslog, even when the tests run under systemd.
+            command.args(["--log", "console"]);
+        }
         let mut child = command.spawn().expect("start classcord");
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(String::new()));
