@@ -19,41 +19,17 @@ for tool in systemd-nspawn:systemd-container debootstrap:debootstrap; do
         apt-get install -y --no-install-recommends "${tool#*:}"
 done
 
-# The shared cached root (same recipe as the deployment tests' lib, when present).
-if [ -f .ci/system/lib/debian_root.sh ]; then
-    . .ci/system/lib/debian_root.sh
-    pristine=$(debian_root amd64)
-else
-    pristine=/var/cache/classcord-ci/bookworm-amd64
-    recipe="bookworm amd64 minbase systemd,systemd-sysv,dbus,iproute2 v1"
-    if [ "$(cat "$pristine/.classcord-recipe" 2>/dev/null)" != "$recipe" ]; then
-        t0=$(date +%s)
-        rm -rf "$pristine" "$pristine.building"
-        mkdir -p "$(dirname "$pristine")"
-        debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,iproute2 bookworm \
-            "$pristine.building" http://deb.debian.org/debian
-        rm -rf "$pristine.building"/var/cache/apt/archives/*.deb "$pristine.building"/var/lib/apt/lists/*
-        echo "$recipe" > "$pristine.building/.classcord-recipe"
-        mv "$pristine.building" "$pristine"
-        echo "debian root built in $(( $(date +%s) - t0 ))s"
-    fi
-fi
+# The shared cached root and the nspawn helpers.
+. .ci/system/lib/debian_root.sh
+pristine=$(debian_root amd64)
 
 cargo build -q -p classcord
 work=$(mktemp -d /var/tmp/classcord-backup.XXXXXX)
 root="$work/root"
-nspawn_pid=""
 cleanup() {
     local status=$?
-    if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
-        # SIGTERM asks the container's systemd to power off; SIGKILL if it takes too long.
-        kill -TERM "$nspawn_pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$nspawn_pid" 2>/dev/null || true
-        wait "$nspawn_pid" 2>/dev/null || true
-    fi
-    awk -v d="$work" 'index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
-        while read -r mnt; do umount -l "$mnt" || true; done
+    stop_root
+    unmount_under "$work"
     rm -rf "$work"
     exit "$status"
 }
@@ -63,23 +39,7 @@ install -m 0755 target/debug/classcord "$root/usr/bin/classcord"
 install -m 0644 systemd/classcord-backup.service systemd/classcord-backup.timer \
     "$root/etc/systemd/system/"
 
-t0=$(date +%s)
-systemd-nspawn -q -D "$root" -b -M "$machine" --register=no --keep-unit --private-network \
-    --console=passive > "$work/console.log" 2>&1 &
-nspawn_pid=$!
-leader=""
-for _ in $(seq 100); do
-    leader=$(pgrep -P "$nspawn_pid" -x systemd || true)
-    [ -n "$leader" ] && break
-    sleep 0.2
-done
-[ -n "$leader" ] || { echo "container did not start"; cat "$work/console.log"; exit 1; }
-in_ct() { nsenter --target "$leader" --mount --uts --ipc --net --pid -- "$@"; }
-# systemctl needs the manager's socket, which appears a moment after PID 1 starts.
-for _ in $(seq 150); do in_ct test -S /run/systemd/private && break; sleep 0.2; done
-state=$(in_ct timeout 90 systemctl is-system-running --wait || true)
-echo "container booted in $(( $(date +%s) - t0 ))s: $state"
-[ "$state" = running ] || { in_ct systemctl --failed --no-pager || true; exit 1; }
+boot_root "$root" "$machine" "$work/console.log"
 
 checks=0
 ok() { checks=$((checks + 1)); echo "ok   $*"; }
@@ -108,7 +68,7 @@ for _ in $(seq 100); do
     in_ct journalctl -u classcord-test --no-pager -o cat | grep -q 'écoute sur' && break
     sleep 0.2
 done
-nsenter --target "$leader" --net -- python3 - <<'EOF' || fail "chat"
+nsenter --target "$NSPAWN_LEADER" --net -- python3 - <<'EOF' || fail "chat"
 import json, socket
 s = socket.create_connection(("127.0.0.1", 12345), timeout=10)
 f = s.makefile("rwb")

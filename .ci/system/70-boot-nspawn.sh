@@ -31,16 +31,9 @@ echo "package: $deb ($(stat -c %s "$deb") bytes)"
 pristine=$(debian_root amd64)
 work=$(mktemp -d /var/tmp/classcord-boot.XXXXXX)
 root="$work/root"
-nspawn_pid=""
 cleanup() {
     local status=$?
-    if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
-        # SIGTERM asks the container's systemd to power off; SIGKILL if it takes too long.
-        kill -TERM "$nspawn_pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$nspawn_pid" 2>/dev/null || true
-        wait "$nspawn_pid" 2>/dev/null || true
-    fi
+    stop_root
     unmount_under "$work"
     rm -rf "$work"
     exit "$status"
@@ -51,23 +44,7 @@ cp -a "$pristine" "$root"
 cp "$deb" "$root/var/tmp/classcord.deb"
 echo "root copied in $(( $(date +%s) - t0 ))s"
 
-t0=$(date +%s)
-systemd-nspawn -q -D "$root" -b -M "$machine" --register=no --keep-unit --private-network \
-    --console=passive > "$work/console.log" 2>&1 &
-nspawn_pid=$!
-leader=""
-for _ in $(seq 100); do
-    leader=$(pgrep -P "$nspawn_pid" -x systemd || true)
-    [ -n "$leader" ] && break
-    sleep 0.2
-done
-[ -n "$leader" ] || { echo "container did not start"; cat "$work/console.log"; exit 1; }
-in_ct() { nsenter --target "$leader" --mount --uts --ipc --net --pid -- "$@"; }
-# systemctl needs the manager's private socket: wait (bounded) until systemd has created it.
-for _ in $(seq 100); do in_ct test -S /run/systemd/private && break; sleep 0.2; done
-state=$(in_ct timeout 90 systemctl is-system-running --wait || true)
-echo "container booted in $(( $(date +%s) - t0 ))s: $state"
-[ "$state" = running ] || { in_ct systemctl --failed --no-pager || true; exit 1; }
+boot_root "$root" "$machine" "$work/console.log"
 
 fail() { echo "FAIL: $*"; in_ct journalctl -u classcord --no-pager -n 40 || true; exit 1; }
 checks=0
@@ -124,7 +101,7 @@ security=$(in_ct systemd-analyze security classcord.service --no-pager | tail -n
 echo "     online $security"
 
 # A chat exchange on port 12345, from the host's python in the container's network namespace.
-nsenter --target "$leader" --net -- python3 .ci/system/lib/chat_exchange.py 127.0.0.1 12345 \
+nsenter --target "$NSPAWN_LEADER" --net -- python3 .ci/system/lib/chat_exchange.py 127.0.0.1 12345 \
     chat alice motdepasse || fail "chat exchange"
 ok "chat exchange on 127.0.0.1:12345 inside the container"
 journal=$(in_ct journalctl -t classcord --no-pager -o cat)
@@ -148,7 +125,7 @@ restarts=$(show NRestarts)
 in_ct systemctl kill -s KILL classcord
 wait_active "$pid" || fail "no restart after SIGKILL"
 [ "$(show NRestarts)" -gt "$restarts" ] || fail "NRestarts did not grow"
-nsenter --target "$leader" --net -- python3 .ci/system/lib/chat_exchange.py 127.0.0.1 12345 \
+nsenter --target "$NSPAWN_LEADER" --net -- python3 .ci/system/lib/chat_exchange.py 127.0.0.1 12345 \
     login alice motdepasse || fail "account lost after SIGKILL"
 ok "SIGKILL -> restarted (NRestarts $(show NRestarts)), account still there"
 
@@ -191,7 +168,7 @@ in_ct cp /usr/share/doc/classcord/examples/classcord.socket /etc/systemd/system/
 in_ct systemctl daemon-reload
 in_ct systemctl start classcord.socket
 [ "$(show ActiveState)" = inactive ] || fail "service running before the first connection"
-nsenter --target "$leader" --net -- python3 .ci/system/lib/chat_exchange.py 127.0.0.1 12345 \
+nsenter --target "$NSPAWN_LEADER" --net -- python3 .ci/system/lib/chat_exchange.py 127.0.0.1 12345 \
     login alice motdepasse || fail "login through the activation socket"
 [ "$(show ActiveState)" = active ] || fail "not started by the socket"
 in_ct journalctl -u classcord --no-pager -o cat | grep 'socket transmis par systemd' >/dev/null ||

@@ -52,3 +52,38 @@ unmount_under() {
     awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
         while read -r mnt; do umount -l "$mnt" || true; done
 }
+
+# Boots ROOT with systemd-nspawn as PID 1 (private network), console to LOG; sets NSPAWN_PID and
+# NSPAWN_LEADER (the container's systemd) and defines `in_ct CMD...` (runs CMD inside). Waits,
+# bounded, until the system is running; returns 1 (after showing why) otherwise.
+boot_root() {
+    local root=$1 machine=$2 log=$3 t0 state
+    t0=$(date +%s)
+    systemd-nspawn -q -D "$root" -b -M "$machine" --register=no --keep-unit --private-network \
+        --console=passive > "$log" 2>&1 &
+    NSPAWN_PID=$!
+    NSPAWN_LEADER=""
+    for _ in $(seq 100); do
+        NSPAWN_LEADER=$(pgrep -P "$NSPAWN_PID" -x systemd || true)
+        [ -n "$NSPAWN_LEADER" ] && break
+        sleep 0.2
+    done
+    [ -n "$NSPAWN_LEADER" ] || { echo "container did not start"; cat "$log"; return 1; }
+    # systemctl needs the manager's private socket: wait (bounded) until systemd has created it.
+    for _ in $(seq 150); do in_ct test -S /run/systemd/private && break; sleep 0.2; done
+    state=$(in_ct timeout 90 systemctl is-system-running --wait || true)
+    echo "container booted in $(( $(date +%s) - t0 ))s: $state"
+    [ "$state" = running ] || { in_ct systemctl --failed --no-pager || true; return 1; }
+}
+
+in_ct() { nsenter --target "$NSPAWN_LEADER" --mount --uts --ipc --net --pid -- "$@"; }
+
+# Powers the booted container off (SIGTERM to nspawn, SIGKILL after 20 s), if it still runs.
+stop_root() {
+    if [ -n "${NSPAWN_PID:-}" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+        wait "$NSPAWN_PID" 2>/dev/null || true
+    fi
+}

@@ -196,11 +196,7 @@ impl Hub {
             return Ok(());
         };
         state.channels.push(channel.key.clone());
-        let account = match &state.identity {
-            Identity::User(name) => Some(name.key.clone()),
-            _ => None,
-        };
-        if let Some(account) = account {
+        if let Some(account) = state.account_key() {
             self.save_membership(account, channel.key.clone(), display.clone(), true, out);
         }
         let Some(state) = self.sessions.get(&session) else {
@@ -235,10 +231,7 @@ impl Hub {
             return Ok(());
         }
         let name = state.name().map(|name| name.display.clone());
-        let account = match &state.identity {
-            Identity::User(name) => Some(name.key.clone()),
-            _ => None,
-        };
+        let account = state.account_key();
         let display = self.channel_display(channel);
         self.remove_member(&channel.key, session);
         if let Some(account) = account {

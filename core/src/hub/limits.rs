@@ -6,7 +6,7 @@
 use alloc::format;
 
 use super::notices::NoticeTo;
-use super::{CloseReason, Effect, Event, Hub, Identity, Now, Output, SessionId};
+use super::{CloseReason, Event, Hub, Identity, Now, Output, SessionId};
 
 /// How many lines a connection may send: `burst` at once, then `per_second` on average.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,22 +102,12 @@ impl Hub {
                 });
             }
             Some(refused) if refused + 1 >= rate.burst => {
-                self.send_error(
-                    session,
-                    "Trop de messages malgré l'avertissement : connexion fermée.",
-                    out,
-                );
-                out.log(Event::RateLimited {
+                let event = Event::RateLimited {
                     session,
                     disconnected: true,
-                });
-                out.effects.push(Effect::Close {
-                    session,
-                    reason: CloseReason::RateLimit,
-                });
-                if let Some(state) = self.sessions.get_mut(&session) {
-                    state.closing = true;
-                }
+                };
+                let text = "Trop de messages malgré l'avertissement : connexion fermée.";
+                self.close_with_error(session, text, CloseReason::RateLimit, event, out);
             }
             Some(refused) => state.bucket.refused_since_warning = Some(refused + 1),
         }
@@ -147,18 +137,11 @@ impl Hub {
                 "Délai dépassé : connectez-vous (login) ou envoyez un message dans les {limit} \
                  secondes qui suivent la connexion. Connexion fermée."
             );
-            self.send_error(session, &text, out);
-            out.log(Event::TimedOut {
+            let event = Event::TimedOut {
                 session,
                 partial_line: false,
-            });
-            out.effects.push(Effect::Close {
-                session,
-                reason: CloseReason::Timeout,
-            });
-            if let Some(state) = self.sessions.get_mut(&session) {
-                state.closing = true;
-            }
+            };
+            self.close_with_error(session, &text, CloseReason::Timeout, event, out);
         }
     }
 }

@@ -138,6 +138,14 @@ struct Session {
 }
 
 impl Session {
+    /// The folded account name, for a logged-in session.
+    fn account_key(&self) -> Option<String> {
+        match &self.identity {
+            Identity::User(name) => Some(name.key.clone()),
+            _ => None,
+        }
+    }
+
     fn name(&self) -> Option<&Name> {
         match &self.identity {
             Identity::Anonymous => None,
@@ -368,35 +376,21 @@ impl Hub {
             Inbound::LineTooLong { limit } => {
                 let text =
                     format!("Ligne trop longue (maximum {limit} octets) : connexion fermée.");
-                self.send_error(session, &text, out);
-                out.log(Event::Rejected {
+                let event = Event::Rejected {
                     session,
                     reason: "line-too-long",
-                });
-                out.effects.push(Effect::Close {
-                    session,
-                    reason: CloseReason::LineTooLong,
-                });
-                if let Some(state) = self.sessions.get_mut(&session) {
-                    state.closing = true;
-                }
+                };
+                self.close_with_error(session, &text, CloseReason::LineTooLong, event, out);
             }
             Inbound::LineTimeout { secs } => {
                 let text = format!(
                     "Ligne commencée mais pas terminée depuis {secs} secondes : connexion fermée."
                 );
-                self.send_error(session, &text, out);
-                out.log(Event::TimedOut {
+                let event = Event::TimedOut {
                     session,
                     partial_line: true,
-                });
-                out.effects.push(Effect::Close {
-                    session,
-                    reason: CloseReason::Timeout,
-                });
-                if let Some(state) = self.sessions.get_mut(&session) {
-                    state.closing = true;
-                }
+                };
+                self.close_with_error(session, &text, CloseReason::Timeout, event, out);
             }
             Inbound::Request(request) => self.request(session, request, now, out),
         }
@@ -430,6 +424,24 @@ impl Hub {
 
     /// The next wire id. Half-way through the reserved block, the store is asked to reserve the
     /// next one, so ids never repeat after a restart (PROTOCOL.md §4).
+    /// Closes a session with a reason the client reads first (an error line), logging `event`.
+    /// Its later lines are ignored.
+    pub(super) fn close_with_error(
+        &mut self,
+        session: SessionId,
+        text: &str,
+        reason: CloseReason,
+        event: Event,
+        out: &mut Output,
+    ) {
+        self.send_error(session, text, out);
+        out.log(event);
+        out.effects.push(Effect::Close { session, reason });
+        if let Some(state) = self.sessions.get_mut(&session) {
+            state.closing = true;
+        }
+    }
+
     pub(super) fn take_message_id(&mut self, out: &mut Output) -> u64 {
         let id = self.next_message_id;
         self.next_message_id += 1;

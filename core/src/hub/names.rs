@@ -8,9 +8,7 @@ use alloc::vec::Vec;
 
 use super::notices::{fill, NoticeTo};
 use super::presence::status_frame;
-use super::{
-    CloseReason, Effect, Event, Hub, Identity, Name, NameGroup, Now, Output, Session, SessionId,
-};
+use super::{CloseReason, Event, Hub, Identity, Name, NameGroup, Now, Output, Session, SessionId};
 use crate::message::{fold_name, guest_name, Presence, DEFAULT_CHANNEL, REPLACED_CHAR};
 
 impl Hub {
@@ -56,17 +54,12 @@ impl Hub {
         let mut display = guest_name(requested);
         let mut key = fold_name(&display);
         if self.banned.contains(&key) {
-            state.closing = true;
             let text = fill(&self.config.notices.banned, "", "", None, "");
-            self.send_error(session, &text, out);
-            out.effects.push(Effect::Close {
-                session,
-                reason: CloseReason::Kick,
-            });
-            out.log(Event::Kicked {
+            let event = Event::Kicked {
                 session,
                 banned: true,
-            });
+            };
+            self.close_with_error(session, &text, CloseReason::Kick, event, out);
             return None;
         }
         if self.accounts.contains_key(&key) {
