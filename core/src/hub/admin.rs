@@ -58,6 +58,25 @@ pub enum AdminCommand {
         delay: String,
         reason: Option<String>,
     },
+    /// An account the operator created outside the chat (guests may no longer take its name;
+    /// private lines to it wait for its first login).
+    AccountCreated {
+        name: String,
+    },
+    /// An account the operator deleted: forgotten with its saved channels and waiting lines
+    /// (the store forgets them too). Its open sessions are not closed here (kick them first).
+    AccountDeleted {
+        name: String,
+    },
+}
+
+/// Connections by kind and channels, counted without building the `who` list (metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    pub anonymous: usize,
+    pub guests: usize,
+    pub accounts: usize,
+    pub channels: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +194,36 @@ impl Hub {
                     affected: self.announce(&text, now, out),
                 }
             }
+            AdminCommand::AccountCreated { name } => {
+                self.accounts.insert(fold_name(&name), name);
+                AdminReply::Done { affected: 0 }
+            }
+            AdminCommand::AccountDeleted { name } => {
+                let key = fold_name(&name);
+                if self.accounts.remove(&key).is_none() {
+                    return AdminReply::Refused(format!("Aucun compte « {name} »."));
+                }
+                self.memberships.remove(&key);
+                self.deferred_to.remove(&key);
+                AdminReply::Done { affected: 0 }
+            }
         }
+    }
+
+    /// Connections by kind and channels (cheap: no list is built).
+    pub fn census(&self) -> Census {
+        let mut census = Census {
+            channels: self.channels.len(),
+            ..Census::default()
+        };
+        for state in self.sessions.values() {
+            match state.identity {
+                Identity::Anonymous => census.anonymous += 1,
+                Identity::Guest(_) => census.guests += 1,
+                Identity::User(_) => census.accounts += 1,
+            }
+        }
+        census
     }
 
     /// The notice, a `kick` line, then the close, for each session. A session waiting for its

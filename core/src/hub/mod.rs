@@ -61,7 +61,9 @@ pub use waiting::MAX_LINES_WHILE_CHECKING;
 
 use crate::frame::JsonLine;
 use crate::message::{fold_name, ChannelName, Presence, Request};
-pub use admin::{AdminCommand, AdminReply, ChannelAction, ChannelInfo, SessionInfo, SessionKind};
+pub use admin::{
+    AdminCommand, AdminReply, Census, ChannelAction, ChannelInfo, SessionInfo, SessionKind,
+};
 use delivery::Routes;
 pub use limits::LineRate;
 use limits::{Admission, Bucket};

@@ -289,3 +289,62 @@ fn notice_texts_can_be_overridden_and_the_shutdown_countdown_uses_them() {
         "reload changes the welcome"
     );
 }
+
+#[test]
+fn census_counts_connections_by_kind_and_channels() {
+    let mut h = Harness::new();
+    h.user("alice");
+    h.guest("zoé");
+    h.guest("léo");
+    h.connect();
+    let alice2 = h.user("alice");
+    h.send_json(alice2, json!({"type":"join_channel","channel":"#java"}));
+    let census = h.hub.census();
+    assert_eq!(
+        (
+            census.anonymous,
+            census.guests,
+            census.accounts,
+            census.channels
+        ),
+        (1, 2, 2, 2)
+    );
+}
+
+#[test]
+fn an_account_created_by_the_operator_is_protected_and_a_deleted_one_forgotten() {
+    let mut h = Harness::new();
+    let (reply, _) = admin(
+        &mut h,
+        AdminCommand::AccountCreated {
+            name: "Prof".into(),
+        },
+    );
+    assert_eq!(reply, AdminReply::Done { affected: 0 });
+    let guest = h.connect();
+    let named = h.send_json(
+        guest,
+        json!({"type":"message","from":"prof","content":""}),
+    );
+    assert_eq!(named.first_to(guest)["to"], "prof (invité)");
+    let (deleted, _) = admin(
+        &mut h,
+        AdminCommand::AccountDeleted {
+            name: "PROF".into(),
+        },
+    );
+    assert_eq!(deleted, AdminReply::Done { affected: 0 });
+    let (again, _) = admin(
+        &mut h,
+        AdminCommand::AccountDeleted {
+            name: "prof".into(),
+        },
+    );
+    assert!(matches!(again, AdminReply::Refused(text) if text.contains("prof")));
+    let other = h.connect();
+    let named = h.send_json(
+        other,
+        json!({"type":"message","from":"prof","content":""}),
+    );
+    assert_eq!(named.first_to(other)["to"], "prof");
+}
