@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use classcord_core::frame::DEFAULT_MAX_LINE_BYTES;
-use classcord_core::hub::{HubConfig, LineRate};
+use classcord_core::hub::{ChannelMoves, HubConfig, LineRate, NoticeTexts};
 use serde::Deserialize;
 
 use crate::logging::{Facility, LogSettings, OutputChoice};
@@ -37,6 +37,42 @@ pub struct Config {
     /// Output, facilities and syslog socket (`[log]`).
     pub log: LogSettings,
     pub hub: HubConfig,
+    /// The control socket (`[admin]`).
+    pub admin: AdminConfig,
+    /// The metrics file (`[metrics]`, `--metrics-file`).
+    pub metrics: MetricsConfig,
+}
+
+/// `[admin]`: where the control socket is and who may use it besides root and the server's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `None`: `$RUNTIME_DIRECTORY/admin.sock` under systemd, else `<data dir>/admin.sock`.
+    pub socket: Option<PathBuf>,
+    /// Members of this group may use the socket (it is also given the socket file, if it exists).
+    pub group: String,
+}
+
+pub const DEFAULT_ADMIN_GROUP: &str = "classcord-admin";
+
+/// `[metrics]`: the Prometheus text file for node_exporter's textfile collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub file: Option<PathBuf>,
+    pub interval: std::time::Duration,
+}
+
+/// Where a configuration comes from: read again as it was at start by `reload` and SIGHUP (the
+/// command-line flags keep winning over the file).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    pub file: Option<PathBuf>,
+    pub overrides: Overrides,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        Config::load(self.file.as_deref(), self.overrides.clone())
+    }
 }
 
 impl Config {
@@ -75,6 +111,8 @@ pub struct Overrides {
     pub log_level: Option<String>,
     /// `--log syslog|console|auto`.
     pub log_output: Option<String>,
+    /// `--metrics-file PATH`.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// The file as written; every key optional, unknown keys refused (typos must not pass silently).
@@ -94,6 +132,41 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     security: RawSecurity,
+    #[serde(default)]
+    notices: RawNotices,
+    #[serde(default)]
+    admin: RawAdmin,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotices {
+    joined: Option<String>,
+    left: Option<String>,
+    kicked: Option<String>,
+    banned: Option<String>,
+    channel_closed: Option<String>,
+    channel_reopened: Option<String>,
+    channel_deleted: Option<String>,
+    shutdown: Option<String>,
+    shutdown_soon: Option<String>,
+    channel_moves: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    socket: Option<PathBuf>,
+    group: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    file: Option<PathBuf>,
+    interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -288,6 +361,25 @@ impl Config {
         if let Some(welcome) = raw.welcome {
             hub.welcome = welcome;
         }
+        hub.notices = notice_texts(&raw.notices)?;
+        let admin = AdminConfig {
+            socket: raw.admin.socket,
+            group: match raw.admin.group {
+                Some(group) if group.trim().is_empty() => {
+                    return Err(ConfigError::Invalid(
+                        "« admin.group » est vide (défaut : classcord-admin)".into(),
+                    ))
+                }
+                Some(group) => group.trim().to_owned(),
+                None => DEFAULT_ADMIN_GROUP.to_owned(),
+            },
+        };
+        let interval = raw.metrics.interval_secs.unwrap_or(15);
+        check_range("metrics.interval_secs", interval as usize, 1, 3600)?;
+        let metrics = MetricsConfig {
+            file: overrides.metrics_file.or(raw.metrics.file),
+            interval: std::time::Duration::from_secs(interval),
+        };
         hub.keep_history = raw.storage.keep_history.unwrap_or(true);
         let defaults = LineRate::default();
         let per_second = raw
@@ -343,8 +435,85 @@ impl Config {
             log_level,
             log,
             hub,
+            admin,
+            metrics,
         })
     }
+}
+
+/// Placeholders a notice text may hold.
+const PLACEHOLDERS: [&str; 4] = ["{nom}", "{salon}", "{raison}", "{delai}"];
+
+/// `[notices]`: each text replaces a default; an unknown `{...}` is refused (a typo would show
+/// as is to every user).
+fn notice_texts(raw: &RawNotices) -> Result<NoticeTexts, ConfigError> {
+    let mut texts = NoticeTexts::default();
+    for (key, value, slot) in [
+        ("joined", &raw.joined, &mut texts.joined),
+        ("left", &raw.left, &mut texts.left),
+        ("kicked", &raw.kicked, &mut texts.kicked),
+        ("banned", &raw.banned, &mut texts.banned),
+        (
+            "channel_closed",
+            &raw.channel_closed,
+            &mut texts.channel_closed,
+        ),
+        (
+            "channel_reopened",
+            &raw.channel_reopened,
+            &mut texts.channel_reopened,
+        ),
+        (
+            "channel_deleted",
+            &raw.channel_deleted,
+            &mut texts.channel_deleted,
+        ),
+        ("shutdown", &raw.shutdown, &mut texts.shutdown),
+        (
+            "shutdown_soon",
+            &raw.shutdown_soon,
+            &mut texts.shutdown_soon,
+        ),
+    ] {
+        let Some(text) = value else { continue };
+        if text.trim().is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "« notices.{key} » est vide (pour taire arrivées et départs : channel_moves = \"off\")"
+            )));
+        }
+        if text.chars().count() > 1000 {
+            return Err(ConfigError::Invalid(format!(
+                "« notices.{key} » dépasse 1000 caractères"
+            )));
+        }
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find('{') {
+            let tail = &rest[start..];
+            let end = tail.find('}').map_or(tail.len(), |end| end + 1);
+            let found = &tail[..end];
+            if !PLACEHOLDERS.contains(&found) {
+                return Err(ConfigError::Invalid(format!(
+                    "« notices.{key} » : « {found} » inconnu (possibles : {})",
+                    PLACEHOLDERS.join(", ")
+                )));
+            }
+            rest = &tail[end..];
+        }
+        *slot = text.clone();
+    }
+    if let Some(moves) = &raw.channel_moves {
+        texts.channel_moves = match moves.trim() {
+            "all" => ChannelMoves::All,
+            "accounts" => ChannelMoves::AccountsOnly,
+            "off" => ChannelMoves::Off,
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "« notices.channel_moves » : « {other} » inconnu (all, accounts ou off)"
+                )))
+            }
+        };
+    }
+    Ok(texts)
 }
 
 fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, ConfigError> {
@@ -729,6 +898,49 @@ mod tests {
         assert_eq!(example.max_line_bytes, default.max_line_bytes);
         assert_eq!(example.outbound_queue_bytes, default.outbound_queue_bytes);
         assert_eq!(example.db_cache_bytes, default.db_cache_bytes);
+        assert_eq!(example.admin, default.admin);
+        assert_eq!(example.metrics, default.metrics);
+    }
+
+    #[test]
+    fn notices_admin_and_metrics_can_be_set_and_are_checked() {
+        let config = from_text(
+            r#"
+            [notices]
+            joined = "{nom} arrive dans {salon}"
+            shutdown_soon = "Arrêt dans {delai}.{raison}"
+            channel_moves = "accounts"
+            [admin]
+            socket = "/run/test/admin.sock"
+            group = "profs"
+            [metrics]
+            file = "/var/lib/node/classcord.prom"
+            interval_secs = 1
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.hub.notices.joined, "{nom} arrive dans {salon}");
+        assert_eq!(config.hub.notices.channel_moves, ChannelMoves::AccountsOnly);
+        assert_eq!(config.hub.notices.left, NoticeTexts::default().left);
+        assert_eq!(config.admin.group, "profs");
+        assert_eq!(
+            config.admin.socket.as_deref(),
+            Some(Path::new("/run/test/admin.sock"))
+        );
+        assert_eq!(config.metrics.interval, std::time::Duration::from_secs(1));
+        for (text, key) in [
+            ("[notices]\njoined = \"{name} arrive\"", "notices.joined"),
+            ("[notices]\nkicked = \" \"", "notices.kicked"),
+            (
+                "[notices]\nchannel_moves = \"some\"",
+                "notices.channel_moves",
+            ),
+            ("[admin]\ngroup = \"\"", "admin.group"),
+            ("[metrics]\ninterval_secs = 0", "metrics.interval_secs"),
+        ] {
+            let error = from_text(text).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
     }
 
     #[test]
@@ -740,6 +952,7 @@ mod tests {
             data_dir: Some("b".into()),
             log_level: Some("warn".into()),
             log_output: Some("console".into()),
+            metrics_file: None,
         };
         let config = Config::from_raw(raw, overrides).unwrap();
         assert_eq!(config.listen, vec!["127.0.0.1:2".parse().unwrap()]);

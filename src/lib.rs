@@ -16,8 +16,10 @@
 //! - [`metrics`]: counters and gauges, Prometheus text for node_exporter.
 //! - [`clock`]: wall-clock and local time for the hub.
 //! - [`systemd`]: readiness, watchdog and socket activation under systemd.
+//! - [`admin`]: the local control socket and the `classcord admin` console.
 
 pub mod accounts;
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -16,7 +16,7 @@ use crate::store::StoreStats;
 pub const WRITE_EVERY: Duration = Duration::from_secs(15);
 
 /// Reasons a connection is refused at accept (label values of `connections_rejected_total`).
-pub const REJECT_REASONS: [&str; 4] = ["not-allowed", "too-many", "rate", "server-full"];
+pub const REJECT_REASONS: [&str; 5] = ["not-allowed", "too-many", "rate", "server-full", "banned"];
 /// What a rate limit counted (label values of `rate_limited_total`).
 pub const RATE_KINDS: [&str; 3] = ["message", "login", "register"];
 
@@ -24,7 +24,7 @@ pub const RATE_KINDS: [&str; 3] = ["message", "login", "register"];
 #[derive(Debug, Default)]
 pub struct Counters {
     pub connections_accepted: AtomicU64,
-    pub connections_rejected: [AtomicU64; 4],
+    pub connections_rejected: [AtomicU64; 5],
     pub lines_received: AtomicU64,
     pub messages_relayed: AtomicU64,
     pub deliveries: AtomicU64,
@@ -358,9 +358,9 @@ pub fn resident_bytes() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096)
 }
 
-/// Rewrites the metrics file every [`WRITE_EVERY`] on its own thread, until the process ends.
-/// A failed write is logged once (then again only after a success).
-pub fn spawn_writer(metrics: Arc<Metrics>, path: PathBuf) -> std::io::Result<()> {
+/// Rewrites the metrics file every `every` ([`WRITE_EVERY`] by default) on its own thread, until
+/// the process ends. A failed write is logged once (then again only after a success).
+pub fn spawn_writer(metrics: Arc<Metrics>, path: PathBuf, every: Duration) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("metrics".into())
         .spawn(move || {
@@ -377,7 +377,7 @@ pub fn spawn_writer(metrics: Arc<Metrics>, path: PathBuf) -> std::io::Result<()>
                     }
                     Err(_) => {}
                 }
-                std::thread::sleep(WRITE_EVERY);
+                std::thread::sleep(every);
             }
         })
         .map(|_| ())

@@ -1,6 +1,7 @@
 //! The `classcord` command line: one file per subcommand. Each subcommand parses its own flags
 //! (argh, French help) and returns an exit status; errors are printed here, in French, on one line.
 
+mod admin;
 mod backup;
 mod check_config;
 mod compact;
@@ -9,7 +10,7 @@ mod healthcheck;
 mod import_pickle;
 mod restore;
 mod serve;
-mod user;
+pub(crate) mod user;
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ pub struct Cli {
 #[argh(subcommand)]
 enum Command {
     Serve(serve::Serve),
+    Admin(admin::Admin),
     CheckConfig(check_config::CheckConfig),
     Export(export::Export),
     Backup(backup::Backup),
@@ -49,6 +51,7 @@ impl Cli {
         }
         match self.command {
             Some(Command::Serve(command)) => command.run(),
+            Some(Command::Admin(command)) => command.run(),
             Some(Command::CheckConfig(command)) => command.run(),
             Some(Command::Export(command)) => command.run(),
             Some(Command::Backup(command)) => command.run(),

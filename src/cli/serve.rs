@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use argh::FromArgs;
 
 use super::fail;
-use crate::config::{Config, Overrides};
+use crate::config::{ConfigSource, Overrides};
 use crate::{logging, net};
 
 /// Lance le serveur (port 12345 par défaut, données dans ./classcord-data).
@@ -29,17 +29,24 @@ pub struct Serve {
     /// console sinon)
     #[argh(option)]
     log: Option<String>,
+    /// fichier de métriques (format texte Prometheus, réécrit toutes les 15 s)
+    #[argh(option)]
+    metrics_file: Option<PathBuf>,
 }
 
 impl Serve {
     pub fn run(self) -> ExitCode {
-        let overrides = Overrides {
-            listen: self.listen,
-            data_dir: self.data,
-            log_level: self.log_level,
-            log_output: self.log,
+        let source = ConfigSource {
+            file: self.config,
+            overrides: Overrides {
+                listen: self.listen,
+                data_dir: self.data,
+                log_level: self.log_level,
+                log_output: self.log,
+                metrics_file: self.metrics_file,
+            },
         };
-        let config = match Config::load(self.config.as_deref(), overrides) {
+        let config = match source.load() {
             Ok(config) => config,
             Err(error) => return fail(&error),
         };
@@ -49,7 +56,7 @@ impl Serve {
         if let Err(error) = logging::init(&config.log, config.log_level) {
             return fail(&error);
         }
-        let result = net::serve(config);
+        let result = net::serve(config, source);
         logging::flush();
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -260,7 +260,7 @@ pub(super) fn now_unix() -> u64 {
 }
 
 /// Asks twice without echo on a terminal; otherwise reads one line from standard input.
-fn read_password(name: &str) -> Result<String, OpsError> {
+pub(crate) fn read_password(name: &str) -> Result<String, OpsError> {
     let stdin = std::io::stdin();
     let password = if stdin.is_terminal() {
         let first = prompt_hidden(&format!("Mot de passe pour « {name} » : "))?;

@@ -30,6 +30,8 @@ pub enum RejectReason {
     Rate,
     /// The server as a whole is at its connection cap (not the sender's fault).
     ServerFull,
+    /// The address is banned by the operator (`classcord admin ban`).
+    Banned,
 }
 
 /// What a rate limit was counting.
@@ -212,6 +214,7 @@ impl RejectReason {
             RejectReason::TooMany => "too-many",
             RejectReason::Rate => "rate",
             RejectReason::ServerFull => "server-full",
+            RejectReason::Banned => "banned",
         }
     }
 }

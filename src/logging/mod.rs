@@ -112,15 +112,28 @@ fn drop_report(prefix: &str, dropped: Dropped) -> String {
     )
 }
 
+/// The level in force (`[log] level`; `reload` may change it while the server runs).
+static LEVEL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn level_index(level: LevelFilter) -> usize {
+    level as usize
+}
+
+/// Changes the log level while the server runs (`classcord admin reload`, SIGHUP).
+pub fn set_level(level: LevelFilter) {
+    LEVEL.store(level_index(level), std::sync::atomic::Ordering::Relaxed);
+    log::set_max_level(level);
+}
+
 struct QueueLogger {
-    level: LevelFilter,
     output: ActiveOutput,
     queue: Arc<LineQueue>,
 }
 
 impl Log for QueueLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= self.level && metadata.target().starts_with("classcord")
+        let level = LEVEL.load(std::sync::atomic::Ordering::Relaxed);
+        (metadata.level() as usize) <= level && metadata.target().starts_with("classcord")
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -224,14 +237,13 @@ pub fn init(settings: &LogSettings, level: LevelFilter) -> Result<ActiveOutput, 
     }
     let queue = Arc::new(LineQueue::new(NORMAL_LANE, SECURITY_LANE));
     let logger = QueueLogger {
-        level,
         output,
         queue: queue.clone(),
     };
     if log::set_boxed_logger(Box::new(logger)).is_err() {
         return Ok(output);
     }
-    log::set_max_level(level);
+    set_level(level);
     std::thread::Builder::new()
         .name("log".into())
         .spawn(move || run_writer(&queue, sink))

@@ -51,6 +51,7 @@ pub struct AcceptContext {
     pub partial_line_timeout: Option<Duration>,
     /// Allowlist and per-address caps, checked before the connection reaches the hub.
     pub access: Arc<AccessGuard>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Accepts until `stop` closes.
@@ -109,10 +110,11 @@ fn start_connection(
         Ok(admitted) => admitted,
         Err(refusal) => {
             let note = context.access.note_refusal(peer.ip(), now);
-            refuse(stream, peer, refusal, note);
+            refuse(stream, peer, refusal, note, &context.metrics);
             return false;
         }
     };
+    crate::metrics::add(&context.metrics.counters.connections_accepted, 1);
     let _ = stream.set_nodelay(true);
     let stream: Arc<Async<std::net::TcpStream>> = stream.into();
     let session = SessionId(context.next_session.fetch_add(1, Ordering::Relaxed));
@@ -149,13 +151,24 @@ fn start_connection(
 
 /// Refuses a connection cleanly: one French error line if the socket takes it at once, then the
 /// close. Logged as a security event with the bare address.
-fn refuse(stream: async_net::TcpStream, peer: SocketAddr, refusal: Refusal, note: RefusalNote) {
+fn refuse(
+    stream: async_net::TcpStream,
+    peer: SocketAddr,
+    refusal: Refusal,
+    note: RefusalNote,
+    metrics: &crate::metrics::Metrics,
+) {
     let reason = match refusal {
         Refusal::NotAllowed => RejectReason::NotAllowed,
         Refusal::TooMany => RejectReason::TooMany,
         Refusal::Rate => RejectReason::Rate,
         Refusal::ServerFull => RejectReason::ServerFull,
+        Refusal::Banned => RejectReason::Banned,
     };
+    metrics.rejected(reason.as_str());
+    if refusal == Refusal::Banned {
+        crate::metrics::add(&metrics.counters.bans_enforced, 1);
+    }
     match note {
         RefusalNote::Log => audit(&SecurityEvent::ConnRejected {
             ip: peer.ip(),

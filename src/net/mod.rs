@@ -27,7 +27,10 @@ use nix::sys::signal::{SigSet, Signal};
 use smol::{channel, Executor, Timer};
 
 use crate::accounts::Accounts;
-use crate::config::Config;
+use crate::admin::dispatch::AdminContext;
+use crate::admin::server::{AdminSocket, SocketError};
+use crate::config::{Config, ConfigSource};
+use crate::metrics::Metrics;
 use crate::security::{AccessGuard, AccessSettings};
 use crate::store::{PasswordError, PasswordHasher, Store, StoreError, StoreSettings, StoreThread};
 use hub_task::{HubCommand, HubTask, Services};
@@ -56,6 +59,7 @@ pub enum ServeError {
     },
     NoListener,
     Activation(crate::systemd::ActivationError),
+    Admin(SocketError),
     Signals(nix::Error),
     Thread(std::io::Error),
 }
@@ -76,6 +80,7 @@ impl fmt::Display for ServeError {
             ),
             ServeError::NoListener => f.write_str("aucune adresse d'écoute disponible"),
             ServeError::Activation(error) => error.fmt(f),
+            ServeError::Admin(error) => error.fmt(f),
             ServeError::Signals(error) => write!(f, "gestion des signaux impossible : {error}"),
             ServeError::Thread(error) => write!(f, "impossible de démarrer un thread : {error}"),
         }
@@ -85,7 +90,8 @@ impl fmt::Display for ServeError {
 impl std::error::Error for ServeError {}
 
 /// Runs the server until SIGINT or SIGTERM; returns once everything is flushed and closed.
-pub fn serve(config: Config) -> Result<(), ServeError> {
+/// `source` is where `reload` (and SIGHUP) read the configuration again.
+pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -100,7 +106,8 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         path: db_path.clone(),
         source,
     })?;
-    let hub = Hub::new(config.hub.clone(), restored.clone());
+    let mut hub = Hub::new(config.hub.clone(), restored.clone());
+    let bans = startup_bans(&store, &mut hub);
     // Ids handed out from now on are reserved before the first one is used (never reused).
     store
         .reserve_ids(hub.reserved_ids_until())
@@ -112,6 +119,9 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
 
     raise_fd_limit();
     tune_allocator();
+    // The control socket first: once the chat port answers, so does the console.
+    let admin_socket = AdminSocket::bind(&crate::admin::socket_path(&config), &config.admin.group)
+        .map_err(ServeError::Admin)?;
     let listeners = bind_all(&config)?;
     crate::systemd::notify_ready(&listeners);
     log::info!(
@@ -140,16 +150,32 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         let _ = loaded_to_hub.send_blocking(HubCommand::Loaded(loaded));
     })
     .map_err(ServeError::Thread)?;
+    let metrics = Metrics::new();
+    metrics.attach_store(store_thread.handle().stats.clone(), db_path.clone());
+    let admin = Arc::new(AdminContext::new(
+        hub_tx.clone(),
+        store_thread.handle(),
+        hasher.clone(),
+        executor.clone(),
+        source,
+        config.clone(),
+        admin_socket.path().to_owned(),
+    ));
     let accounts = Accounts::new(store_thread.handle(), hasher, config.max_concurrent_hashes)
         .map_err(ServeError::Thread)?;
     let (stop_tx, stop_rx) = channel::bounded::<()>(1);
     let (alive_tx, alive_rx) = channel::bounded::<()>(1);
 
     let signal_hub = hub_tx.clone();
+    let signal_admin = admin.clone();
     std::thread::Builder::new()
         .name("signals".into())
-        .spawn(move || wait_for_signals(signals, signal_hub))
+        .spawn(move || wait_for_signals(signals, signal_hub, signal_admin))
         .map_err(ServeError::Thread)?;
+    if let Some(path) = config.metrics.file.clone() {
+        crate::metrics::spawn_writer(metrics.clone(), path, config.metrics.interval)
+            .map_err(ServeError::Thread)?;
+    }
 
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -169,13 +195,16 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         workers.push(worker);
     }
 
+    let access = AccessGuard::new(access_settings(&config));
+    access.set_banned(bans.networks(crate::admin::bans::now_unix(), std::time::Instant::now()));
     let context = Arc::new(AcceptContext {
         executor: executor.clone(),
         hub: hub_tx.clone(),
         next_session: AtomicU64::new(1),
         max_line_bytes: config.max_line_bytes,
         partial_line_timeout: config.security.partial_line_timeout,
-        access: AccessGuard::new(access_settings(&config)),
+        access: access.clone(),
+        metrics: metrics.clone(),
     });
 
     smol::block_on(executor.run(async {
@@ -195,6 +224,9 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
                 ))
                 .detach();
         }
+        executor
+            .spawn(admin_socket.serve(admin, stop_rx.clone()))
+            .detach();
         let ticker = hub_tx.clone();
         executor
             .spawn(async move {
@@ -213,6 +245,7 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
             commands: hub_tx.clone(),
             writers_alive: alive_tx,
             outbound_limit: config.outbound_queue_bytes,
+            admin: hub_task::admin::AdminState::new(access, bans, metrics.clone()),
         };
         let hub_task = HubTask::new(hub, services, executor.clone());
         drop(hub_tx);
@@ -240,17 +273,51 @@ pub fn serve(config: Config) -> Result<(), ServeError> {
         let _ = worker.join();
     }
     store_thread.stop();
+    // The last numbers (the writer thread may be asleep); the socket file goes with the server.
+    if let Some(path) = &config.metrics.file {
+        let _ = metrics.write_file(path);
+    }
+    let _ = std::fs::remove_file(crate::admin::socket_path(&config));
     log::info!("[ARRET] messages enregistrés, base de données fermée, arrêt terminé");
     Ok(())
 }
 
-/// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts afterwards; one
-/// dedicated thread then takes them with `sigwait`. Call it before starting any thread (the log
+/// The stored bans (expired ones deleted), given to the hub (names) before it serves.
+fn startup_bans(store: &Store, hub: &mut Hub) -> crate::admin::bans::BanList {
+    let stored = store.bans().unwrap_or_else(|error| {
+        log::error!("[DEMARRAGE] bannissements illisibles : {error}");
+        Vec::new()
+    });
+    let (bans, expired) = crate::admin::bans::BanList::new(stored, crate::admin::bans::now_unix());
+    if !expired.is_empty() {
+        let keys: Vec<String> = expired.iter().map(|ban| ban.key()).collect();
+        let _ = store.remove_bans(&keys);
+    }
+    if !bans.all().is_empty() {
+        log::info!(
+            "[DEMARRAGE] {} bannissement(s) en vigueur",
+            bans.all().len()
+        );
+    }
+    let names = classcord_core::hub::AdminCommand::SetBannedNames {
+        names: bans.names(),
+    };
+    hub.admin(
+        names,
+        &crate::clock::now(),
+        &mut classcord_core::hub::Output::new(),
+    );
+    bans
+}
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and every thread it starts
+/// afterwards; one dedicated thread then takes them with `sigwait`. Call it before starting any thread (the log
 /// writer included), or a thread with the default action could be picked and kill the process.
 pub fn block_shutdown_signals() -> Result<SigSet, ServeError> {
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGINT);
     signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGHUP);
     signals.thread_block().map_err(ServeError::Signals)?;
     Ok(signals)
 }
@@ -287,7 +354,7 @@ const RESERVED_FDS: usize = 64;
 
 /// The allowlist and caps; the total is below the descriptor limit, so a full server refuses
 /// cleanly instead of failing `accept`.
-fn access_settings(config: &Config) -> AccessSettings {
+pub(crate) fn access_settings(config: &Config) -> AccessSettings {
     use nix::sys::resource::{getrlimit, Resource};
     let limit = getrlimit(Resource::RLIMIT_NOFILE)
         .map_or(1024, |(soft, _)| {
@@ -377,11 +444,19 @@ fn ipv6_missing(error: &std::io::Error) -> bool {
     )
 }
 
-/// First signal: graceful shutdown. Second signal: immediate exit.
-fn wait_for_signals(signals: SigSet, hub: channel::Sender<HubCommand>) {
+/// SIGHUP: the configuration read again (`reload`). First SIGINT/SIGTERM: graceful shutdown;
+/// second: immediate exit.
+fn wait_for_signals(signals: SigSet, hub: channel::Sender<HubCommand>, admin: Arc<AdminContext>) {
     let mut received = 0;
     loop {
         let Ok(signal) = signals.wait() else { continue };
+        if signal == Signal::SIGHUP {
+            log::info!("[ADMIN] signal SIGHUP reçu : relecture de la configuration");
+            if let Err(error) = smol::block_on(crate::admin::reload::reload(&admin)) {
+                log::warn!("[ADMIN] relecture : {error}");
+            }
+            continue;
+        }
         received += 1;
         if received == 1 {
             log::info!(

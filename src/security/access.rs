@@ -1,7 +1,8 @@
-//! Who may connect: the allowlist, a cap on the connections one address holds open, a rate of
-//! new connections per address (token bucket), and a total cap below the file-descriptor limit
-//! (refused cleanly rather than failing `accept`). One lock, taken once per accepted connection
-//! and once when it ends: never on the chat path.
+//! Who may connect: the operator's address bans, the allowlist, a cap on the connections one
+//! address holds open, a rate of new connections per address (token bucket), and a total cap
+//! below the file-descriptor limit (refused cleanly rather than failing `accept`). One lock, taken
+//! once per accepted connection and once when it ends: never on the chat path. The settings and
+//! the bans can be replaced while the server runs (`reload`, `ban`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,6 +30,15 @@ pub enum Refusal {
     TooMany,
     Rate,
     ServerFull,
+    /// Banned by the operator.
+    Banned,
+}
+
+/// An address or network the operator banned, until `until` (`None`: until unbanned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BannedNet {
+    pub net: Cidr,
+    pub until: Option<Instant>,
 }
 
 impl Refusal {
@@ -51,6 +61,10 @@ impl Refusal {
                 "Connexion refusée : le serveur a atteint son nombre maximal de connexions. \
                  Réessayez plus tard."
             }
+            Refusal::Banned => {
+                "Connexion refusée : votre adresse a été bannie de ce serveur par \
+                 l'administrateur."
+            }
         }
     }
 }
@@ -63,8 +77,10 @@ struct PerAddress {
     updated: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
+    settings: AccessSettings,
+    banned: Vec<BannedNet>,
     per_address: HashMap<IpAddr, PerAddress>,
     total: usize,
     /// Refusals logged per address in the current minute (a flood of refused connections must
@@ -95,7 +111,6 @@ pub enum RefusalNote {
 /// Shared by the accept loops; see the module doc.
 #[derive(Debug)]
 pub struct AccessGuard {
-    settings: AccessSettings,
     state: Mutex<State>,
 }
 
@@ -122,8 +137,13 @@ const SWEEP_ABOVE: usize = 4096;
 impl AccessGuard {
     pub fn new(settings: AccessSettings) -> Arc<AccessGuard> {
         Arc::new(AccessGuard {
-            settings,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                settings,
+                banned: Vec::new(),
+                per_address: HashMap::new(),
+                total: 0,
+                refusals: HashMap::new(),
+            }),
         })
     }
 
@@ -137,16 +157,20 @@ impl AccessGuard {
     /// Lets a connection from `ip` in, or says why not.
     pub fn admit(self: &Arc<Self>, ip: IpAddr, now: Instant) -> Result<Admitted, Refusal> {
         let ip = ip.to_canonical();
-        if !self.settings.allow.iter().any(|net| net.contains(ip)) {
+        let mut state = self.lock();
+        let banned = |ban: &BannedNet| ban.net.contains(ip) && ban.until.is_none_or(|t| now < t);
+        if state.banned.iter().any(banned) {
+            return Err(Refusal::Banned);
+        }
+        if !state.settings.allow.iter().any(|net| net.contains(ip)) {
             return Err(Refusal::NotAllowed);
         }
-        let settings = &self.settings;
-        let mut state = self.lock();
+        let settings = state.settings.clone_limits();
         if state.total >= settings.max_total {
             return Err(Refusal::ServerFull);
         }
         if state.per_address.len() > SWEEP_ABOVE {
-            sweep(&mut state, settings, now);
+            sweep(&mut state, &settings, now);
         }
         let capacity = u64::from(settings.new_burst) * 1000;
         let entry = state.per_address.entry(ip).or_insert(PerAddress {
@@ -158,7 +182,7 @@ impl AccessGuard {
             return Err(Refusal::TooMany);
         }
         if settings.new_per_minute > 0 {
-            refill(entry, settings, now);
+            refill(entry, &settings, now);
             if entry.tokens < 1000 {
                 return Err(Refusal::Rate);
             }
@@ -210,6 +234,26 @@ impl AccessGuard {
     /// Connections open now (for reports).
     pub fn open(&self) -> usize {
         self.lock().total
+    }
+
+    /// New settings (reload); connections already open stay.
+    pub fn set_settings(&self, settings: AccessSettings) {
+        self.lock().settings = settings;
+    }
+
+    /// The address bans in force from now on (replaces the list).
+    pub fn set_banned(&self, banned: Vec<BannedNet>) {
+        self.lock().banned = banned;
+    }
+}
+
+impl AccessSettings {
+    /// The numeric limits, without the allowlist (what admitting one connection needs).
+    fn clone_limits(&self) -> AccessSettings {
+        AccessSettings {
+            allow: Vec::new(),
+            ..*self
+        }
     }
 }
 
@@ -329,5 +373,41 @@ mod tests {
             Refusal::ServerFull
         );
         assert_eq!(held.len(), 10);
+    }
+
+    #[test]
+    fn banned_networks_are_refused_until_they_expire_and_settings_can_change() {
+        let guard = AccessGuard::new(settings());
+        let now = Instant::now();
+        guard.set_banned(vec![
+            BannedNet {
+                net: Cidr::parse("10.0.0.0/24").unwrap(),
+                until: None,
+            },
+            BannedNet {
+                net: Cidr::parse("10.0.1.5").unwrap(),
+                until: Some(now + Duration::from_secs(60)),
+            },
+        ]);
+        assert_eq!(
+            guard.admit(ip("10.0.0.7"), now).unwrap_err(),
+            Refusal::Banned
+        );
+        assert_eq!(
+            guard.admit(ip("::ffff:10.0.1.5"), now).unwrap_err(),
+            Refusal::Banned
+        );
+        assert!(guard.admit(ip("10.0.2.1"), now).is_ok());
+        assert!(guard
+            .admit(ip("10.0.1.5"), now + Duration::from_secs(61))
+            .is_ok());
+        let mut narrow = settings();
+        narrow.allow = vec![Cidr::parse("192.168.1.0/24").unwrap()];
+        guard.set_settings(narrow);
+        assert_eq!(
+            guard.admit(ip("10.0.2.1"), now).unwrap_err(),
+            Refusal::NotAllowed
+        );
+        assert!(guard.admit(ip("192.168.1.9"), now).is_ok());
     }
 }

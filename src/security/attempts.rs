@@ -134,6 +134,11 @@ impl AttemptGuard {
         }
     }
 
+    /// New limits (reload); the counts so far are kept.
+    pub fn set_settings(&mut self, settings: AttemptSettings) {
+        self.settings = settings;
+    }
+
     fn address(&mut self, ip: IpAddr, now: Instant) -> &mut Address {
         if self.addresses.len() > SWEEP_ABOVE {
             let settings = &self.settings;

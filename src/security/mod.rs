@@ -9,6 +9,6 @@ pub mod access;
 pub mod attempts;
 pub mod cidr;
 
-pub use access::{AccessGuard, AccessSettings, Admitted, Refusal, RefusalNote};
+pub use access::{AccessGuard, AccessSettings, Admitted, BannedNet, Refusal, RefusalNote};
 pub use attempts::{AttemptGuard, AttemptSettings, Verdict};
 pub use cidr::Cidr;

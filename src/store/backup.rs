@@ -16,16 +16,23 @@ use redb::{Database, Durability, Key, ReadTransaction, TableDefinition, TableErr
 use super::access::{check_schema, table_counts, OpsError, Reader, OPS_CACHE_BYTES};
 use super::schema::USERS;
 use super::schema::{
-    CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED, MEMBERSHIPS,
-    MESSAGES, META,
+    BANS, CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED,
+    MEMBERSHIPS, MESSAGES, META,
 };
-use super::StoreError;
+use super::{Store, StoreError};
+
+impl Store {
+    /// A consistent snapshot of everything committed so far (backups through the server).
+    pub fn snapshot(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(redb::ReadableDatabase::begin_read(&self.db)?)
+    }
+}
 
 /// Rows per write transaction of the copy (bounds the memory a large table needs).
 const CHUNK: usize = 20_000;
 
 /// Every table the copy knows.
-pub(super) const KNOWN_TABLES: [&str; 9] = [
+pub(super) const KNOWN_TABLES: [&str; 10] = [
     "meta",
     "users",
     "messages",
@@ -35,6 +42,7 @@ pub(super) const KNOWN_TABLES: [&str; 9] = [
     "memberships",
     "closed_channels",
     "created_channels",
+    "bans",
 ];
 
 /// What a verified backup file holds.
@@ -70,25 +78,86 @@ pub fn backup(reader: &Reader, source: &Path, dest: &Path) -> Result<Verified, O
             dest.display()
         )));
     }
+    let (temp, file) = create_temp(dest)?;
+    let copied = write_copy(&txn, source, &temp, file).map(|()| Copied {
+        schema_version,
+        counts: expected,
+    });
+    match copied {
+        Ok(copied) => finish(&temp, dest, &copied),
+        Err(error) => {
+            let _ = fs::remove_file(&temp);
+            Err(error)
+        }
+    }
+}
+
+/// What a snapshot copy holds, as counted in the source (the copy must hold the same).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Copied {
+    pub schema_version: u64,
+    pub counts: Vec<(String, u64)>,
+}
+
+/// The server's side of a backup asked through the control socket: its own snapshot `txn`,
+/// copied into `file`, which the operator's command created (so the copy belongs to the
+/// operator, wherever the server may or may not write) and then checks with [`finish`].
+pub fn copy_into(txn: &ReadTransaction, source: &Path, file: fs::File) -> Result<Copied, OpsError> {
+    let schema_version = check_schema(source, txn)?;
+    let counts = table_counts(txn).map_err(|e| OpsError::store(source, e))?;
+    if let Some((unknown, _)) = counts
+        .iter()
+        .find(|(name, _)| !KNOWN_TABLES.contains(&name.as_str()))
+    {
+        return Err(OpsError::Invalid(format!(
+            "la base {} contient une table que cette version ne sait pas copier (« {unknown} »)",
+            source.display()
+        )));
+    }
+    write_copy(txn, source, Path::new("(fichier de sauvegarde)"), file)?;
+    Ok(Copied {
+        schema_version,
+        counts,
+    })
+}
+
+/// A new empty owner-only file beside `dest` for the copy (same file system: the final rename
+/// is atomic).
+pub fn create_temp(dest: &Path) -> Result<(PathBuf, fs::File), OpsError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let temp = temp_path(dest);
-    let result = write_copy(&txn, source, &temp).and_then(|()| {
-        let verified = verify(&temp)?;
-        if verified.counts != expected || verified.schema_version != schema_version {
+    // The copy holds password hashes and private messages: owner-only from the start.
+    let _ = fs::remove_file(&temp);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(|e| OpsError::io("impossible de créer", &temp, e))?;
+    Ok((temp, file))
+}
+
+/// Verifies the copy in `temp` against what was copied, then renames it to `dest`; the
+/// temporary file is removed on failure.
+pub fn finish(temp: &Path, dest: &Path, copied: &Copied) -> Result<Verified, OpsError> {
+    let result = verify(temp).and_then(|verified| {
+        if verified.counts != copied.counts || verified.schema_version != copied.schema_version {
             return Err(OpsError::Invalid(format!(
                 "la copie {} ne correspond pas à la base (lignes par table : {:?} au lieu de \
                  {:?}) : sauvegarde abandonnée",
                 temp.display(),
                 verified.counts,
-                expected
+                copied.counts
             )));
         }
-        fs::rename(&temp, dest)
+        fs::rename(temp, dest)
             .map_err(|e| OpsError::io("impossible de renommer la copie en", dest, e))?;
         sync_parent(dest);
         Ok(verified)
     });
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        let _ = fs::remove_file(temp);
     }
     result
 }
@@ -111,19 +180,17 @@ fn temp_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-fn write_copy(txn: &ReadTransaction, source: &Path, temp: &Path) -> Result<(), OpsError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    // The copy holds password hashes and private messages: owner-only from the start.
-    let _ = fs::remove_file(temp);
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(temp)
-        .map_err(|e| OpsError::io("impossible de créer", temp, e))?;
+/// Copies the snapshot into `file` (new and empty; `temp` names it in messages).
+fn write_copy(
+    txn: &ReadTransaction,
+    source: &Path,
+    temp: &Path,
+    file: fs::File,
+) -> Result<(), OpsError> {
+    let backend = redb::backends::FileBackend::new(file).map_err(|e| OpsError::store(temp, e))?;
     let db = redb::Builder::new()
         .set_cache_size(OPS_CACHE_BYTES)
-        .create(temp)
+        .create_with_backend(backend)
         .map_err(|e| OpsError::store(temp, e))?;
     copy_all(txn, &db).map_err(|e| match e {
         Copy::Source(e) => OpsError::store(source, e),
@@ -149,6 +216,7 @@ fn copy_all(txn: &ReadTransaction, db: &Database) -> Result<(), Copy> {
     copy(txn, db, MEMBERSHIPS)?;
     copy(txn, db, CLOSED_CHANNELS)?;
     copy(txn, db, CREATED_CHANNELS)?;
+    copy(txn, db, BANS)?;
     // The chunks were committed without fsync; this commit makes all of them durable.
     let dest = |e: StoreError| Copy::Dest(e);
     let last = db.begin_write().map_err(|e| dest(e.into()))?;
@@ -382,5 +450,28 @@ mod tests {
                 "backup does not copy {name}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+
+    fn send<T: Send>(_: &T) {}
+
+    #[test]
+    fn a_snapshot_copied_into_an_open_file_verifies_and_renames() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("db.redb");
+        let store = Store::open(&source, 1 << 20).expect("open");
+        let txn = store.snapshot().expect("snapshot");
+        send(&txn);
+        let dest = dir.path().join("copy.redb");
+        let (temp, file) = create_temp(&dest).expect("temp");
+        let copied = copy_into(&txn, &source, file).expect("copy");
+        let verified = finish(&temp, &dest, &copied).expect("finish");
+        assert_eq!(verified.counts, copied.counts);
+        assert!(dest.exists() && !temp.exists());
+        assert!(copied.counts.iter().any(|(name, _)| name == "bans"));
     }
 }

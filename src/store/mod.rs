@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod backup;
+pub mod bans;
 pub mod chat;
 pub mod export;
 pub mod import;

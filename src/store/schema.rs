@@ -12,6 +12,7 @@
 //! | `memberships` | (account key, channel key) -> channel name | channels rejoined at login |
 //! | `closed_channels` | channel key -> channel name | channels an administrator closed |
 //! | `created_channels` | channel key -> channel name | channels an administrator created (kept when empty) |
+//! | `bans` | `name:<key>` or `ip:<network>` -> JSON record | bans set by the operator (see `bans.rs`) |
 
 use redb::{Durability, ReadableTable, TableDefinition};
 
@@ -39,6 +40,7 @@ pub(super) const CLOSED_CHANNELS: TableDefinition<&str, &str> =
     TableDefinition::new("closed_channels");
 pub(super) const CREATED_CHANNELS: TableDefinition<&str, &str> =
     TableDefinition::new("created_channels");
+pub(super) const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
 
 impl Store {
     /// Checks the schema version, migrates an older file in place (one transaction: all or
@@ -82,6 +84,7 @@ impl Store {
         txn.open_table(MEMBERSHIPS)?;
         txn.open_table(CLOSED_CHANNELS)?;
         txn.open_table(CREATED_CHANNELS)?;
+        txn.open_table(BANS)?;
         txn.open_table(META)?
             .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
         txn.commit()?;

@@ -76,6 +76,10 @@ pub enum Loaded {
 
 type Reply<T> = smol::channel::Sender<Result<T, Unavailable>>;
 
+/// Operator work run on the store thread once the pending batch is committed (`None`: the
+/// database cannot be opened right now).
+type Job = Box<dyn FnOnce(Option<&Store>) + Send>;
+
 enum Command {
     Hub(StoreRequest),
     /// The writes and loads of one hub batch, in order (one hand-off, one wake-up).
@@ -90,6 +94,7 @@ enum Command {
         created_unix: u64,
         reply: Reply<bool>,
     },
+    Run(Job),
     Stop,
 }
 
@@ -156,6 +161,20 @@ impl StoreHandle {
             reply,
         };
         self.request(command, answer).await
+    }
+
+    /// Runs `work` on the store thread, after everything queued before it is committed (the
+    /// console's bans, accounts and backups); `Unavailable` if the queue is full or the database
+    /// cannot be opened.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<Result<T, StoreError>, Unavailable> {
+        let (reply, answer) = smol::channel::bounded(1);
+        let job: Job = Box::new(move |store| {
+            let _ = reply.try_send(store.map(work).ok_or(Unavailable));
+        });
+        self.request(Command::Run(job), answer).await
     }
 
     async fn request<T>(
@@ -359,6 +378,13 @@ impl Writer {
                     created_unix,
                 };
                 let _ = reply.try_send(self.register(user));
+            }
+            Command::Run(job) => {
+                if self.broken.is_some() {
+                    self.try_reopen();
+                }
+                self.flush();
+                job(self.store.as_ref().filter(|_| self.broken.is_none()));
             }
             Command::Stop => {}
         }

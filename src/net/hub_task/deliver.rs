@@ -18,11 +18,13 @@ impl HubTask {
     pub(super) fn deliver(&mut self, output: &mut Output) {
         let limit = self.outbound_limit;
         let now = Instant::now();
+        let mut delivered = 0u64;
         for (frame, recipients) in output.deliveries() {
             for &session in recipients {
                 let Some(peer) = self.peers.get_mut(&session) else {
                     continue;
                 };
+                delivered += 1;
                 match peer.outbox.push(frame, limit) {
                     Push::Queued | Push::Closed => {}
                     Push::Backlogged { depth } => self.flood.queued(session, depth, now),
@@ -39,6 +41,7 @@ impl HubTask {
                         );
                     }
                     Push::Overflowed => {
+                        crate::metrics::add(&self.metrics.counters.slow_clients, 1);
                         audit(&SecurityEvent::SlowClient {
                             ip: peer.ip(),
                             limit,
@@ -49,6 +52,9 @@ impl HubTask {
                     }
                 }
             }
+        }
+        if delivered > 0 {
+            crate::metrics::add(&self.metrics.counters.deliveries, delivered);
         }
         for effect in output.effects.drain(..) {
             self.perform(effect);

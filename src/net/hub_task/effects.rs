@@ -99,6 +99,9 @@ impl HubTask {
         } else {
             RateKind::Register
         };
+        if !matches!(verdict, Verdict::Go) {
+            self.metrics.rate_limited(kind.as_str());
+        }
         let limited = |action| SecurityEvent::RateLimit {
             ip,
             kind,

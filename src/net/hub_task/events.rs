@@ -8,6 +8,7 @@ use classcord_core::hub::{Event, SessionId};
 use super::HubTask;
 use super::Peer;
 use crate::logging::{audit, RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase};
+use crate::metrics::add;
 
 impl HubTask {
     pub(super) fn log_event(&mut self, event: Event) {
@@ -18,11 +19,13 @@ impl HubTask {
                 self.set_name(session, name);
             }
             Event::LoggedIn { session, name } => {
+                add(&self.metrics.counters.logins, 1);
                 let ip = self.ip(session);
                 log::info!("[LOGIN] {} depuis {ip} (#{})", Shown(&name), session.0);
                 self.set_name(session, name);
             }
             Event::LoginFailed { session, username } => {
+                add(&self.metrics.counters.auth_failures, 1);
                 if let Some(ip) = self.peer_ip(session) {
                     audit(&SecurityEvent::AuthFail {
                         ip,
@@ -31,6 +34,7 @@ impl HubTask {
                 }
             }
             Event::Registered { session, name } => {
+                add(&self.metrics.counters.registrations, 1);
                 log::info!(
                     "[INSCRIPTION] {} depuis {} (#{})",
                     Shown(&name),
@@ -56,6 +60,7 @@ impl HubTask {
                 recipients,
                 frame,
             } => {
+                add(&self.metrics.counters.messages_relayed, 1);
                 log::info!(
                     "[MSG] {} -> {} ({length} octets, {recipients} destinataire(s)) (#{})",
                     Shown(&from),
@@ -83,6 +88,7 @@ impl HubTask {
                 session,
                 disconnected,
             } => {
+                self.metrics.rate_limited("message");
                 if let Some(ip) = self.peer_ip(session) {
                     audit(&SecurityEvent::RateLimit {
                         ip,
@@ -101,6 +107,7 @@ impl HubTask {
                 session,
                 partial_line,
             } => {
+                add(&self.metrics.counters.timeouts, 1);
                 if let Some(ip) = self.peer_ip(session) {
                     let phase = if partial_line {
                         TimeoutPhase::PartialLine
@@ -115,6 +122,15 @@ impl HubTask {
                 }
             }
             Event::Kicked { session, banned } => {
+                if banned {
+                    add(&self.metrics.counters.bans_enforced, 1);
+                    if let Some(peer) = self.peers.get(&session) {
+                        let name = peer.name.as_deref();
+                        crate::admin::audit::banned(peer.ip(), session.0, name);
+                    }
+                } else {
+                    add(&self.metrics.counters.kicks, 1);
+                }
                 let what = if banned { "banni" } else { "exclu" };
                 log::warn!(
                     "[ADMIN] {} (#{}) {what} par l'administrateur",
@@ -126,6 +142,7 @@ impl HubTask {
                 log::info!("[ADMIN] salon {} supprimé", Shown(&channel));
             }
             Event::Rejected { session, reason } => {
+                self.metrics.protocol_error(reason);
                 if let Some(ip) = self.peer_ip(session) {
                     let conn = session.0;
                     audit(&SecurityEvent::ProtocolError { ip, reason, conn });

@@ -50,6 +50,7 @@ impl HubTask {
             return;
         };
         if self.flood.after_lines(sender, &peer.connection.gate) {
+            crate::metrics::add(&self.metrics.counters.flood_pauses, 1);
             audit(&SecurityEvent::Flood {
                 ip: peer.ip(),
                 action: FloodAction::Paused,

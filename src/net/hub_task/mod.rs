@@ -7,8 +7,10 @@
 //! - `deliver.rs`: frames into outboxes, outboxes onto sockets;
 //! - `effects.rs`: the store, password checks (after the attempt limits), closes;
 //! - `events.rs`: log lines and security events;
-//! - `floods.rs`: back-pressure (pausing a flooding sender).
+//! - `floods.rs`: back-pressure (pausing a flooding sender);
+//! - `admin.rs`: the console's requests (who, kick, bans...), gauges and ban expiry.
 
+pub mod admin;
 mod deliver;
 mod effects;
 mod events;
@@ -30,6 +32,7 @@ use super::writer::Stream;
 use crate::accounts::Accounts;
 use crate::clock;
 use crate::logging::{audit, bare_ip, SecurityEvent, Shown};
+use crate::metrics::{self, Metrics};
 use crate::security::{AttemptGuard, AttemptSettings};
 use crate::store::{Loaded, StoreHandle};
 use std::sync::atomic::AtomicBool;
@@ -88,6 +91,11 @@ pub enum HubCommand {
     Tick,
     /// Look at deep queues again while senders are paused (every [`RECHECK_EVERY`]).
     Recheck,
+    /// A console request (`crate::admin`); the answer goes to `reply`.
+    Admin {
+        ask: admin::AdminAsk,
+        reply: Sender<admin::AdminResult>,
+    },
     Shutdown,
 }
 
@@ -152,6 +160,9 @@ pub struct HubTask {
     churned: bool,
     /// systemd's watchdog, fed from this loop so a wedged hub gets the service restarted.
     watchdog: crate::systemd::Watchdog,
+    metrics: Arc<Metrics>,
+    /// Bans, the access guard and the message rate, for the console.
+    admin: admin::AdminState,
 }
 
 /// What the hub task works with besides the hub and the executor.
@@ -164,6 +175,7 @@ pub struct Services {
     /// Given to each backlog writer; at shutdown the server waits until all are dropped.
     pub writers_alive: Sender<()>,
     pub outbound_limit: usize,
+    pub admin: admin::AdminState,
 }
 
 impl HubTask {
@@ -175,6 +187,7 @@ impl HubTask {
             commands,
             writers_alive,
             outbound_limit,
+            admin,
         } = services;
         HubTask {
             hub,
@@ -199,6 +212,8 @@ impl HubTask {
             last_activity: Instant::now(),
             churned: false,
             watchdog: crate::systemd::Watchdog::from_env(),
+            metrics: admin.metrics.clone(),
+            admin,
         }
     }
 
@@ -253,6 +268,7 @@ impl HubTask {
                 true
             }
             HubCommand::Lines { session, lines } => {
+                metrics::add(&self.metrics.counters.lines_received, lines.len() as u64);
                 self.feed_lines(session, lines.into(), &mut output);
                 true
             }
@@ -282,6 +298,7 @@ impl HubTask {
                         .finished(ip, account.as_deref(), failed, Instant::now());
                     // Closed before its answer: the hub drops the outcome, fail2ban still counts it.
                     if failed && !self.peers.contains_key(&session) {
+                        metrics::add(&self.metrics.counters.auth_failures, 1);
                         let user = account.as_deref().unwrap_or_default();
                         audit(&SecurityEvent::AuthFail { ip, user });
                     }
@@ -300,12 +317,17 @@ impl HubTask {
             }
             HubCommand::Tick => {
                 self.hub.expire(&clock::now(), &mut output);
+                self.admin_tick(&mut output);
                 // Once the chat has been quiet for a moment, give freed heap pages back: after a
                 // burst (a class logging in at once) RSS returns to what live connections need.
                 if self.churned && self.last_activity.elapsed() >= TICK / 2 {
                     super::release_free_memory();
                     self.churned = false;
                 }
+                true
+            }
+            HubCommand::Admin { ask, reply } => {
+                self.admin_request(ask, reply, &mut output);
                 true
             }
             HubCommand::Shutdown => {

@@ -322,10 +322,7 @@ fn an_account_created_by_the_operator_is_protected_and_a_deleted_one_forgotten()
     );
     assert_eq!(reply, AdminReply::Done { affected: 0 });
     let guest = h.connect();
-    let named = h.send_json(
-        guest,
-        json!({"type":"message","from":"prof","content":""}),
-    );
+    let named = h.send_json(guest, json!({"type":"message","from":"prof","content":""}));
     assert_eq!(named.first_to(guest)["to"], "prof (invité)");
     let (deleted, _) = admin(
         &mut h,
@@ -342,9 +339,6 @@ fn an_account_created_by_the_operator_is_protected_and_a_deleted_one_forgotten()
     );
     assert!(matches!(again, AdminReply::Refused(text) if text.contains("prof")));
     let other = h.connect();
-    let named = h.send_json(
-        other,
-        json!({"type":"message","from":"prof","content":""}),
-    );
+    let named = h.send_json(other, json!({"type":"message","from":"prof","content":""}));
     assert_eq!(named.first_to(other)["to"], "prof");
 }

@@ -1,0 +1,66 @@
+//! The administration's security lines, in the format of `logging::event` (token, `ip=` first
+//! when there is an address, fixed keys, the name last and quoted), under the audit target so
+//! they reach the security facility (SECURITE.md §3):
+//! - `ADMIN_REFUSED uid= pid=`: someone not allowed tried the control socket;
+//! - `ADMIN_BAN ip= kind= duration= [user=]` and `ADMIN_UNBAN ip= kind= why= [user=]`: a ban
+//!   set or lifted (`ip=-` for a name; a network is written in CIDR form);
+//! - `BANNED ip= conn= [user=]`: a connection closed, or a login refused, because of a ban.
+
+use std::net::IpAddr;
+
+use crate::logging::{bare_ip, Quoted, AUDIT_TARGET};
+use crate::store::bans::{BanKind, BanRecord};
+
+fn log_line(tag: &str, line: &str) {
+    log::warn!(target: AUDIT_TARGET, "{tag} {line}");
+}
+
+pub fn refused(uid: u32, pid: i32) {
+    log_line("[ADMIN]", &format!("ADMIN_REFUSED uid={uid} pid={pid}"));
+}
+
+/// `ip=` value and `kind=` of a ban: a single address bare, a network in CIDR form, `-` for a name.
+fn subject(ban: &BanRecord) -> (String, &'static str, String) {
+    match ban.kind {
+        BanKind::Name => ("-".into(), "name", format!(" user={}", Quoted(&ban.target))),
+        BanKind::Address => {
+            let single = ban
+                .target
+                .strip_suffix("/32")
+                .or_else(|| ban.target.strip_suffix("/128"));
+            match single {
+                Some(address) => (address.into(), "address", String::new()),
+                None => (ban.target.clone(), "network", String::new()),
+            }
+        }
+    }
+}
+
+pub fn ban_set(ban: &BanRecord) {
+    let (ip, kind, user) = subject(ban);
+    let duration = match ban.until_unix {
+        Some(until) => (until.saturating_sub(ban.created_unix)).to_string(),
+        None => "permanent".into(),
+    };
+    log_line(
+        "[ADMIN]",
+        &format!("ADMIN_BAN ip={ip} kind={kind} duration={duration}{user}"),
+    );
+}
+
+pub fn ban_lifted(ban: &BanRecord, expired: bool) {
+    let (ip, kind, user) = subject(ban);
+    let why = if expired { "expired" } else { "operator" };
+    log_line(
+        "[ADMIN]",
+        &format!("ADMIN_UNBAN ip={ip} kind={kind} why={why}{user}"),
+    );
+}
+
+pub fn banned(ip: IpAddr, conn: u64, name: Option<&str>) {
+    let user = name.map_or_else(String::new, |name| format!(" user={}", Quoted(name)));
+    log_line(
+        "[REFUS]",
+        &format!("BANNED ip={} conn={conn}{user}", bare_ip(ip)),
+    );
+}

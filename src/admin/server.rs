@@ -1,0 +1,253 @@
+//! The control socket: bound at start (a stale file left by a crash is removed, a live server
+//! is not disturbed), mode 0660 and the admin group; each connection's credentials are checked
+//! before anything is read, then it is served line by line until it closes. Requests are read
+//! with `recvmsg` so that a file descriptor sent along (backup) is received.
+
+use std::fmt;
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_lite::AsyncWriteExt;
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use smol::channel::Receiver;
+use smol::Async;
+
+use super::dispatch::AdminContext;
+use super::protocol::{Reply, Request, MAX_LINE};
+use super::{audit, peer};
+
+/// Why the socket could not be set up (French: the operator reads it).
+#[derive(Debug)]
+pub enum SocketError {
+    /// Another server answers on this socket.
+    InUse(PathBuf),
+    /// Something that is not a socket is in the way.
+    NotASocket(PathBuf),
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for SocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketError::InUse(path) => write!(
+                f,
+                "un autre serveur ClassCord répond déjà sur le socket d'administration {} : \
+                 arrêtez-le, ou donnez à ce serveur un autre dossier de données ou un autre \
+                 [admin] socket",
+                path.display()
+            ),
+            SocketError::NotASocket(path) => write!(
+                f,
+                "{} existe et n'est pas un socket : déplacez ce fichier ou choisissez un autre \
+                 [admin] socket",
+                path.display()
+            ),
+            SocketError::Io { path, source } => write!(
+                f,
+                "socket d'administration {} impossible : {source}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SocketError {}
+
+/// The bound socket; dropping it removes the file.
+pub struct AdminSocket {
+    listener: Option<UnixListener>,
+    path: PathBuf,
+}
+
+impl Drop for AdminSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl AdminSocket {
+    /// Binds `path`: removes a stale socket (nobody answers), refuses if a server answers.
+    pub fn bind(path: &Path, group: &str) -> Result<AdminSocket, SocketError> {
+        let io_error = |source| SocketError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(SocketError::NotASocket(path.to_owned()));
+            }
+            match UnixStream::connect(path) {
+                Ok(_) => return Err(SocketError::InUse(path.to_owned())),
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    log::info!(
+                        "[ADMIN] ancien socket {} retiré (aucun serveur ne l'écoutait)",
+                        path.display()
+                    );
+                    std::fs::remove_file(path).map_err(io_error)?;
+                }
+                Err(error) => return Err(io_error(error)),
+            }
+        }
+        let listener = UnixListener::bind(path).map_err(io_error)?;
+        let socket = AdminSocket {
+            listener: Some(listener),
+            path: path.to_owned(),
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_error)?;
+        if let Some(gid) = peer::group_id(group) {
+            if let Err(error) = nix::unistd::chown(path, None, Some(gid)) {
+                log::warn!(
+                    "[ADMIN] le socket {} n'a pas pu être donné au groupe {group} ({error}) : \
+                     seuls root et l'utilisateur du serveur peuvent administrer",
+                    path.display()
+                );
+            }
+        }
+        log::info!("[DEMARRAGE] socket d'administration : {}", path.display());
+        Ok(socket)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Accepts until `stop` closes (the file is removed when `self` is dropped).
+    pub async fn serve(mut self, context: Arc<AdminContext>, stop: Receiver<()>) {
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        let listener = match Async::new(listener) {
+            Ok(listener) => listener,
+            Err(error) => {
+                log::error!("[ADMIN] socket d'administration inutilisable : {error}");
+                return;
+            }
+        };
+        loop {
+            let accepted =
+                futures_lite::future::or(async { Some(listener.accept().await) }, async {
+                    let _ = stop.recv().await;
+                    None
+                })
+                .await;
+            match accepted {
+                None => return,
+                Some(Ok((stream, _))) => {
+                    let context = context.clone();
+                    context
+                        .executor
+                        .clone()
+                        .spawn(connection(stream, context))
+                        .detach();
+                }
+                Some(Err(error)) => {
+                    log::warn!("[ADMIN] accept a échoué : {error}");
+                    smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+/// One console: credentials first, then one reply per request line.
+async fn connection(mut stream: Async<UnixStream>, context: Arc<AdminContext>) {
+    let cred = match peer::credentials(stream.get_ref()) {
+        Ok(cred) => cred,
+        Err(error) => {
+            log::warn!("[ADMIN] identité du client inconnue ({error}) : connexion fermée");
+            return;
+        }
+    };
+    let group = context.admin_group.clone();
+    let allowed = smol::unblock(move || peer::allowed(&cred, &group)).await;
+    if !allowed {
+        audit::refused(cred.uid, cred.pid);
+        let refusal = Reply::error(format!(
+            "Accès refusé : seuls root, l'utilisateur du serveur et les membres du groupe {} \
+             peuvent administrer ClassCord (sudo usermod -aG {} VOTRE_NOM, puis reconnectez-vous).",
+            context.admin_group, context.admin_group
+        ));
+        let _ = stream.write_all(refusal.to_line().as_bytes()).await;
+        return;
+    }
+    log::info!(
+        "[ADMIN] console ouverte (uid {}, pid {})",
+        cred.uid,
+        cred.pid
+    );
+    let mut pending: Vec<u8> = Vec::new();
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let reply = match Request::parse(text) {
+                Ok(request) => {
+                    let fd = if matches!(request, Request::Backup) {
+                        fds.pop()
+                    } else {
+                        None
+                    };
+                    context.handle(request, fd, cred.uid).await
+                }
+                Err(error) => Reply::error(error),
+            };
+            fds.clear();
+            if stream.write_all(reply.to_line().as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        if pending.len() > MAX_LINE {
+            let reply = Reply::error("Requête trop longue : connexion fermée.");
+            let _ = stream.write_all(reply.to_line().as_bytes()).await;
+            return;
+        }
+        match receive(&stream, &mut chunk, &mut fds).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => pending.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
+/// Reads what is there, keeping any file descriptors that came with it.
+async fn receive(
+    stream: &Async<UnixStream>,
+    buffer: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<usize> {
+    stream
+        .read_with(|socket| {
+            let mut space = nix::cmsg_space!([RawFd; 4]);
+            let mut iov = [IoSliceMut::new(buffer)];
+            let message = recvmsg::<()>(
+                socket.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .map_err(io::Error::from)?;
+            for control in message.cmsgs().map_err(io::Error::from)? {
+                if let ControlMessageOwned::ScmRights(received) = control {
+                    for fd in received {
+                        // SAFETY: the kernel just gave this process these descriptors; nothing
+                        // else owns them.
+                        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                    }
+                }
+            }
+            Ok(message.bytes)
+        })
+        .await
+}
