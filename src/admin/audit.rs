@@ -23,16 +23,10 @@ pub fn refused(uid: u32, pid: i32) {
 fn subject(ban: &BanRecord) -> (String, &'static str, String) {
     match ban.kind {
         BanKind::Name => ("-".into(), "name", format!(" user={}", Quoted(&ban.target))),
-        BanKind::Address => {
-            let single = ban
-                .target
-                .strip_suffix("/32")
-                .or_else(|| ban.target.strip_suffix("/128"));
-            match single {
-                Some(address) => (address.into(), "address", String::new()),
-                None => (ban.target.clone(), "network", String::new()),
-            }
+        BanKind::Address if ban.target.contains('/') => {
+            (ban.target.clone(), "network", String::new())
         }
+        BanKind::Address => (ban.target.clone(), "address", String::new()),
     }
 }
 

@@ -25,7 +25,13 @@ pub fn parse_target(text: &str) -> Result<(BanKind, String), String> {
             .all(|c| c.is_ascii_hexdigit() || c == '.' || c == ':');
     if looks_like_address && (text.contains('.') || text.contains(':')) {
         let net = Cidr::parse(text)?;
-        return Ok((BanKind::Address, net.to_string()));
+        // A single address is shown (and keyed) bare: `10.0.0.5`, not `10.0.0.5/32`.
+        let shown = net.to_string();
+        let single = shown
+            .strip_suffix("/32")
+            .filter(|_| !text.contains(':'))
+            .or_else(|| shown.strip_suffix("/128"));
+        return Ok((BanKind::Address, single.unwrap_or(&shown).to_owned()));
     }
     if text.chars().count() > 64 || text.chars().any(char::is_control) {
         return Err(format!("Nom invalide : « {text} »."));
@@ -165,7 +171,7 @@ mod tests {
     fn targets_are_addresses_networks_or_names() {
         assert_eq!(
             parse_target("10.0.0.5").unwrap(),
-            (BanKind::Address, "10.0.0.5/32".into())
+            (BanKind::Address, "10.0.0.5".into())
         );
         assert_eq!(
             parse_target("10.1.2.3/16").unwrap(),
@@ -173,7 +179,7 @@ mod tests {
         );
         assert_eq!(
             parse_target("fd00::1").unwrap(),
-            (BanKind::Address, "fd00::1/128".into())
+            (BanKind::Address, "fd00::1".into())
         );
         assert_eq!(
             parse_target("Mallory").unwrap(),

@@ -234,6 +234,17 @@ pub fn backup_via(
     dest: &Path,
 ) -> Result<crate::store::backup::Verified, String> {
     use crate::store::backup::{create_temp, finish, Copied};
+    let database = client.database()?;
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if database.as_deref().is_some_and(|db| same(db, dest)) {
+        return Err(format!(
+            "{} est la base elle-même : choisissez un autre fichier ou un dossier",
+            dest.display()
+        ));
+    }
     let (temp, file) = create_temp(dest).map_err(|e| e.to_string())?;
     let reply = client.request_with_file(&Request::Backup, &file);
     drop(file);

@@ -1,5 +1,8 @@
 //! `classcord backup`: a verified, consistent copy of the database, server running or not (see
 //! `store::backup`); with `--keep N`, a timestamped copy in a folder and the oldest beyond N deleted.
+//! While a server runs on the database, the copy goes through its control socket: the server
+//! copies its own snapshot into a file this command created (so the operator needs no read access
+//! to the data folder, and the copy is the operator's).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,8 +49,17 @@ impl Backup {
             || self.keep.is_some()
             || self.out.as_os_str().to_string_lossy().ends_with('/');
         let db_path = database_in(self.data.as_deref());
-        let reader = open_reader(&db_path)?;
-        super::note_repair(&reader, &db_path);
+        let server = super::user::running_server(self.data.clone(), None)
+            .ok()
+            .flatten();
+        let reader = match server {
+            Some(_) => None,
+            None => {
+                let reader = open_reader(&db_path)?;
+                super::note_repair(&reader, &db_path);
+                Some(reader)
+            }
+        };
         let dest = if into_dir {
             create_dir(&self.out)?;
             let now = SystemTime::now()
@@ -58,8 +70,15 @@ impl Backup {
         } else {
             self.out.clone()
         };
-        let verified = backup(&reader, &db_path, &dest)?;
-        drop(reader);
+        let verified = match (server, reader) {
+            (Some(mut client), _) => {
+                crate::admin::client::backup_via(&mut client, &dest).map_err(|error| {
+                    OpsError::Invalid(format!("sauvegarde par le serveur : {error}"))
+                })?
+            }
+            (None, Some(reader)) => backup(&reader, &db_path, &dest)?,
+            (None, None) => return Err(OpsError::Missing(db_path)),
+        };
         println!(
             "sauvegarde vérifiée : {} ({} octets, format {}, intégrité correcte)",
             dest.display(),

@@ -1,7 +1,9 @@
-//! `classcord user list|add|del|passwd`: account administration. `list` reads a snapshot (also
-//! while the server runs); the others write and need the server stopped. Passwords are read from
-//! the terminal without echo, or as one line from standard input when it is not a terminal
-//! (`echo "$MDP" | classcord user add alice`); they are never printed.
+//! `classcord user list|add|del|passwd`: account administration. While a server runs on the
+//! database, every action goes through its control socket (the server holds the file; it also
+//! updates the chat at once: a deleted account's sessions are closed); otherwise the file is
+//! opened directly. Passwords are read from the terminal without echo, or as one line from
+//! standard input when it is not a terminal (`echo "$MDP" | classcord user add alice`); they are
+//! never printed.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -89,16 +91,80 @@ struct Passwd {
 
 impl User {
     pub fn run(self) -> ExitCode {
+        let (data, config) = match &self.action {
+            Action::List(a) => (a.data.clone(), None),
+            Action::Add(a) => (a.data.clone(), a.config.clone()),
+            Action::Del(a) => (a.data.clone(), None),
+            Action::Passwd(a) => (a.data.clone(), a.config.clone()),
+        };
+        let refusal = match running_server(data, config.as_deref()) {
+            Ok(Some(client)) => return through_server(client, self.action),
+            Ok(None) => None,
+            Err(refusal) => Some(refusal),
+        };
         let result = match self.action {
             Action::List(list) => list.run(),
             Action::Add(add) => add.run(),
             Action::Del(del) => del.run(),
             Action::Passwd(passwd) => passwd.run(),
         };
-        match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(&error),
+        match (result, refusal) {
+            (Ok(()), _) => ExitCode::SUCCESS,
+            // The server runs but refused this user: that is the useful reason.
+            (Err(OpsError::InUse(_)), Some(refusal)) => fail(&refusal),
+            (Err(error), _) => fail(&error),
         }
+    }
+}
+
+/// The server running on this database, if any (see `admin::client::server_for`).
+pub(super) fn running_server(
+    data: Option<PathBuf>,
+    config: Option<&Path>,
+) -> Result<Option<crate::admin::client::AdminClient>, String> {
+    let (db_path, configured) = match config {
+        None => (database_in(data.as_deref()), None),
+        Some(file) => {
+            let overrides = Overrides {
+                data_dir: data,
+                ..Overrides::default()
+            };
+            match Config::load(Some(file), overrides) {
+                Ok(config) => (config.database_path(), config.admin.socket),
+                Err(_) => return Ok(None),
+            }
+        }
+    };
+    let data_dir = db_path.parent().map(Path::to_path_buf);
+    let paths = crate::admin::client::candidates(None, data_dir.as_deref(), configured.as_deref());
+    crate::admin::client::server_for(&db_path, &paths)
+}
+
+/// The action carried out by the running server.
+fn through_server(mut client: crate::admin::client::AdminClient, action: Action) -> ExitCode {
+    use crate::admin::protocol::Request;
+    let request = match action {
+        Action::List(_) => Ok(Request::UserList),
+        Action::Del(del) => Ok(Request::UserDel { name: del.name }),
+        Action::Add(add) => account_name(&add.name).and_then(|name| {
+            read_password(&name).map(|password| Request::UserAdd { name, password })
+        }),
+        Action::Passwd(passwd) => read_password(&passwd.name).map(|password| Request::UserPasswd {
+            name: passwd.name,
+            password,
+        }),
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => return fail(&error),
+    };
+    match client.request(&request) {
+        Ok(reply) if reply.ok => {
+            println!("{}", reply.text.unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(reply) => fail(&reply.error.unwrap_or_default()),
+        Err(error) => fail(&error),
     }
 }
 
