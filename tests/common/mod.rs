@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod admin;
+
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Configuration without the line rate (see [`TestServer::start_unthrottled`]).
