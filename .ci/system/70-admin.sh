@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Administration, at the system level (the Rust tests in tests/admin*.rs and tests/metrics.rs
+# cover each command's effect on chat clients):
+#   a) the metrics file a real server wrote parses with the reference Prometheus parser
+#      (prometheus_client, in a venv cached under /var/cache/classcord-ci/) and its counters are
+#      what the test did;
+#   b) who may use the control socket: a member of the admin group (supplementary group from
+#      /etc/group, and primary group) is let in; nobody is refused by the file mode, then, with the
+#      file opened to all, by SO_PEERCRED (French refusal, ADMIN_REFUSED uid= in the log);
+#   c) the interactive console under a real terminal (tmux): banner, help, Tab completion of a
+#      command name and of a channel action, a command's output; the screen is printed (it is
+#      the transcript in FONCTIONNALITES.md).
+# Every wait is bounded; the server, tmux, the test users and the group go away on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+started=$(date +%s)
+for tool in tmux:tmux setpriv:util-linux; do
+    command -v "${tool%%:*}" >/dev/null ||
+        apt-get install -y --no-install-recommends "${tool#*:}"
+done
+
+work=$(mktemp -d /tmp/classcord-admin-ci.XXXXXX)
+chmod 0755 "$work"
+server_pid=""
+tmux_socket="classcord-admin-ci-$$"
+group=classcord-ci-admins
+prof=classcord-ci-prof
+cleanup() {
+    local status=$?
+    tmux -L "$tmux_socket" kill-server 2>/dev/null || true
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    [ -n "${chat_pid:-}" ] && kill "$chat_pid" 2>/dev/null || true
+    id "$prof" >/dev/null 2>&1 && userdel "$prof" || true
+    getent group "$group" >/dev/null && groupdel "$group" || true
+    rm -rf "$work"
+    exit "$status"
+}
+trap cleanup EXIT
+
+# --- a) metrics file through the reference parser ---------------------------------------------
+t0=$(date +%s)
+venv=/var/cache/classcord-ci/venv-prometheus
+if ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv" 2>/dev/null || {
+        apt-get install -y --no-install-recommends python3-venv
+        /usr/bin/python3 -m venv "$venv"
+    }
+    "$venv/bin/pip" install -q prometheus_client
+fi
+CLASSCORD_KEEP_METRICS="$work/classcord.prom" \
+    cargo test -q --test metrics the_metrics_file_counts_what_clients_did
+"$venv/bin/python" - "$work/classcord.prom" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+families = {f.name: f for f in text_string_to_metric_families(text)}
+def value(name, **labels):
+    family = families[name]
+    for sample in family.samples:
+        if sample.labels == labels and sample.name in (name, name + "_total"):
+            return sample.value
+    raise SystemExit(f"no sample {name} {labels}")
+# The parser strips `_total` from counter family names.
+expected = {
+    ("classcord_messages_relayed", ()): 3,
+    ("classcord_kicks", ()): 1,
+    ("classcord_bans_enforced", ()): 1,
+    ("classcord_logins", ()): 1,
+    ("classcord_auth_failures", ()): 1,
+    ("classcord_registrations", ()): 1,
+    ("classcord_connections_accepted", ()): 2,
+    ("classcord_connections_rejected", (("reason", "banned"),)): 1,
+    ("classcord_protocol_errors", (("reason", "bad-json"),)): 1,
+}
+for (name, labels), want in expected.items():
+    got = value(name, **dict(labels))
+    assert got == want, f"{name}{dict(labels)} = {got}, expected {want}"
+assert families["classcord_messages_relayed"].type == "counter"
+assert families["classcord_sessions"].type == "gauge"
+print(f"metrics file: {len(families)} families parsed by prometheus_client, "
+      f"{sum(len(f.samples) for f in families.values())} samples, counters as expected")
+PY
+echo "a) metrics: $(( $(date +%s) - t0 ))s"
+
+# --- b) who may use the socket ---------------------------------------------------------------
+t0=$(date +%s)
+cargo build -q -p classcord
+binary="$work/classcord"
+install -m 0755 target/debug/classcord "$binary"
+getent group "$group" >/dev/null || groupadd "$group"
+id "$prof" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin -G "$group" "$prof"
+mkdir -m 0755 "$work/data"
+cat > "$work/classcord.toml" <<TOML
+welcome = "Bienvenue {nom} !"
+[admin]
+group = "$group"
+TOML
+"$binary" serve --listen 127.0.0.1:0 --data "$work/data" --config "$work/classcord.toml" \
+    --log console 2> "$work/server.log" &
+server_pid=$!
+port=""
+for _ in $(seq 100); do
+    port=$(sed -n 's/.*écoute sur 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { cat "$work/server.log"; echo "server did not start"; exit 1; }
+socket="$work/data/admin.sock"
+[ "$(stat -c '%a %G' "$socket")" = "660 $group" ] ||
+    { stat "$socket"; echo "socket mode or group wrong"; exit 1; }
+as() { setpriv "$@" "$binary" admin --socket "$socket" who; }
+as --reuid="$prof" --regid=nogroup --init-groups > "$work/prof.out" ||
+    { cat "$work/prof.out"; echo "a member of $group (supplementary) was refused"; exit 1; }
+as --reuid=nobody --regid="$group" --clear-groups > /dev/null ||
+    { echo "a process whose primary group is $group was refused"; exit 1; }
+if as --reuid=nobody --regid=nogroup --clear-groups 2> "$work/nobody.err"; then
+    echo "nobody was let in"; exit 1
+fi
+grep -q "accès refusé au socket" "$work/nobody.err" || { cat "$work/nobody.err"; exit 1; }
+chmod 0666 "$socket"
+if as --reuid=nobody --regid=nogroup --clear-groups 2> "$work/nobody.err"; then
+    echo "nobody was let in through a world-writable socket"; exit 1
+fi
+grep -q "Accès refusé : seuls root" "$work/nobody.err" || { cat "$work/nobody.err"; exit 1; }
+for _ in $(seq 50); do grep -q "ADMIN_REFUSED uid=65534" "$work/server.log" && break; sleep 0.1; done
+grep "ADMIN_REFUSED" "$work/server.log"
+chmod 0660 "$socket"
+echo "b) socket access: $(( $(date +%s) - t0 ))s"
+
+# --- c) the console under a real terminal -----------------------------------------------------
+t0=$(date +%s)
+# Two chat clients stay connected meanwhile: an account and a guest.
+python3 - "$port" > "$work/chat.log" 2>&1 <<'PY' &
+import json, socket, sys, time
+port = int(sys.argv[1])
+def client(*lines):
+    s = socket.create_connection(("127.0.0.1", port))
+    for line in lines:
+        s.sendall((json.dumps(line) + "\n").encode())
+        time.sleep(0.2)
+    return s
+alice = client({"type": "register", "username": "alice", "password": "secret-pw"},
+               {"type": "login", "username": "alice", "password": "secret-pw"},
+               {"type": "join_channel", "channel": "#projet"},
+               {"type": "message", "channel": "#projet", "content": "bonjour"})
+zoe = client({"type": "message", "from": "zoé", "content": ""})
+time.sleep(60)
+PY
+chat_pid=$!
+sleep 1.5
+tmux -L "$tmux_socket" new-session -d -x 150 -y 45 \
+    "HOME=$work '$binary' admin --data '$work/data'; sleep 30"
+screen() { tmux -L "$tmux_socket" capture-pane -p -J; }
+wait_screen() {
+    for _ in $(seq 100); do screen | grep -qF -- "$1" && return 0; sleep 0.1; done
+    screen; echo "never on screen: $1"; return 1
+}
+keys() { tmux -L "$tmux_socket" send-keys "$@"; }
+wait_screen "console d'administration"
+keys "aide" Enter
+wait_screen "Commandes :"
+wait_screen "ban NOM|IP|RÉSEAU [durée] [raison]"
+keys "wh" Tab
+wait_screen "classcord> who "
+keys Enter
+wait_screen "2 connexion(s) :"
+keys "channel cl" Tab
+wait_screen "classcord> channel close "
+keys "#projet" Enter
+wait_screen "Salon #projet fermé (1 membre(s) prévenu(s))."
+keys "kick zoé bavardage" Enter
+wait_screen "1 connexion(s) fermée(s)."
+keys "danse" Enter
+wait_screen "Commande inconnue : « danse »"
+keys "quitter" Enter
+sleep 0.5
+echo "--- console screen (tmux capture-pane) ---"
+screen | sed -e '/^$/N;/^\n$/D'
+grep -q "who" "$work/.classcord_admin_history" || { echo "no history file"; exit 1; }
+echo "c) console: $(( $(date +%s) - t0 ))s"
+echo "70-admin: all checks passed in $(( $(date +%s) - started ))s"
