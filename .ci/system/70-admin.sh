@@ -9,8 +9,14 @@
 #      file opened to all, by SO_PEERCRED (French refusal, ADMIN_REFUSED uid= in the log);
 #   c) the interactive console under a real terminal (tmux): banner, help, Tab completion of a
 #      command name and of a channel action, a command's output; the screen is printed (it is
-#      the transcript in FONCTIONNALITES.md).
-# Every wait is bounded; the server, tmux, the test users and the group go away on exit.
+#      the transcript in FONCTIONNALITES.md);
+#   d) under the packaged, hardened unit (systemd/classcord.service) in a Debian 12 root booted
+#      with systemd-nspawn (cached root, see lib/debian_root.sh): /run/classcord/admin.sock with
+#      mode 0660 and group classcord-admin; root and a group member administer, another user
+#      cannot; `classcord user add` and `classcord backup` go through the server; `systemctl
+#      reload` reloads; the socket goes away with the service.
+# Every wait is bounded; the server, tmux, the container, the test users and the group go away on
+# exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
@@ -34,6 +40,7 @@ cleanup() {
         kill -KILL "$server_pid" 2>/dev/null || true
     fi
     [ -n "${chat_pid:-}" ] && kill "$chat_pid" 2>/dev/null || true
+    if declare -F stop_root >/dev/null; then stop_root; unmount_under "$work"; fi
     id "$prof" >/dev/null 2>&1 && userdel "$prof" || true
     getent group "$group" >/dev/null && groupdel "$group" || true
     rm -rf "$work"
@@ -106,7 +113,8 @@ TOML
 server_pid=$!
 port=""
 for _ in $(seq 100); do
-    port=$(sed -n 's/.*écoute sur 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
+    port=$(sed -n 's/.*écoute sur 127.0.0.1:\([0-9]*\).*/\1/p' "$work/server.log" 2>/dev/null |
+        head -1 || true)
     [ -n "$port" ] && break
     sleep 0.1
 done
@@ -184,4 +192,60 @@ echo "--- console screen (tmux capture-pane) ---"
 screen | sed -e '/^$/N;/^\n$/D'
 grep -q "who" "$work/.classcord_admin_history" || { echo "no history file"; exit 1; }
 echo "c) console: $(( $(date +%s) - t0 ))s"
+
+# --- d) the packaged unit under a real systemd --------------------------------------------------
+t0=$(date +%s)
+command -v systemd-nspawn >/dev/null || apt-get install -y --no-install-recommends systemd-container
+. .ci/system/lib/debian_root.sh
+pristine=$(debian_root amd64)
+root="$work/root"
+cp -a "$pristine" "$root"
+install -m 0755 target/debug/classcord "$root/usr/bin/classcord"
+install -m 0644 systemd/classcord.service "$root/etc/systemd/system/classcord.service"
+install -d "$root/etc/classcord"
+printf 'welcome = "Bonjour {nom}"\n[passwords]\nmemory_kib = 1024\niterations = 1\n' \
+    > "$root/etc/classcord/classcord.toml"
+boot_root "$root" classcord-admin-ci-$$ "$work/console.log"
+fail() {
+    echo "FAIL: $*"
+    in_ct id classcord || true
+    in_ct sh -c 'grep Groups /proc/$(systemctl show -P MainPID classcord)/status' || true
+    in_ct journalctl -u classcord --no-pager -n 30 || true
+    exit 1
+}
+# The service user and the admin group from the packaged sysusers file.
+install -m 0644 systemd/classcord.sysusers "$root/usr/lib/sysusers.d/classcord.conf"
+in_ct systemd-sysusers
+in_ct useradd --no-create-home --shell /bin/sh -G classcord-admin prof
+in_ct systemctl start classcord || fail "the service did not start"
+sock=/run/classcord/admin.sock
+for _ in $(seq 100); do in_ct test -S "$sock" && break; sleep 0.1; done
+[ "$(in_ct stat -c '%a %U %G' "$sock")" = "660 classcord classcord-admin" ] ||
+    fail "socket: $(in_ct stat -c '%a %U %G' "$sock")"
+in_ct classcord admin who | grep -q "Aucune connexion" || fail "root cannot administer"
+in_ct runuser -u prof -- classcord admin who | grep -q "Aucune connexion" ||
+    fail "a member of classcord-admin cannot administer"
+if in_ct runuser -u nobody -- classcord admin who 2> "$work/ct-nobody.err"; then
+    fail "nobody administers"
+fi
+grep -q "accès refusé" "$work/ct-nobody.err" || fail "nobody: $(cat "$work/ct-nobody.err")"
+echo 'mdp-alice' | in_ct classcord user add alice --data /var/lib/classcord |
+    grep -q "Compte « alice » créé" || fail "user add through the server"
+in_ct classcord backup --data /var/lib/classcord --out /root/copie.redb |
+    grep -q "sauvegarde vérifiée" || fail "backup through the server"
+[ "$(in_ct stat -c '%U %a' /root/copie.redb)" = "root 600" ] || fail "backup file owner/mode"
+in_ct sed -i 's/Bonjour/Salut/' /etc/classcord/classcord.toml
+in_ct systemctl reload classcord || fail "systemctl reload"
+for _ in $(seq 50); do
+    in_ct journalctl -u classcord --no-pager -o cat | grep -q "Appliqué tout de suite : welcome" && break
+    sleep 0.1
+done
+in_ct journalctl -u classcord --no-pager -o cat | grep -E "ADMIN|socket d'administration" || true
+in_ct journalctl -u classcord --no-pager -o cat | grep -q "Appliqué tout de suite : welcome" ||
+    fail "reload not applied"
+in_ct journalctl -u classcord --no-pager -o cat | grep -q '"cmd":"backup"' ||
+    fail "the backup did not go through the server"
+in_ct systemctl stop classcord
+in_ct test ! -e "$sock" || fail "socket left after stop"
+echo "d) packaged unit under systemd (root, group member, nobody, user add, backup, reload): $(( $(date +%s) - t0 ))s"
 echo "70-admin: all checks passed in $(( $(date +%s) - started ))s"

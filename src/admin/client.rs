@@ -136,10 +136,17 @@ impl AdminClient {
 
     /// Sends a request and reads its reply.
     pub fn request(&mut self, request: &Request) -> Result<Reply, ClientError> {
-        self.stream
-            .write_all(request.to_line().as_bytes())
-            .map_err(ClientError::Io)?;
-        self.reply()
+        let written = self.stream.write_all(request.to_line().as_bytes());
+        self.after_write(written)
+    }
+
+    /// A server that refuses this user answers at once and closes, maybe before the request is
+    /// written: its refusal is still there to read.
+    fn after_write(&mut self, written: io::Result<()>) -> Result<Reply, ClientError> {
+        match written {
+            Ok(()) => self.reply(),
+            Err(error) => self.reply().map_err(|_| ClientError::Io(error)),
+        }
     }
 
     /// Sends a request with `file` passed along (SCM_RIGHTS), and reads its reply.
@@ -152,20 +159,19 @@ impl AdminClient {
         let fds = [file.as_fd().as_raw_fd()];
         let controls = [ControlMessage::ScmRights(&fds)];
         let iov = [IoSlice::new(line.as_bytes())];
-        let sent = sendmsg::<()>(
+        let written = sendmsg::<()>(
             self.stream.as_raw_fd(),
             &iov,
             &controls,
             MsgFlags::empty(),
             None,
         )
-        .map_err(|e| ClientError::Io(e.into()))?;
-        if sent < line.len() {
-            self.stream
-                .write_all(&line.as_bytes()[sent..])
-                .map_err(ClientError::Io)?;
-        }
-        self.reply()
+        .map_err(io::Error::from)
+        .and_then(|sent| match line.as_bytes().get(sent..) {
+            Some(rest) if !rest.is_empty() => self.stream.write_all(rest),
+            _ => Ok(()),
+        });
+        self.after_write(written)
     }
 
     fn reply(&mut self) -> Result<Reply, ClientError> {

@@ -177,7 +177,7 @@ async fn connection(mut stream: Async<UnixStream>, context: Arc<AdminContext>) {
         let _ = stream.write_all(refusal.to_line().as_bytes()).await;
         return;
     }
-    log::info!(
+    log::debug!(
         "[ADMIN] console ouverte (uid {}, pid {})",
         cred.uid,
         cred.pid
