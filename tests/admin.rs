@@ -196,7 +196,12 @@ fn reload_changes_the_welcome_without_dropping_anyone_and_keeps_a_bad_file_out()
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     // The first reload logged the same line: wait for a second one.
     let deadline = Instant::now() + TIMEOUT;
-    while server.log().matches("Appliqué tout de suite : welcome").count() < 2 {
+    while server
+        .log()
+        .matches("Appliqué tout de suite : welcome")
+        .count()
+        < 2
+    {
         assert!(Instant::now() < deadline, "SIGHUP: {}", server.log());
         std::thread::sleep(Duration::from_millis(20));
     }

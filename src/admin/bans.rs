@@ -29,7 +29,7 @@ pub fn parse_target(text: &str) -> Result<(BanKind, String), String> {
         let shown = net.to_string();
         let single = shown
             .strip_suffix("/32")
-            .filter(|_| !text.contains(':'))
+            .filter(|address| !address.contains(':'))
             .or_else(|| shown.strip_suffix("/128"));
         return Ok((BanKind::Address, single.unwrap_or(&shown).to_owned()));
     }
@@ -154,9 +154,10 @@ impl BanList {
             .filter(|ban| ban.kind == BanKind::Address)
             .filter_map(|ban| {
                 let net = Cidr::parse(&ban.target).ok()?;
-                let until = ban
-                    .until_unix
-                    .map(|until| now + Duration::from_secs(until.saturating_sub(now_unix)));
+                // A date too far to count in `Instant`s is as good as permanent.
+                let until = ban.until_unix.and_then(|until| {
+                    now.checked_add(Duration::from_secs(until.saturating_sub(now_unix)))
+                });
                 Some(BannedNet { net, until })
             })
             .collect()
@@ -186,6 +187,10 @@ mod tests {
             (BanKind::Name, "Mallory".into())
         );
         assert_eq!(parse_target("cafe").unwrap().0, BanKind::Name);
+        assert_eq!(
+            parse_target("::ffff:10.0.0.9").unwrap(),
+            (BanKind::Address, "10.0.0.9".into())
+        );
         assert!(parse_target("10.0.0.0/40").is_err());
         assert!(parse_target(" ").is_err());
     }

@@ -49,8 +49,17 @@ impl Cidr {
                     format!("réseau « {text} » : la longueur du préfixe doit aller de 0 à {max}")
                 })?,
         };
+        // An IPv4-mapped network (`::ffff:10.0.0.0/120`) is the IPv4 one (`10.0.0.0/24`).
+        let canonical = network.to_canonical();
+        let prefix = if canonical.is_ipv4() && network.is_ipv6() {
+            prefix.checked_sub(96).ok_or_else(|| {
+                format!("réseau « {text} » : une adresse IPv4 écrite en IPv6 demande un préfixe de 96 à 128")
+            })?
+        } else {
+            prefix
+        };
         Ok(Cidr {
-            network: mask(network.to_canonical(), prefix),
+            network: mask(canonical, prefix),
             prefix,
         })
     }
@@ -146,6 +155,19 @@ mod tests {
         for outside in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "100.64.0.1"] {
             assert!(!allowed(outside), "{outside}");
         }
+    }
+
+    #[test]
+    fn ipv4_mapped_networks_are_their_ipv4_networks() {
+        assert_eq!(
+            Cidr::parse("::ffff:10.0.0.1").unwrap().to_string(),
+            "10.0.0.1/32"
+        );
+        assert_eq!(
+            Cidr::parse("::ffff:10.1.2.3/112").unwrap().to_string(),
+            "10.1.0.0/16"
+        );
+        assert!(Cidr::parse("::ffff:10.0.0.0/64").is_err());
     }
 
     #[test]
