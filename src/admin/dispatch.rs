@@ -1,27 +1,23 @@
 //! Each console request carried out. Chat state is asked of the hub task (`HubCommand::Admin`);
-//! accounts and backups go through the store thread (the server holds the database open, so the
-//! console never opens it); `reload` and `shutdown` are handled here.
+//! backups go through the store thread (the server holds the database open, so the console never
+//! opens it); accounts, `reload` and `shutdown` have their own files.
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use classcord_core::hub::ChannelAction;
-use classcord_core::message::{check_name, NameProblem};
-use serde_json::{json, Value};
+use serde_json::json;
 use smol::channel::Sender;
 use smol::Executor;
-use unicode_normalization::UnicodeNormalization;
 
-use super::bans::{describe_duration, now_unix, parse_duration, parse_target};
+use super::bans::{now_unix, parse_duration, parse_target};
 use super::protocol::{ChannelVerb, Reply, Request};
 use crate::config::{Config, ConfigSource};
 use crate::net::hub_task::admin::{AdminAsk, AdminResult, Answer};
 use crate::net::hub_task::HubCommand;
 use crate::store::bans::BanRecord;
-use crate::store::import::password_problem;
 use crate::store::{PasswordHasher, StoreHandle};
 
 /// What the console's requests need.
@@ -39,7 +35,7 @@ pub struct AdminContext {
     pub socket: PathBuf,
     pub admin_group: String,
     /// The running shutdown countdown, if any (set to cancel it).
-    countdown: Mutex<Option<Arc<AtomicBool>>>,
+    pub(super) countdown: Mutex<Option<Arc<AtomicBool>>>,
 }
 
 const STOPPING: &str = "Le serveur s'arrête : commande non exécutée.";
@@ -172,122 +168,6 @@ impl AdminContext {
         }
     }
 
-    async fn user_list(&self) -> AdminResult {
-        let path = self.database.clone();
-        let listed = self
-            .store
-            .run(move |store| {
-                let txn = store.snapshot()?;
-                Ok(crate::store::user_admin::list_users(&txn, &path))
-            })
-            .await;
-        let users = match listed {
-            Ok(Ok(Ok(users))) => users,
-            Ok(Ok(Err(error))) => return Err(error.to_string()),
-            _ => return Err(unavailable()),
-        };
-        let mut lines = Vec::new();
-        let mut data = Vec::new();
-        for user in &users {
-            let created = super::report::local_minute(user.created_unix);
-            lines.push(format!("  {}  (créé le {created})", user.name));
-            data.push(json!({"name": user.name, "created_unix": user.created_unix}));
-        }
-        lines.push(format!("{} compte(s)", users.len()));
-        Ok(Answer {
-            text: lines.join("\n"),
-            data: Value::Array(data),
-        })
-    }
-
-    async fn hash(&self, password: String) -> Result<String, String> {
-        if let Some(problem) = password_problem(&password) {
-            return Err(format!("{problem} : rien n'a été changé."));
-        }
-        let hasher = self.hasher.clone();
-        smol::unblock(move || hasher.hash(&password))
-            .await
-            .map_err(|error| format!("Hachage impossible : {error}."))
-    }
-
-    async fn user_add(&self, name: String, password: String) -> AdminResult {
-        let name = account_name(&name)?;
-        if matches!(self.store.find_user(name.clone()).await, Ok(Some(_))) {
-            return Err(format!(
-                "Un compte « {name} » existe déjà (user passwd pour changer son mot de passe)."
-            ));
-        }
-        let hash = self.hash(password).await?;
-        match self.store.register(name.clone(), hash, now_unix()).await {
-            Ok(true) => {
-                self.ask(AdminAsk::AccountCreated { name: name.clone() })
-                    .await?;
-                Ok(Answer {
-                    text: format!("Compte « {name} » créé."),
-                    data: json!({ "name": name }),
-                })
-            }
-            Ok(false) => Err(format!("Un compte « {name} » existe déjà.")),
-            Err(_) => Err(unavailable()),
-        }
-    }
-
-    async fn user_del(&self, name: String) -> AdminResult {
-        let key: String = name.nfc().collect();
-        let deleted = match self.store.run(move |store| store.delete_user(&key)).await {
-            Ok(Ok(Some(deleted))) => deleted,
-            Ok(Ok(None)) => return Err(no_such_account(&name)),
-            Ok(Err(error)) => return Err(format!("Base de données : {error}.")),
-            Err(_) => return Err(unavailable()),
-        };
-        let closed = self
-            .ask(AdminAsk::AccountDeleted {
-                name: deleted.name.clone(),
-            })
-            .await?
-            .data["closed"]
-            .as_u64()
-            .unwrap_or(0);
-        Ok(Answer {
-            text: format!(
-                "Compte « {} » supprimé ({closed} connexion(s) fermée(s), {} message(s) en \
-                 attente, {} salon(s) mémorisé(s), {} ligne(s) d'historique privé retirée(s) de \
-                 l'index ; les messages restent dans l'export).",
-                deleted.name, deleted.deferred, deleted.memberships, deleted.conversation_lines
-            ),
-            data: json!({
-                "name": deleted.name,
-                "closed": closed,
-                "deferred": deleted.deferred,
-                "memberships": deleted.memberships,
-                "conversation_lines": deleted.conversation_lines,
-            }),
-        })
-    }
-
-    async fn user_passwd(&self, name: String, password: String) -> AdminResult {
-        let name: String = name.nfc().collect();
-        let record = match self.store.find_user(name.clone()).await {
-            Ok(Some(record)) => record,
-            Ok(None) => return Err(no_such_account(&name)),
-            Err(_) => return Err(unavailable()),
-        };
-        let hash = self.hash(password).await?;
-        match self
-            .store
-            .run(move |store| store.set_password_hash(&name, &hash))
-            .await
-        {
-            Ok(Ok(true)) => Ok(Answer {
-                text: format!("Mot de passe de « {} » changé.", record.name),
-                data: json!({ "name": record.name }),
-            }),
-            Ok(Ok(false)) => Err(no_such_account(&record.name)),
-            Ok(Err(error)) => Err(format!("Base de données : {error}.")),
-            Err(_) => Err(unavailable()),
-        }
-    }
-
     async fn backup(&self, fd: Option<OwnedFd>) -> AdminResult {
         let Some(fd) = fd else {
             return Err(
@@ -317,115 +197,10 @@ impl AdminContext {
             Err(error) => Err(error.to_string()),
         }
     }
-
-    fn shutdown(&self, delay: Option<String>, reason: Option<String>) -> AdminResult {
-        let mut running = self
-            .countdown
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let delay_text = delay.as_deref().map(str::trim).unwrap_or("");
-        if matches!(delay_text, "annuler" | "cancel") {
-            let Some(cancelled) = running.take() else {
-                return Err("Aucun arrêt programmé.".into());
-            };
-            cancelled.store(true, Ordering::Relaxed);
-            let hub = self.hub.clone();
-            self.executor
-                .spawn(async move {
-                    let (reply, _answer) = smol::channel::bounded(1);
-                    let ask = AdminAsk::Alert {
-                        text: "L'arrêt du serveur est annulé.".into(),
-                    };
-                    let _ = hub.send(HubCommand::Admin { ask, reply }).await;
-                })
-                .detach();
-            return Ok(Answer {
-                text: "Arrêt annulé ; les utilisateurs sont prévenus.".into(),
-                data: json!({ "cancelled": true }),
-            });
-        }
-        let total = if delay_text.is_empty() || delay_text == "0" {
-            Duration::ZERO
-        } else {
-            parse_duration(delay_text).ok_or_else(|| {
-                format!("Délai invalide « {delay_text} » (exemples : 30s, 5m, 1h).")
-            })?
-        };
-        if running.is_some() {
-            return Err("Un arrêt est déjà programmé (shutdown annuler pour l'annuler).".into());
-        }
-        let cancelled = Arc::new(AtomicBool::new(false));
-        *running = Some(cancelled.clone());
-        let hub = self.hub.clone();
-        self.executor
-            .spawn(countdown(hub, total, reason, cancelled))
-            .detach();
-        let text = if total.is_zero() {
-            "Arrêt du serveur en cours.".to_owned()
-        } else {
-            format!(
-                "Arrêt dans {} ; les utilisateurs sont prévenus (shutdown annuler pour \
-                 l'annuler).",
-                describe_duration(total)
-            )
-        };
-        Ok(Answer {
-            text,
-            data: json!({ "delay_seconds": total.as_secs() }),
-        })
-    }
-}
-
-/// Notices at the start and at round marks, then the usual clean shutdown (SIGTERM to
-/// ourselves: the same path as `systemctl stop`).
-async fn countdown(
-    hub: Sender<HubCommand>,
-    total: Duration,
-    reason: Option<String>,
-    cancelled: Arc<AtomicBool>,
-) {
-    const MARKS: [u64; 9] = [3600, 1800, 900, 600, 300, 120, 60, 30, 10];
-    let notify = |left: Duration| {
-        let hub = hub.clone();
-        let reason = reason.clone();
-        async move {
-            let (reply, answer) = smol::channel::bounded(1);
-            let ask = AdminAsk::ShutdownSoon {
-                delay: describe_duration(left),
-                reason,
-            };
-            if hub.send(HubCommand::Admin { ask, reply }).await.is_ok() {
-                let _ = answer.recv().await;
-            }
-        }
-    };
-    let started = std::time::Instant::now();
-    if !total.is_zero() {
-        notify(total).await;
-        for mark in MARKS.map(Duration::from_secs) {
-            if mark >= total {
-                continue;
-            }
-            smol::Timer::at(started + (total - mark)).await;
-            if cancelled.load(Ordering::Relaxed) {
-                return;
-            }
-            notify(mark).await;
-        }
-        smol::Timer::at(started + total).await;
-    } else {
-        // Lets the reply reach the console first.
-        smol::Timer::after(Duration::from_millis(100)).await;
-    }
-    if cancelled.load(Ordering::Relaxed) {
-        return;
-    }
-    log::info!("[ARRET] arrêt demandé par l'administrateur");
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM);
 }
 
 /// A reason or text, trimmed; `None` when empty.
-fn clean(text: Option<String>) -> Option<String> {
+pub(super) fn clean(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
@@ -455,22 +230,6 @@ fn ban_record(
     })
 }
 
-/// The name as the server registers it (NFC), checked like a registration.
-fn account_name(raw: &str) -> Result<String, String> {
-    let name: String = raw.nfc().collect();
-    match check_name(&name) {
-        Ok(()) => Ok(name),
-        Err(NameProblem::Reserved) => Err(format!(
-            "« {raw} » est un nom réservé (serveur, admin...) : choisissez-en un autre."
-        )),
-        Err(problem) => Err(format!("Nom de compte invalide « {raw} » : {problem}.")),
-    }
-}
-
-fn no_such_account(name: &str) -> String {
-    format!("Aucun compte « {name} » (user list affiche les comptes).")
-}
-
-fn unavailable() -> String {
+pub(super) fn unavailable() -> String {
     "La base de données ne répond pas (disque plein ou trop lent ?) : réessayez.".into()
 }

@@ -5,11 +5,13 @@
 //! - [`server`]: the socket (stale file, mode, group) and its connections;
 //! - [`peer`]: who is connected (SO_PEERCRED) and whether they may administer;
 //! - [`dispatch`]: each request carried out: chat state through the hub task
-//!   (`net::hub_task::admin`), accounts and backups through the store thread, `reload`, `shutdown`;
-//! - [`bans`], [`reload`], [`stats`], [`report`], [`audit`]: bans, the configuration diff, the
-//!   metrics summary, French tables, security lines;
+//!   (`net::hub_task::admin`), backups through the store thread; [`accounts`], [`reload`] and
+//!   [`shutdown`] for the account commands, `reload` and the shutdown countdown;
+//! - [`bans`], [`stats`], [`report`], [`audit`]: bans, the metrics summary, French tables,
+//!   security lines;
 //! - [`client`], [`commands`], [`console`]: the operator's side (one-shot and interactive).
 
+pub mod accounts;
 pub mod audit;
 pub mod bans;
 pub mod client;
@@ -21,6 +23,7 @@ pub mod protocol;
 pub mod reload;
 pub mod report;
 pub mod server;
+pub mod shutdown;
 pub mod stats;
 
 use std::path::{Path, PathBuf};
