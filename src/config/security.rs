@@ -1,0 +1,148 @@
+//! `[security]`: the defences' settings the shell enforces (allowlist, caps, deadlines, attempt
+//! limits); the hub's own (line rate, identify deadline) go to `HubConfig`.
+
+use super::*;
+
+/// `[security]` settings the shell enforces (the hub's own are in `hub`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityConfig {
+    pub allow: Vec<Cidr>,
+    /// 0: derived from the file-descriptor limit at start-up.
+    pub max_connections: usize,
+    pub max_connections_per_ip: u32,
+    pub new_connections_per_minute: u32,
+    pub new_connections_burst: u32,
+    pub partial_line_timeout: Option<std::time::Duration>,
+    pub attempts: AttemptSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecurity {
+    pub(super) allow: Option<Vec<String>>,
+    pub(super) max_connections: Option<usize>,
+    pub(super) max_connections_per_ip: Option<u32>,
+    pub(super) new_connections_per_minute: Option<u32>,
+    pub(super) new_connections_burst: Option<u32>,
+    pub(super) messages_per_second: Option<u32>,
+    pub(super) messages_burst: Option<u32>,
+    pub(super) identify_timeout_secs: Option<u32>,
+    pub(super) partial_line_timeout_secs: Option<u32>,
+    pub(super) login_failures_before_delay: Option<u32>,
+    pub(super) login_delay_ms: Option<u64>,
+    pub(super) address_lockout_after: Option<u32>,
+    pub(super) account_lockout_after: Option<u32>,
+    pub(super) lockout_minutes: Option<u64>,
+    pub(super) checks_in_flight_per_ip: Option<u32>,
+    pub(super) registrations_burst: Option<u32>,
+    pub(super) registration_every_secs: Option<u64>,
+}
+
+pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, ConfigError> {
+    use std::time::Duration;
+    let allow = match &raw.allow {
+        None => Cidr::local_networks(),
+        Some(texts) if texts.is_empty() => {
+            return Err(ConfigError::Invalid(
+                "« security.allow » est vide : personne ne pourrait se connecter (mettez \
+                 [\"0.0.0.0/0\", \"::/0\"] pour tout autoriser)"
+                    .into(),
+            ))
+        }
+        Some(texts) => texts
+            .iter()
+            .map(|text| {
+                Cidr::parse(text)
+                    .map_err(|error| ConfigError::Invalid(format!("security.allow : {error}")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let count = |key: &str, value: Option<u32>, default: u32, max: usize| {
+        let value = value.unwrap_or(default);
+        check_range(&format!("security.{key}"), value as usize, 0, max).map(|()| value)
+    };
+    let max_connections = raw.max_connections.unwrap_or(0);
+    check_range("security.max_connections", max_connections, 0, 10_000_000)?;
+    let defaults = AttemptSettings::default();
+    let partial = count(
+        "partial_line_timeout_secs",
+        raw.partial_line_timeout_secs,
+        60,
+        86_400,
+    )?;
+    let delay_ms = raw.login_delay_ms.unwrap_or(1000);
+    check_range("security.login_delay_ms", delay_ms as usize, 0, 60_000)?;
+    let lockout_minutes = raw.lockout_minutes.unwrap_or(5);
+    check_range(
+        "security.lockout_minutes",
+        lockout_minutes as usize,
+        1,
+        24 * 60,
+    )?;
+    let every = raw.registration_every_secs.unwrap_or(10);
+    check_range(
+        "security.registration_every_secs",
+        every as usize,
+        1,
+        86_400,
+    )?;
+    Ok(SecurityConfig {
+        allow,
+        max_connections,
+        max_connections_per_ip: count(
+            "max_connections_per_ip",
+            raw.max_connections_per_ip,
+            100,
+            1_000_000,
+        )?,
+        new_connections_per_minute: count(
+            "new_connections_per_minute",
+            raw.new_connections_per_minute,
+            60,
+            1_000_000,
+        )?,
+        new_connections_burst: count(
+            "new_connections_burst",
+            raw.new_connections_burst,
+            60,
+            1_000_000,
+        )?,
+        partial_line_timeout: (partial > 0).then(|| Duration::from_secs(u64::from(partial))),
+        attempts: AttemptSettings {
+            delay_after: count(
+                "login_failures_before_delay",
+                raw.login_failures_before_delay,
+                defaults.delay_after,
+                1_000_000,
+            )?,
+            delay: Duration::from_millis(delay_ms),
+            address_lockout_after: count(
+                "address_lockout_after",
+                raw.address_lockout_after,
+                defaults.address_lockout_after,
+                1_000_000,
+            )?,
+            account_lockout_after: count(
+                "account_lockout_after",
+                raw.account_lockout_after,
+                defaults.account_lockout_after,
+                1_000_000,
+            )?,
+            lockout: Duration::from_secs(lockout_minutes * 60),
+            window: defaults.window,
+            in_flight_per_address: count(
+                "checks_in_flight_per_ip",
+                raw.checks_in_flight_per_ip,
+                defaults.in_flight_per_address,
+                10_000,
+            )?,
+            register_burst: count(
+                "registrations_burst",
+                raw.registrations_burst,
+                defaults.register_burst,
+                1_000_000,
+            )?,
+            register_every: Duration::from_secs(every),
+        },
+    })
+}
