@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use unicode_normalization::UnicodeNormalization;
 
 use super::bans::now_unix;
-use super::dispatch::{unavailable, AdminContext};
+use super::context::AdminContext;
+use super::dispatch::unavailable;
 use crate::net::hub_task::admin::{AdminAsk, AdminResult, Answer};
 use crate::store::import::password_problem;
 

@@ -4,6 +4,7 @@
 //! - [`protocol`]: the versioned JSON lines both sides speak;
 //! - [`server`]: the socket (stale file, mode, group) and its connections;
 //! - [`peer`]: who is connected (SO_PEERCRED) and whether they may administer;
+//! - [`context`]: what requests need (the hub task, the store thread, the configuration);
 //! - [`dispatch`]: each request carried out: chat state through the hub task
 //!   (`net::hub_task::admin`), backups through the store thread; [`accounts`], [`reload`] and
 //!   [`shutdown`] for the account commands, `reload` and the shutdown countdown;
@@ -17,6 +18,7 @@ pub mod bans;
 pub mod client;
 pub mod commands;
 pub mod console;
+pub mod context;
 pub mod dispatch;
 pub mod peer;
 pub mod protocol;

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::dispatch::AdminContext;
+use super::context::AdminContext;
 use crate::config::Config;
 use crate::net::hub_task::admin::{AdminAsk, AdminResult, Answer, LiveSettings};
 
@@ -129,7 +129,7 @@ pub async fn reload(context: &AdminContext) -> AdminResult {
         .collect();
     let live = LiveSettings {
         hub: new.hub.clone(),
-        access: crate::net::access_settings(&new),
+        access: new.security.access_settings(),
         attempts: new.security.attempts.clone(),
     };
     context.ask(AdminAsk::Reconfigure(Box::new(live))).await?;

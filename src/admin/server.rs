@@ -16,7 +16,7 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use smol::channel::Receiver;
 use smol::Async;
 
-use super::dispatch::AdminContext;
+use super::context::AdminContext;
 use super::protocol::{Reply, Request, MAX_LINE};
 use super::{audit, peer};
 

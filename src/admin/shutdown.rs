@@ -9,7 +9,7 @@ use serde_json::json;
 use smol::channel::Sender;
 
 use super::bans::{describe_duration, parse_duration};
-use super::dispatch::AdminContext;
+use super::context::AdminContext;
 use crate::net::hub_task::admin::{AdminAsk, AdminResult, Answer};
 use crate::net::hub_task::HubCommand;
 

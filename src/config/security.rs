@@ -2,6 +2,7 @@
 //! limits); the hub's own (line rate, identify deadline) go to `HubConfig`.
 
 use super::*;
+use crate::security::AccessSettings;
 
 /// `[security]` settings the shell enforces (the hub's own are in `hub`).
 #[derive(Debug, Clone, PartialEq)]
@@ -145,4 +146,32 @@ pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, Confi
             register_every: Duration::from_secs(every),
         },
     })
+}
+
+/// Descriptors kept for everything but client connections (listeners, database, log, admin).
+const RESERVED_FDS: usize = 64;
+
+impl SecurityConfig {
+    /// The allowlist and caps the accept loop enforces; the total stays below the descriptor
+    /// limit, so a full server refuses cleanly instead of failing `accept`.
+    pub fn access_settings(&self) -> AccessSettings {
+        use nix::sys::resource::{getrlimit, Resource};
+        let limit = getrlimit(Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| {
+                usize::try_from(soft).unwrap_or(usize::MAX)
+            })
+            .saturating_sub(RESERVED_FDS)
+            .max(1);
+        let max_total = match self.max_connections {
+            0 => limit,
+            wanted => wanted.min(limit),
+        };
+        AccessSettings {
+            allow: self.allow.clone(),
+            max_per_ip: self.max_connections_per_ip,
+            new_per_minute: self.new_connections_per_minute,
+            new_burst: self.new_connections_burst,
+            max_total,
+        }
+    }
 }

@@ -27,11 +27,11 @@ use nix::sys::signal::{SigSet, Signal};
 use smol::{channel, Executor, Timer};
 
 use crate::accounts::Accounts;
-use crate::admin::dispatch::AdminContext;
+use crate::admin::context::AdminContext;
 use crate::admin::server::{AdminSocket, SocketError};
 use crate::config::{Config, ConfigSource};
 use crate::metrics::Metrics;
-use crate::security::{AccessGuard, AccessSettings};
+use crate::security::AccessGuard;
 use crate::store::{PasswordError, PasswordHasher, Store, StoreError, StoreSettings, StoreThread};
 use hub_task::{HubCommand, HubTask, Services};
 use listener::AcceptContext;
@@ -195,7 +195,19 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
         workers.push(worker);
     }
 
-    let access = AccessGuard::new(access_settings(&config));
+    let settings = config.security.access_settings();
+    log::info!(
+        "[DEMARRAGE] au plus {} connexion(s), {} par adresse ; réseaux autorisés : {}",
+        settings.max_total,
+        settings.max_per_ip,
+        settings
+            .allow
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let access = AccessGuard::new(settings);
     access.set_banned(bans.networks(crate::admin::bans::now_unix(), std::time::Instant::now()));
     let context = Arc::new(AcceptContext {
         executor: executor.clone(),
@@ -349,43 +361,6 @@ pub(crate) fn release_free_memory() {
 
 /// Each connection is a file descriptor: lift the soft limit to the hard one (a school is
 /// thousands of connections; the usual soft default is 1024).
-/// Descriptors kept for everything but client connections (listeners, database, log, admin).
-const RESERVED_FDS: usize = 64;
-
-/// The allowlist and caps; the total is below the descriptor limit, so a full server refuses
-/// cleanly instead of failing `accept`.
-pub(crate) fn access_settings(config: &Config) -> AccessSettings {
-    use nix::sys::resource::{getrlimit, Resource};
-    let limit = getrlimit(Resource::RLIMIT_NOFILE)
-        .map_or(1024, |(soft, _)| {
-            usize::try_from(soft).unwrap_or(usize::MAX)
-        })
-        .saturating_sub(RESERVED_FDS)
-        .max(1);
-    let security = &config.security;
-    let max_total = match security.max_connections {
-        0 => limit,
-        wanted => wanted.min(limit),
-    };
-    log::info!(
-        "[DEMARRAGE] au plus {max_total} connexion(s), {} par adresse ; réseaux autorisés : {}",
-        security.max_connections_per_ip,
-        security
-            .allow
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    AccessSettings {
-        allow: security.allow.clone(),
-        max_per_ip: security.max_connections_per_ip,
-        new_per_minute: security.new_connections_per_minute,
-        new_burst: security.new_connections_burst,
-        max_total,
-    }
-}
-
 fn raise_fd_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {
