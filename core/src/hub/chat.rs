@@ -20,7 +20,7 @@ impl Hub {
     pub(super) fn chat(
         &mut self,
         session: SessionId,
-        message: ChatMessage,
+        mut message: ChatMessage,
         now: &Now,
         out: &mut Output,
     ) {
@@ -36,12 +36,12 @@ impl Hub {
         let Some(sender) = self.sessions.get(&session).and_then(Session::name).cloned() else {
             return;
         };
-        match &message.target {
+        match core::mem::replace(&mut message.target, ChatTarget::Channel(None)) {
             ChatTarget::Channel(channel) => {
-                let channel = channel.clone().unwrap_or_else(ChannelName::default_channel);
-                self.channel_message(session, sender, &message, &channel, now, out);
+                let channel = channel.unwrap_or_else(ChannelName::default_channel);
+                self.channel_message(session, sender, message, &channel, now, out);
             }
-            ChatTarget::User(to) => self.private_message(session, sender, &message, to, now, out),
+            ChatTarget::User(to) => self.private_message(session, sender, message, &to, now, out),
         }
     }
 
@@ -50,7 +50,7 @@ impl Hub {
         &mut self,
         session: SessionId,
         sender: Name,
-        message: &ChatMessage,
+        message: ChatMessage,
         channel: &ChannelName,
         now: &Now,
         out: &mut Output,
@@ -65,22 +65,31 @@ impl Hub {
             return;
         };
         let id = self.take_message_id(out);
-        let frame = encode_chat(message, &sender.display, None, Some(&display), id, now);
+        // Formatted once, for the line and for the record.
+        let stamp = now.local.iso();
+        let frame = encode_chat(&message, &sender.display, None, Some(&display), id, &stamp);
         let recipients = self.send_to_channel(&frame, &channel.key, Some(session), out);
         self.count_message(session);
+        let length = message.content.len();
         if self.config.keep_history {
             let destination = Destination::Channel {
                 key: channel.key.clone(),
                 display: display.clone(),
             };
-            let record = self.chat_record(session, &sender, destination, &message.content, id, now);
+            let line = RecordLine {
+                id,
+                unix_micros: now.unix_micros,
+                stamp,
+                content: message.content,
+            };
+            let record = self.chat_record(session, &sender, destination, line);
             out.effects.push(Effect::Store(StoreRequest::Keep(record)));
         }
         out.log(Event::Message {
             session,
             from: sender.display,
             target: display,
-            length: message.content.len(),
+            length,
             recipients,
             frame,
         });
@@ -99,23 +108,21 @@ impl Hub {
         session: SessionId,
         sender: &Name,
         destination: Destination,
-        content: &str,
-        id: u64,
-        now: &Now,
+        line: RecordLine,
     ) -> ChatRecord {
         let kind = match self.sessions.get(&session).map(|state| &state.identity) {
             Some(Identity::User(_)) => SenderKind::Account,
             _ => SenderKind::Guest,
         };
         ChatRecord {
-            id,
-            unix_micros: now.unix_micros,
-            timestamp: now.local.iso(),
+            id: line.id,
+            unix_micros: line.unix_micros,
+            timestamp: line.stamp,
             from: sender.display.clone(),
             from_key: sender.key.clone(),
             kind,
             destination,
-            content: String::from(content),
+            content: line.content,
         }
     }
 
@@ -153,6 +160,15 @@ impl Hub {
     }
 }
 
+/// What a kept line carries besides its sender and destination (moved in, not copied).
+pub(super) struct RecordLine {
+    pub(super) id: u64,
+    pub(super) unix_micros: u64,
+    /// The wire timestamp, as formatted for the relayed line.
+    pub(super) stamp: String,
+    pub(super) content: String,
+}
+
 /// The relayed line: the sender's object with the server-owned keys set (PROTOCOL.md §4).
 pub(super) fn encode_chat(
     message: &ChatMessage,
@@ -160,9 +176,9 @@ pub(super) fn encode_chat(
     to: Option<&str>,
     channel: Option<&str>,
     id: u64,
-    now: &Now,
+    stamp: &str,
 ) -> Frame {
-    let mut line = message_line(from, &message.content, to, channel, now);
+    let mut line = message_line(from, &message.content, to, channel, stamp);
     line.push_u64("id", id);
     push_extra(&mut line, &message.extra);
     Arc::from(line.finish())

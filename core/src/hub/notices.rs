@@ -173,7 +173,7 @@ impl Hub {
         channel: Option<&str>,
         now: &Now,
     ) -> Frame {
-        let mut line = message_line(SERVER_NAME, text, to, channel, now);
+        let mut line = message_line(SERVER_NAME, text, to, channel, &now.local.iso());
         line.push_bool("system", true);
         Arc::from(line.finish())
     }
@@ -186,7 +186,7 @@ pub(super) fn message_line(
     content: &str,
     to: Option<&str>,
     channel: Option<&str>,
-    now: &Now,
+    stamp: &str,
 ) -> JsonLine {
     let mut line = JsonLine::new("message");
     line.push_str("subtype", if to.is_some() { "private" } else { "global" })
@@ -198,6 +198,6 @@ pub(super) fn message_line(
     if let Some(channel) = channel {
         line.push_str("channel", channel);
     }
-    line.push_str("timestamp", &now.local.iso());
+    line.push_str("timestamp", stamp);
     line
 }

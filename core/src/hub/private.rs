@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::chat::encode_chat;
+use super::chat::{encode_chat, RecordLine};
 use super::notices::NoticeTo;
 use super::records::conversation_key;
 use super::waiting::WaitingFor;
@@ -25,7 +25,7 @@ impl Hub {
         &mut self,
         session: SessionId,
         sender: Name,
-        message: &ChatMessage,
+        message: ChatMessage,
         to: &str,
         now: &Now,
         out: &mut Output,
@@ -44,18 +44,33 @@ impl Hub {
         let recipient = group.display.clone();
         let targets = group.sessions.clone();
         let id = self.take_message_id(out);
-        let frame = encode_chat(message, &sender.display, Some(&recipient), None, id, now);
+        let stamp = now.local.iso();
+        let frame = encode_chat(
+            &message,
+            &sender.display,
+            Some(&recipient),
+            None,
+            id,
+            &stamp,
+        );
         let recipients = self.send_many(&frame, targets, out);
         self.count_message(session);
+        let length = message.content.len();
         if self.config.keep_history {
-            let record = self.private_record(session, &sender, &recipient, message, id, now);
+            let line = RecordLine {
+                id,
+                unix_micros: now.unix_micros,
+                stamp,
+                content: message.content,
+            };
+            let record = self.private_record(session, &sender, &recipient, line);
             out.effects.push(Effect::Store(StoreRequest::Keep(record)));
         }
         out.log(Event::Message {
             session,
             from: sender.display,
             target: recipient,
-            length: message.content.len(),
+            length,
             recipients,
             frame,
         });
@@ -66,7 +81,7 @@ impl Hub {
         &mut self,
         session: SessionId,
         sender: Name,
-        message: &ChatMessage,
+        message: ChatMessage,
         account: &str,
         now: &Now,
         out: &mut Output,
@@ -95,7 +110,14 @@ impl Hub {
             return;
         }
         let id = self.take_message_id(out);
-        let record = self.private_record(session, &sender, account, message, id, now);
+        let length = message.content.len();
+        let line = RecordLine {
+            id,
+            unix_micros: now.unix_micros,
+            stamp: now.local.iso(),
+            content: message.content,
+        };
+        let record = self.private_record(session, &sender, account, line);
         *self.deferred_to.entry(to_key).or_insert(0) += 1;
         *self.deferred_from.entry(sender.key.clone()).or_insert(0) += 1;
         out.effects.push(Effect::Store(StoreRequest::Defer(record)));
@@ -109,7 +131,7 @@ impl Hub {
             session,
             from: sender.display,
             to: String::from(account),
-            length: message.content.len(),
+            length,
         });
     }
 
@@ -118,9 +140,7 @@ impl Hub {
         session: SessionId,
         sender: &Name,
         to: &str,
-        message: &ChatMessage,
-        id: u64,
-        now: &Now,
+        line: RecordLine,
     ) -> ChatRecord {
         let to_key = fold_name(to);
         let from_account = matches!(
@@ -137,9 +157,7 @@ impl Hub {
                 to_key,
                 conversation,
             },
-            &message.content,
-            id,
-            now,
+            line,
         )
     }
 
