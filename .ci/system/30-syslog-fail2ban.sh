@@ -32,16 +32,7 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
-# wait_until SECONDS DESCRIPTION COMMAND...: polls every 0.1 s.
-wait_until() {
-    local limit=$1 what=$2
-    shift 2
-    local deadline=$(( $(date +%s) + limit ))
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for: $what"
-        sleep 0.1
-    done
-}
+. .ci/system/lib/wait.sh
 
 section "packages"
 need=()

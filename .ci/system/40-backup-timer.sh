@@ -24,16 +24,9 @@ done
 pristine=$(debian_root amd64)
 
 cargo build -q -p classcord
-work=$(mktemp -d /var/tmp/classcord-backup.XXXXXX)
+scratch_work classcord-backup
+work=$WORK
 root="$work/root"
-cleanup() {
-    local status=$?
-    stop_root
-    unmount_under "$work"
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
 cp -a "$pristine" "$root"
 install -m 0755 target/debug/classcord "$root/usr/bin/classcord"
 install -m 0644 systemd/classcord-backup.service systemd/classcord-backup.timer \

@@ -29,16 +29,9 @@ deb=$(build_deb "$target")
 echo "package: $deb ($(stat -c %s "$deb") bytes)"
 
 pristine=$(debian_root amd64)
-work=$(mktemp -d /var/tmp/classcord-boot.XXXXXX)
+scratch_work classcord-boot
+work=$WORK
 root="$work/root"
-cleanup() {
-    local status=$?
-    stop_root
-    unmount_under "$work"
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
 t0=$(date +%s)
 cp -a "$pristine" "$root"
 cp "$deb" "$root/var/tmp/classcord.deb"

@@ -9,7 +9,7 @@ use argh::FromArgs;
 use classcord_core::message::ChannelName;
 
 use super::fail;
-use crate::store::access::{database_in, open_reader, OpsError};
+use crate::store::access::{database_in, OpsError};
 use crate::store::export::{export, export_to_file, parse_date, ExportOptions, Format};
 
 /// Exporte les messages conservés (colonnes id, timestamp, from, to, channel, content), même
@@ -93,12 +93,7 @@ impl Export {
     fn export(&self) -> Result<(), OpsError> {
         let options = self.options()?;
         let db_path = database_in(self.data.as_deref());
-        let reader = open_reader(&db_path)?;
-        super::note_repair(&reader, &db_path);
-        let txn = reader.begin_read().map_err(|e| OpsError::Store {
-            path: db_path.clone(),
-            source: e,
-        })?;
+        let txn = super::snapshot(&db_path)?;
         let count = match &self.out {
             Some(out) => export_to_file(&txn, &db_path, &options, out)?,
             None => {

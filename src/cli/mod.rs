@@ -13,9 +13,12 @@ mod serve;
 pub(crate) mod user;
 
 use std::fmt::Display;
+use std::path::Path;
 use std::process::ExitCode;
 
 use argh::FromArgs;
+
+use crate::store::access::{open_reader, OpsError, Reader};
 
 /// ClassCord : serveur de discussion pour les réseaux d'établissement scolaire.
 #[derive(FromArgs)]
@@ -91,7 +94,18 @@ pub fn fail(error: &dyn Display) -> ExitCode {
 }
 
 /// Tells the operator (on stderr) that an operator command repaired the database after a crash.
-fn note_repair(reader: &crate::store::access::Reader, path: &std::path::Path) {
+/// A consistent read snapshot of the database at `path` (server running or not), for the
+/// reading subcommands.
+fn snapshot(path: &Path) -> Result<redb::ReadTransaction, OpsError> {
+    let reader = open_reader(path)?;
+    note_repair(&reader, path);
+    reader.begin_read().map_err(|source| OpsError::Store {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn note_repair(reader: &Reader, path: &Path) {
     if reader.was_repaired() {
         eprintln!(
             "classcord : note : {} n'avait pas été fermée proprement (arrêt brutal) : réparée",

@@ -15,7 +15,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::fail;
 use crate::config::{Config, Overrides};
-use crate::store::access::{database_in, open_reader, open_writer, OpsError};
+use crate::store::access::{database_in, open_writer, OpsError};
 use crate::store::import::password_problem;
 use crate::store::user_admin::list_users;
 use crate::store::{HashParams, PasswordHasher, RegisterError};
@@ -171,12 +171,7 @@ fn through_server(mut client: crate::admin::client::AdminClient, action: Action)
 impl List {
     fn run(self) -> Result<(), OpsError> {
         let db_path = database_in(self.data.as_deref());
-        let reader = open_reader(&db_path)?;
-        super::note_repair(&reader, &db_path);
-        let txn = reader.begin_read().map_err(|e| OpsError::Store {
-            path: db_path.clone(),
-            source: e,
-        })?;
+        let txn = super::snapshot(&db_path)?;
         let users = list_users(&txn, &db_path)?;
         for user in &users {
             let t = crate::clock::local_time(user.created_unix, 0);

@@ -13,26 +13,13 @@ use std::net::IpAddr;
 use classcord_core::message::is_hidden_char;
 use log::Level;
 
+use crate::security::Refusal;
+
 /// The log target of security events: the syslog output sends it to the security facility.
 pub const AUDIT_TARGET: &str = "classcord::audit";
 
 /// Longest user-supplied text kept in a log line, in characters.
 const MAX_QUOTED_CHARS: usize = 64;
-
-/// Why a connection was refused before it reached the chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectReason {
-    /// The address is outside the allowed networks.
-    NotAllowed,
-    /// Too many open connections from this address.
-    TooMany,
-    /// Too many new connections from this address in a short time.
-    Rate,
-    /// The server as a whole is at its connection cap (not the sender's fault).
-    ServerFull,
-    /// The address is banned by the operator (`classcord admin ban`).
-    Banned,
-}
 
 /// What a rate limit was counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +81,7 @@ pub enum SecurityEvent<'a> {
         user: Option<&'a str>,
     },
     /// `CONN_REJECTED ip= reason=`
-    ConnRejected { ip: IpAddr, reason: RejectReason },
+    ConnRejected { ip: IpAddr, reason: Refusal },
     /// `FLOOD ip= action= conn=`
     Flood {
         ip: IpAddr,
@@ -192,7 +179,7 @@ impl Display for SecurityEvent<'_> {
                     None => Ok(()),
                 }
             }
-            SecurityEvent::ConnRejected { reason, .. } => write!(f, " reason={}", reason.as_str()),
+            SecurityEvent::ConnRejected { reason, .. } => write!(f, " reason={}", reason.token()),
             SecurityEvent::Flood { action, conn, .. } => {
                 write!(f, " action={} conn={conn}", action.as_str())
             }
@@ -203,18 +190,6 @@ impl Display for SecurityEvent<'_> {
             SecurityEvent::Timeout { phase, conn, .. } => {
                 write!(f, " phase={} conn={conn}", phase.as_str())
             }
-        }
-    }
-}
-
-impl RejectReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::NotAllowed => "not-allowed",
-            RejectReason::TooMany => "too-many",
-            RejectReason::Rate => "rate",
-            RejectReason::ServerFull => "server-full",
-            RejectReason::Banned => "banned",
         }
     }
 }

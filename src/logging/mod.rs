@@ -25,7 +25,7 @@ pub use syslog::Facility;
 
 pub use event::{
     audit, bare_ip, needs_escape, quoted, shown, FloodAction, Quoted, RateAction, RateKind,
-    RejectReason, SecurityEvent, Shown, TimeoutPhase, AUDIT_TARGET,
+    SecurityEvent, Shown, TimeoutPhase, AUDIT_TARGET,
 };
 use queue::{Dropped, Entry, LaneLimit, LineQueue};
 pub use syslog_sink::IDENTIFIER;

@@ -9,6 +9,7 @@ use log::Level;
 use super::event::*;
 use super::queue::{Dropped, LaneLimit, LineQueue};
 use super::{escape_ascii_controls, syslog_sink};
+use crate::security::Refusal;
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -41,7 +42,7 @@ fn every_event_starts_with_its_token_then_the_bare_ip() {
         },
         SecurityEvent::ConnRejected {
             ip: mapped,
-            reason: RejectReason::TooMany,
+            reason: Refusal::TooMany,
         },
         SecurityEvent::Flood {
             ip: mapped,
@@ -85,7 +86,7 @@ fn every_event_starts_with_its_token_then_the_bare_ip() {
 fn ipv6_stays_ipv6() {
     let event = SecurityEvent::ConnRejected {
         ip: ip("fd00::1"),
-        reason: RejectReason::NotAllowed,
+        reason: Refusal::NotAllowed,
     };
     assert_eq!(
         event.to_string(),

@@ -20,7 +20,7 @@ use smol::{Async, Executor, Timer};
 use super::flood::ReadGate;
 use super::hub_task::{Connection, HubCommand};
 use super::reader::read_loop;
-use crate::logging::{audit, bare_ip, RejectReason, SecurityEvent};
+use crate::logging::{audit, bare_ip, SecurityEvent};
 use crate::security::{AccessGuard, Refusal, RefusalNote};
 
 /// Binds one listening socket.
@@ -158,21 +158,14 @@ fn refuse(
     note: RefusalNote,
     metrics: &crate::metrics::Metrics,
 ) {
-    let reason = match refusal {
-        Refusal::NotAllowed => RejectReason::NotAllowed,
-        Refusal::TooMany => RejectReason::TooMany,
-        Refusal::Rate => RejectReason::Rate,
-        Refusal::ServerFull => RejectReason::ServerFull,
-        Refusal::Banned => RejectReason::Banned,
-    };
-    metrics.rejected(reason.as_str());
+    metrics.rejected(refusal.token());
     if refusal == Refusal::Banned {
         crate::metrics::add(&metrics.counters.bans_enforced, 1);
     }
     match note {
         RefusalNote::Log => audit(&SecurityEvent::ConnRejected {
             ip: peer.ip(),
-            reason,
+            reason: refusal,
         }),
         // A line every thousand refusals past the first ones of the minute, for the record.
         RefusalNote::Quiet { quiet } if quiet % 1000 == 0 => log::warn!(

@@ -23,14 +23,18 @@ pub struct AccessSettings {
     pub max_total: usize,
 }
 
-/// Why a connection is refused.
+/// Why a connection is refused before it reaches the chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// The address is outside the allowed networks.
     NotAllowed,
+    /// Too many open connections from this address.
     TooMany,
+    /// Too many new connections from this address in a short time.
     Rate,
+    /// The server as a whole is at its connection cap (not the sender's fault).
     ServerFull,
-    /// Banned by the operator.
+    /// The address is banned by the operator (`classcord admin ban`).
     Banned,
 }
 
@@ -42,6 +46,18 @@ pub struct BannedNet {
 }
 
 impl Refusal {
+    /// The `reason=` word of the `CONN_REJECTED` log line and the metrics label (stable: the
+    /// fail2ban filter and dashboards match it).
+    pub fn token(self) -> &'static str {
+        match self {
+            Refusal::NotAllowed => "not-allowed",
+            Refusal::TooMany => "too-many",
+            Refusal::Rate => "rate",
+            Refusal::ServerFull => "server-full",
+            Refusal::Banned => "banned",
+        }
+    }
+
     /// The French line the refused client reads before the connection closes.
     pub fn text(&self) -> &'static str {
         match self {

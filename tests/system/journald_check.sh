@@ -17,15 +17,7 @@ fail() {
     echo "FAIL (journald): $*" >&2
     exit 1
 }
-wait_until() {
-    local limit=$1 what=$2
-    shift 2
-    local deadline=$(( $(date +%s) + limit ))
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for: $what"
-        sleep 0.1
-    done
-}
+. "$REPO/.ci/system/lib/wait.sh"
 pids=()
 cleanup() {
     set +e

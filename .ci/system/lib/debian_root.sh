@@ -78,6 +78,20 @@ boot_root() {
 
 in_ct() { nsenter --target "$NSPAWN_LEADER" --mount --uts --ipc --net --pid -- "$@"; }
 
+# Makes a scratch directory /var/tmp/NAME.XXXXXX for one test and sets WORK to it; on exit, for
+# any reason, the booted container is stopped, everything below WORK unmounted and WORK removed.
+scratch_work() {
+    WORK=$(mktemp -d "/var/tmp/$1.XXXXXX")
+    trap remove_scratch_work EXIT
+}
+remove_scratch_work() {
+    local status=$?
+    stop_root
+    unmount_under "$WORK"
+    rm -rf "$WORK"
+    exit "$status"
+}
+
 # Powers the booted container off (SIGTERM to nspawn, SIGKILL after 20 s), if it still runs.
 stop_root() {
     if [ -n "${NSPAWN_PID:-}" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
