@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -98,11 +98,24 @@ enum Command {
     Stop,
 }
 
+impl Command {
+    /// Its share of the queue's capacity: one per request (a batch counts each of its own).
+    fn weight(&self) -> usize {
+        match self {
+            Command::Batch(requests) => requests.len(),
+            Command::Stop => 0,
+            _ => 1,
+        }
+    }
+}
+
 /// The other threads' handle on the store thread. Cheap to clone.
 #[derive(Clone)]
 pub struct StoreHandle {
-    commands: SyncSender<Command>,
-    /// Requests queued in batches and not yet taken by the store thread.
+    /// Unbounded as a channel (it allocates as it fills, instead of reserving `capacity` slots
+    /// up front: 10 MiB of resident memory at the default), bounded by `queued`.
+    commands: Sender<Command>,
+    /// Requests sent and not yet taken by the store thread.
     queued: Arc<AtomicUsize>,
     capacity: usize,
     pub stats: Arc<StoreStats>,
@@ -111,10 +124,9 @@ pub struct StoreHandle {
 impl StoreHandle {
     /// Queues a write or a load without waiting; gives it back when the queue is full.
     pub fn submit(&self, request: StoreRequest) -> Result<(), Box<StoreRequest>> {
-        match self.commands.try_send(Command::Hub(request)) {
+        match self.try_send(Command::Hub(request)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(Command::Hub(request)))
-            | Err(TrySendError::Disconnected(Command::Hub(request))) => Err(Box::new(request)),
+            Err(Command::Hub(request)) => Err(Box::new(request)),
             Err(_) => Ok(()),
         }
     }
@@ -122,20 +134,28 @@ impl StoreHandle {
     /// Queues a hub batch's requests (in order) without waiting; gives them back when the
     /// queue holds `queue_capacity` requests already.
     pub fn submit_batch(&self, requests: Vec<StoreRequest>) -> Result<(), Vec<StoreRequest>> {
-        let count = requests.len();
-        if self.queued.load(Ordering::Relaxed) + count > self.capacity {
-            return Err(requests);
-        }
-        self.queued.fetch_add(count, Ordering::Relaxed);
-        match self.commands.try_send(Command::Batch(requests)) {
+        match self.try_send(Command::Batch(requests)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(Command::Batch(requests)))
-            | Err(TrySendError::Disconnected(Command::Batch(requests))) => {
-                self.queued.fetch_sub(count, Ordering::Relaxed);
-                Err(requests)
-            }
+            Err(Command::Batch(requests)) => Err(requests),
             Err(_) => Ok(()),
         }
+    }
+
+    /// Sends `command` unless the queue already holds `capacity` requests (or the thread has
+    /// ended); gives it back otherwise. The check and the add are not one atomic step: handles
+    /// racing on other threads may overshoot by a request or two, which is harmless.
+    // Given back by value: boxing it would allocate on the refusal path only to unbox it.
+    #[allow(clippy::result_large_err)]
+    fn try_send(&self, command: Command) -> Result<(), Command> {
+        let weight = command.weight();
+        if self.queued.load(Ordering::Relaxed) + weight > self.capacity {
+            return Err(command);
+        }
+        self.queued.fetch_add(weight, Ordering::Relaxed);
+        self.commands.send(command).map_err(|refused| {
+            self.queued.fetch_sub(weight, Ordering::Relaxed);
+            refused.0
+        })
     }
 
     /// Looks an account up.
@@ -183,7 +203,7 @@ impl StoreHandle {
         answer: smol::channel::Receiver<Result<T, Unavailable>>,
     ) -> Result<T, Unavailable> {
         // A full queue means the disk is far behind: answer "unavailable" rather than wait.
-        self.commands.try_send(command).map_err(|_| Unavailable)?;
+        self.try_send(command).map_err(|_| Unavailable)?;
         answer.recv().await.unwrap_or(Err(Unavailable))
     }
 }
@@ -203,7 +223,7 @@ impl StoreThread {
         on_loaded: impl FnMut(Loaded) + Send + 'static,
     ) -> std::io::Result<StoreThread> {
         let writer_capacity = settings.queue_capacity;
-        let (commands, inbox) = sync_channel(settings.queue_capacity.max(16));
+        let (commands, inbox) = channel();
         let stats = Arc::new(StoreStats::default());
         let queued = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
@@ -263,7 +283,7 @@ struct Writer {
     next_retention: Instant,
     settings: StoreSettings,
     stats: Arc<StoreStats>,
-    /// Shared with the handles: requests in batches not taken yet.
+    /// Shared with the handles: requests sent and not taken yet.
     queued: Arc<AtomicUsize>,
     on_loaded: Box<dyn FnMut(Loaded) + Send>,
 }
@@ -276,7 +296,7 @@ impl Writer {
                 .saturating_duration_since(Instant::now());
             match inbox.recv_timeout(wait) {
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-                Ok(command) => self.handle(command),
+                Ok(command) => self.take(command),
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.tick();
@@ -284,7 +304,7 @@ impl Writer {
         // Stop: everything still queued, then one durable commit.
         while let Ok(command) = inbox.try_recv() {
             if !matches!(command, Command::Stop) {
-                self.handle(command);
+                self.take(command);
             }
         }
         if self.broken.is_some() {
@@ -328,10 +348,15 @@ impl Writer {
         }
     }
 
+    /// A command leaves the queue.
+    fn take(&mut self, command: Command) {
+        self.queued.fetch_sub(command.weight(), Ordering::Relaxed);
+        self.handle(command);
+    }
+
     fn handle(&mut self, command: Command) {
         match command {
             Command::Batch(requests) => {
-                self.queued.fetch_sub(requests.len(), Ordering::Relaxed);
                 for request in requests {
                     self.handle(Command::Hub(request));
                 }
