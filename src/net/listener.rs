@@ -18,8 +18,8 @@ use smol::channel::{Receiver, Sender};
 use smol::{Async, Executor, Timer};
 
 use super::flood::ReadGate;
-use super::hub_task::{Connection, HubCommand};
-use super::reader::read_loop;
+use super::hub_task::HubCommand;
+use super::reader::{read_loop, Reader};
 use crate::logging::{audit, bare_ip, SecurityEvent};
 use crate::security::{AccessGuard, Refusal, RefusalNote};
 
@@ -118,34 +118,17 @@ fn start_connection(
     let _ = stream.set_nodelay(true);
     let stream: Arc<Async<std::net::TcpStream>> = stream.into();
     let session = SessionId(context.next_session.fetch_add(1, Ordering::Relaxed));
-    let gate = ReadGate::new();
-    let connection = Connection {
-        stream: stream.clone(),
+    let reader = Reader {
+        stream,
         peer,
-        gate: gate.clone(),
+        session,
+        hub: context.hub.clone(),
+        max_line: context.max_line_bytes,
+        partial_line_timeout: context.partial_line_timeout,
+        gate: ReadGate::new(),
+        admitted,
     };
-
-    let hub = context.hub.clone();
-    let max_line = context.max_line_bytes;
-    let partial_line_timeout = context.partial_line_timeout;
-    context
-        .executor
-        .spawn(async move {
-            // Holds the connection's place in the per-address counts until it ends.
-            let _admitted = admitted;
-            // The reader announces the connection itself, so the hub sees it before any line.
-            if hub
-                .send(HubCommand::Connect {
-                    session,
-                    connection,
-                })
-                .await
-                .is_ok()
-            {
-                read_loop(stream, session, hub, max_line, partial_line_timeout, gate).await;
-            }
-        })
-        .detach();
+    context.executor.spawn(read_loop(reader)).detach();
     true
 }
 

@@ -1,8 +1,9 @@
-//! The reader task of one accepted TCP connection: bytes -> lines -> typed requests -> hub, in
-//! order, then a `Disconnect` once the peer is gone.
+//! The reader task of one accepted TCP connection: it announces the connection to the hub, then
+//! bytes -> lines -> typed requests -> hub, in order, then a `Disconnect` once the peer is gone.
 
 use std::cell::RefCell;
 use std::io::{self, Read};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use classcord_core::frame::{decode_line, LineSplitter, LineTooLong};
@@ -13,8 +14,9 @@ use smol::channel::Sender;
 use smol::Timer;
 
 use super::flood::ReadGate;
-use super::hub_task::HubCommand;
+use super::hub_task::{Connection, HubCommand};
 use super::writer::Stream;
+use crate::security::Admitted;
 use std::sync::Arc;
 
 /// Read size; one buffer per executor thread, so an idle connection holds none.
@@ -41,16 +43,51 @@ fn to_inbound(line: &[u8]) -> Inbound {
     }
 }
 
-/// Reads until EOF, an error or an over-long line, handing every line to the hub in order; then
-/// tells the hub the session is gone.
-pub async fn read_loop(
-    stream: Stream,
-    session: SessionId,
-    hub: Sender<HubCommand>,
-    max_line: usize,
-    partial_line_timeout: Option<Duration>,
-    gate: Arc<ReadGate>,
-) {
+/// Everything the reader task of one connection starts with.
+pub struct Reader {
+    pub stream: Stream,
+    pub peer: SocketAddr,
+    pub session: SessionId,
+    pub hub: Sender<HubCommand>,
+    pub max_line: usize,
+    pub partial_line_timeout: Option<Duration>,
+    /// Closed by the hub while this client floods (see `flood`).
+    pub gate: Arc<ReadGate>,
+    /// The connection's place under the per-address caps, given back when the task ends.
+    pub admitted: Admitted,
+}
+
+/// Announces the connection to the hub, then reads until EOF, an error or an over-long line,
+/// handing every line to the hub in order; then tells the hub the session is gone.
+///
+/// One future per connection, built so that the announcement's state overlaps the reading
+/// loop's (an idle connection's memory is mostly this future).
+pub async fn read_loop(reader: Reader) {
+    let Reader {
+        stream,
+        peer,
+        session,
+        hub,
+        max_line,
+        partial_line_timeout,
+        gate,
+        admitted: _admitted,
+    } = reader;
+    let connection = Connection {
+        stream: stream.clone(),
+        peer,
+        gate: gate.clone(),
+    };
+    if hub
+        .send(HubCommand::Connect {
+            session,
+            connection,
+        })
+        .await
+        .is_err()
+    {
+        return; // the hub has stopped: shutting down
+    }
     let mut splitter = LineSplitter::new(max_line);
     let mut more_waiting = false;
     // When the unfinished line in `splitter` was started (a client sending a byte now and then

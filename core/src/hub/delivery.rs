@@ -31,7 +31,7 @@ pub(super) fn fresh_routes<'a>(
             if matches!(state.identity, Identity::Anonymous) {
                 continue;
             }
-            if state.waiting.as_ref().is_some_and(Waiting::holds_frames) {
+            if state.waiting.as_deref().is_some_and(Waiting::holds_frames) {
                 routes.held.push(*member);
             } else {
                 routes.ready.push(*member);

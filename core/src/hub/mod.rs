@@ -45,6 +45,7 @@ mod waiting;
 #[cfg(test)]
 mod tests;
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
@@ -129,7 +130,8 @@ struct Session {
     /// Keys of the channels this connection is a member of.
     channels: Vec<String>,
     /// Set while the session waits for the shell (password check, deferred lines, history).
-    waiting: Option<Waiting>,
+    /// Boxed: rare and large, while every idle connection carries the field.
+    waiting: Option<Box<Waiting>>,
     /// Lines it may still send (see `limits.rs`).
     bucket: Bucket,
     connected_micros: u64,
@@ -319,11 +321,7 @@ impl Hub {
         for key in &gone.channels {
             self.remove_member(key, session);
         }
-        if let Some(Waiting {
-            reason: WaitingFor::Deferred { name },
-            ..
-        }) = &gone.waiting
-        {
+        if let Some(WaitingFor::Deferred { name }) = gone.waiting.as_deref().map(|w| &w.reason) {
             // Not delivered: they stay stored for the next login.
             self.deferred_loading.remove(&fold_name(name));
         }

@@ -3,6 +3,7 @@
 //! for a check and the deferred delivery, frames for it are held too, so that its login reply and
 //! then its deferred messages are the very next lines it receives (PROTOCOL.md §2 and §4).
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::String;
@@ -64,7 +65,7 @@ impl Hub {
     /// Puts the session in a wait (its channels' routes then hold frames for it).
     pub(super) fn start_waiting(&mut self, session: SessionId, waiting: Waiting) {
         if let Some(state) = self.sessions.get_mut(&session) {
-            state.waiting = Some(waiting);
+            state.waiting = Some(Box::new(waiting));
         }
         self.invalidate_routes(session);
     }
@@ -81,7 +82,7 @@ impl Hub {
         }
         let waiting = state.waiting.take();
         self.invalidate_routes(session);
-        waiting
+        waiting.map(|boxed| *boxed)
     }
 
     /// The session is being closed by the server (kick, ban, shutdown): its wait ends without a
