@@ -5,6 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,14 +22,21 @@ fn a_pipelined_flood_pauses_the_sender_instead_of_cutting_slow_readers() {
         "[limits]\noutbound_queue_bytes = 65536\n[security]\nmessages_per_second = 0\n",
     );
     let addr = server.addr;
-    let readers: Vec<_> = (0..READERS)
+    let (starts, readers): (Vec<_>, Vec<_>) = (0..READERS)
         .map(|n| {
+            let (go, start) = mpsc::channel::<()>();
             let stream = connect_from(addr, Ipv4Addr::new(127, 0, 0, 2 + n as u8)).unwrap();
             let mut client = Client::from_stream(stream);
             client.guest(&format!("lecteur{n}"));
             client.sync();
-            thread::spawn(move || {
+            let reader = thread::spawn(move || {
                 let mut reader = BufReader::new(client.into_stream());
+                // Not reading until the server has paused the flooder makes the pause certain
+                // whatever the machine's speed (regression: on a loaded machine a debug server
+                // was slower than these readers, never had to pause, and the test failed).
+                if start.recv().is_err() {
+                    return 0;
+                }
                 let mut line = String::new();
                 let mut got = 0;
                 let deadline = Instant::now() + Duration::from_secs(60);
@@ -48,9 +56,10 @@ fn a_pipelined_flood_pauses_the_sender_instead_of_cutting_slow_readers() {
                     }
                 }
                 got
-            })
+            });
+            (go, reader)
         })
-        .collect();
+        .unzip();
 
     let mut flooder = Client::connect_from(addr, Ipv4Addr::new(127, 0, 0, 20));
     flooder.guest("bavard");
@@ -69,12 +78,18 @@ fn a_pipelined_flood_pauses_the_sender_instead_of_cutting_slow_readers() {
     // resets the connection, which would drop what the server had not read yet).
     let writer = thread::spawn(move || (stream.write_all(&batch).is_ok(), stream));
 
+    // Nobody reads yet: the queues deepen and the hub must stop reading the flooder. Had it not,
+    // the readers' queues would pass the 64 KiB cap and they would be cut (checked below).
+    server.wait_for_log("FLOOD ip=127.0.0.20 action=paused");
+    for go in starts {
+        go.send(()).unwrap();
+    }
     for (n, reader) in readers.into_iter().enumerate() {
         assert_eq!(reader.join().unwrap(), LINES, "reader {n} got every line");
     }
     let (written, _stream) = writer.join().unwrap();
     assert!(written, "the flooder was slowed, not cut");
-    let log = server.wait_for_log("FLOOD ip=127.0.0.20 action=paused");
+    let log = server.log();
     assert!(
         !log.contains("SLOW_CLIENT"),
         "no honest reader was cut:\n{log}"
