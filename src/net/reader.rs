@@ -61,7 +61,7 @@ pub struct Reader {
 /// handing every line to the hub in order; then tells the hub the session is gone.
 ///
 /// One future per connection, built so that the announcement's state overlaps the reading
-/// loop's (an idle connection's memory is mostly this future).
+/// loop's (this future is the largest single part of an idle connection's memory).
 pub async fn read_loop(reader: Reader) {
     let Reader {
         stream,
