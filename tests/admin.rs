@@ -195,7 +195,7 @@ fn reload_changes_the_welcome_without_dropping_anyone_and_keeps_a_bad_file_out()
     let pid = nix::unistd::Pid::from_raw(server.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
     // The first reload logged the same line: wait for a second one.
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + *TIMEOUT;
     while server
         .log()
         .matches("Appliqué tout de suite : welcome")
@@ -225,7 +225,7 @@ fn shutdown_counts_down_then_stops_cleanly() {
     );
     alice.recv_type("shutdown");
     assert!(alice.closed_by_server());
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + *TIMEOUT;
     while !server.log().contains("arrêt terminé") {
         assert!(
             Instant::now() < deadline,

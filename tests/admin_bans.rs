@@ -111,7 +111,7 @@ fn bans_survive_a_restart_and_timed_ones_expire() {
     guest.send(json!({"type":"message","from":"mallory","content":""}));
     assert!(guest.recv().to_string().contains("banni"));
     // eve's two seconds run out (checked on the hub's 2-second tick).
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + *TIMEOUT;
     loop {
         let bans = server.admin_json(&["bans"]);
         if !bans["data"].to_string().contains("eve") {

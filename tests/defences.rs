@@ -18,7 +18,7 @@ fn from(n: u8) -> Ipv4Addr {
 /// What a refused connection reads: one error line, then the end.
 fn refused_line(server: &TestServer, source: Ipv4Addr) -> Value {
     let stream = connect_from(server.addr, source).expect("TCP accepted");
-    stream.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    stream.set_read_timeout(Some(*common::TIMEOUT)).unwrap();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).expect("an error line");
@@ -59,7 +59,7 @@ fn an_address_holds_a_few_connections_and_gets_its_place_back() {
     server.wait_for_log("CONN_REJECTED ip=127.0.0.5 reason=too-many");
     Client::connect_from(server.addr, from(6)).sync();
     held.pop().unwrap().shutdown();
-    let deadline = Instant::now() + common::TIMEOUT;
+    let deadline = Instant::now() + *common::TIMEOUT;
     loop {
         // The place comes back once the server has seen the close.
         let mut retry = Client::connect_from(server.addr, from(5));

@@ -95,7 +95,7 @@ impl SyslogServer {
             reading,
             _temp: temp,
         };
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + *TIMEOUT;
         server.addr = loop {
             let seen: Vec<String> = server.all_lines();
             if let Some(rest) = seen
@@ -158,7 +158,7 @@ fn read_datagrams(receiver: &UnixDatagram, datagrams: &Collected, reading: &Atom
 }
 
 fn wait_lines(lines: &Collected, needle: &str, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + *TIMEOUT;
     loop {
         let found: Vec<String> = lines
             .lock()
@@ -208,7 +208,7 @@ impl Peer {
         )
         .unwrap();
         let stream = TcpStream::from(fd);
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_read_timeout(Some(*TIMEOUT)).unwrap();
         Peer {
             writer: stream.try_clone().unwrap(),
             reader: BufReader::new(stream),
@@ -416,7 +416,7 @@ fn a_stalled_syslog_daemon_never_stalls_the_chat_nor_loses_security_lines() {
     bob.send(json!({"type":"login","username":"stalled","password":"x"}));
     bob.recv_until(|line| line["type"] == "error");
     // The security line reaches stderr (the journal's stream under systemd) if not syslog.
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + *TIMEOUT;
     while !server
         .all_lines()
         .iter()
@@ -430,7 +430,7 @@ fn a_stalled_syslog_daemon_never_stalls_the_chat_nor_loses_security_lines() {
     assert!(notices[0].contains(server.socket_path.to_str().unwrap()));
     // The daemon catches up: syslog is used again, and stderr says so once.
     server.reading.store(true, Ordering::Relaxed);
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + *TIMEOUT;
     let mut index = 0;
     while !server
         .stderr()

@@ -122,7 +122,7 @@ fn the_metrics_file_counts_what_clients_did() {
     assert!(banned.closed_by_server());
     alice.sync();
     // The periodic rewrite shows the relayed messages within a few seconds.
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + *TIMEOUT;
     loop {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         if text.contains("classcord_messages_relayed_total 3\n") {

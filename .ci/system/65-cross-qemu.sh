@@ -23,7 +23,10 @@ for target in "${targets[@]}"; do
     t0=$(date +%s)
     log=$(mktemp)
     status=0
-    # Child processes (the classcord servers the tests start) find their loader here.
+    # Child processes (the classcord servers the tests start) find their loader here. An
+    # emulated server on a busy machine can take more than the native 10 s to answer: the tests
+    # wait up to 60 s for each answer here (tests/common: TIMEOUT).
+    export CLASSCORD_TEST_TIMEOUT_SECS=60
     { QEMU_LD_PREFIX=${sysroot[$target]} nice -n 10 cargo test --locked --target "$target" \
         -p classcord-core -p classcord -- --skip a_pipelined_flood_pauses_the_sender &&
       QEMU_LD_PREFIX=${sysroot[$target]} nice -n 10 cargo test --locked --target "$target" \

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::LazyLock;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,15 @@ use serde_json::{json, Value};
 
 pub mod admin;
 
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a test waits for an answer: 10 s, or `CLASSCORD_TEST_TIMEOUT_SECS` (set by the qemu-user
+/// CI step, where an emulated server on a busy machine can take longer to reply).
+pub static TIMEOUT: LazyLock<Duration> = LazyLock::new(|| {
+    let secs = std::env::var("CLASSCORD_TEST_TIMEOUT_SECS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(10);
+    Duration::from_secs(secs)
+});
 
 /// Configuration without the line rate (see [`TestServer::start_unthrottled`]).
 pub const UNTHROTTLED: &str = "[security]\nmessages_per_second = 0\n";
@@ -89,7 +98,7 @@ impl TestServer {
                 log.push('\n');
             }
         });
-        let addr = match addr_rx.recv_timeout(TIMEOUT) {
+        let addr = match addr_rx.recv_timeout(*TIMEOUT) {
             Ok(addr) => addr.parse().expect("listen address"),
             Err(_) => {
                 let _ = child.kill();
@@ -116,7 +125,7 @@ impl TestServer {
 
     /// Waits (bounded) until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + *TIMEOUT;
         loop {
             let log = self.log();
             if log.contains(needle) {
@@ -135,7 +144,7 @@ impl TestServer {
         let mut child = self.child.take().expect("running");
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("send SIGTERM");
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + *TIMEOUT;
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 return status;
@@ -179,7 +188,7 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        let stream = TcpStream::connect_timeout(&addr, *TIMEOUT).expect("connect");
         Client::from_stream(stream)
     }
 
@@ -190,8 +199,8 @@ impl Client {
     }
 
     pub fn from_stream(stream: TcpStream) -> Client {
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_read_timeout(Some(*TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(*TIMEOUT)).unwrap();
         Client {
             writer: stream.try_clone().unwrap(),
             reader: BufReader::new(stream),
@@ -233,7 +242,7 @@ impl Client {
 
     /// Skips lines until one matches (each skipped line is still checked).
     pub fn recv_until(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + TIMEOUT;
+        let deadline = Instant::now() + *TIMEOUT;
         let mut seen = Vec::new();
         while Instant::now() < deadline {
             match self.try_recv() {
@@ -262,7 +271,7 @@ impl Client {
         let got = self.try_recv();
         self.reader
             .get_ref()
-            .set_read_timeout(Some(TIMEOUT))
+            .set_read_timeout(Some(*TIMEOUT))
             .unwrap();
         assert!(got.is_none(), "expected silence, got {got:?}");
     }
@@ -276,7 +285,7 @@ impl Client {
         }
         self.reader
             .get_ref()
-            .set_read_timeout(Some(TIMEOUT))
+            .set_read_timeout(Some(*TIMEOUT))
             .unwrap();
         lines
     }
