@@ -138,6 +138,19 @@ impl HubTask {
             .detach();
     }
 
+    /// A timer that hands the hub a [`HubCommand::Wake`] at `micros` (the login hold's steps:
+    /// a few per login, so one short-lived timer task each).
+    fn wake_at(&mut self, micros: u64) {
+        let wait = Duration::from_micros(micros.saturating_sub(clock::now().unix_micros));
+        let commands = self.commands.clone();
+        self.executor
+            .spawn(async move {
+                Timer::after(wait).await;
+                let _ = commands.send(HubCommand::Wake).await;
+            })
+            .detach();
+    }
+
     pub(super) fn perform(&mut self, effect: Effect) {
         match effect {
             Effect::VerifyLogin {
@@ -182,6 +195,7 @@ impl HubTask {
             }
             Effect::Log(event) => self.log_event(event),
             Effect::Store(request) => self.send_to_store(request),
+            Effect::WakeAt { micros } => self.wake_at(micros),
         }
     }
 }
