@@ -202,7 +202,11 @@ impl Hub {
                 continue;
             }
             match hold.phase {
-                Phase::Settling { .. } => self.start_release(session, now, out),
+                Phase::Settling { .. } => {
+                    // The delay is the wait: the first line goes now, the others spaced.
+                    self.release_one(session, out);
+                    self.start_release(session, now, out);
+                }
                 Phase::Releasing { flush_at, .. } if now.unix_micros >= flush_at => {
                     self.release_all(session, out)
                 }
@@ -247,6 +251,8 @@ impl Hub {
         }
     }
 
+    /// Releasing starts: the next line a spacing from now (after a request, so that its reply
+    /// is read alone), then one per spacing.
     fn start_release(&mut self, session: SessionId, now: &Now, out: &mut Output) {
         let timing = self.config.login_hold;
         let Some(hold) = self.hold_mut(session) else {
