@@ -20,6 +20,10 @@ impl Hub {
             .push_str("server", "ClassCord")
             .push_str_array("features", features.iter().map(Feature::wire_name));
         self.send_direct(session, reply.finish(), out);
+        if features.has(Feature::NoHold) {
+            // Announced after its login: the client reads continuously, the hold can end now.
+            self.release_all(session, out);
+        }
     }
 
     /// Whether the session announced `feature`.

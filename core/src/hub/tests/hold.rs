@@ -237,3 +237,17 @@ fn hello_lists_the_extensions_it_knows_and_ignores_the_others() {
     assert_eq!(bare.first_to(client)["features"], json!([]));
     assert!(h.hub.census().anonymous == 1, "hello names nobody");
 }
+
+#[test]
+fn no_hold_announced_after_the_login_ends_the_hold_at_once() {
+    let (mut h, _alice) = with_two_deferred();
+    let bob = h.connect();
+    h.login(bob, "bob");
+    let lines = h
+        .send_json(bob, json!({"type":"hello","features":["no-hold"]}))
+        .to(bob);
+    assert_eq!(lines[0]["type"], "hello", "the reply first");
+    assert_eq!(contents(&lines[1..3]), ["un", "deux"]);
+    assert!(contents(&lines)[3].starts_with("Bienvenue"));
+    assert!(!h.hub.holds_lines_for(bob));
+}
