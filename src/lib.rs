@@ -29,3 +29,4 @@ pub mod net;
 pub mod security;
 pub mod store;
 pub mod systemd;
+pub mod web;

@@ -397,6 +397,8 @@ pub enum RequestError {
     InvalidChannel(String),
     InvalidSubtype(String),
     InvalidNumber(&'static str),
+    /// A binary WebSocket message: the protocol is JSON text.
+    NotText,
 }
 
 impl RequestError {
@@ -413,6 +415,7 @@ impl RequestError {
             RequestError::InvalidChannel(_) => "bad-channel",
             RequestError::InvalidSubtype(_) => "bad-subtype",
             RequestError::InvalidNumber(_) => "bad-number",
+            RequestError::NotText => "binary-frame",
         }
     }
 }
@@ -449,6 +452,9 @@ impl fmt::Display for RequestError {
                 formatter,
                 "Sous-type inconnu : \"{}\" (global ou private).",
                 shorten(subtype)
+            ),
+            RequestError::NotText => formatter.write_str(
+                "Message binaire refusé : envoyez un objet JSON en texte (une trame texte).",
             ),
             RequestError::InvalidNumber(field) => {
                 write!(

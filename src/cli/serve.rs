@@ -32,6 +32,10 @@ pub struct Serve {
     /// fichier de métriques (format texte Prometheus, réécrit toutes les 15 s)
     #[argh(option)]
     metrics_file: Option<PathBuf>,
+    /// adresse d'écoute de la page web (client de discussion dans le navigateur), par ex.
+    /// 0.0.0.0:8080 (répétable ; défaut : port 8080)
+    #[argh(option)]
+    web_listen: Vec<String>,
 }
 
 impl Serve {
@@ -44,6 +48,7 @@ impl Serve {
                 log_level: self.log_level,
                 log_output: self.log,
                 metrics_file: self.metrics_file,
+                web_listen: self.web_listen,
             },
         };
         let config = match source.load() {

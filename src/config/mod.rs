@@ -27,6 +27,7 @@ mod security;
 mod storage;
 #[cfg(test)]
 mod tests;
+mod web;
 
 use clients::{login_hold, RawClients};
 use env::apply_env;
@@ -37,6 +38,8 @@ pub use security::SecurityConfig;
 use security::{security_config, RawSecurity};
 pub use storage::StorageConfig;
 use storage::{storage_config, RawStorage};
+use web::{web_config, RawWeb};
+pub use web::{WebConfig, DEFAULT_WEB_PORT};
 
 pub const DEFAULT_PORT: u16 = 12345;
 pub const DEFAULT_DATA_DIR: &str = "classcord-data";
@@ -65,6 +68,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// The metrics file (`[metrics]`, `--metrics-file`).
     pub metrics: MetricsConfig,
+    /// The browser chat page (`[web]`, `--web-listen`).
+    pub web: WebConfig,
 }
 
 /// `[admin]`: where the control socket is and who may use it besides root and the server's user.
@@ -115,6 +120,8 @@ pub struct Overrides {
     pub log_output: Option<String>,
     /// `--metrics-file PATH`.
     pub metrics_file: Option<PathBuf>,
+    /// `--web-listen ADDR` (repeatable).
+    pub web_listen: Vec<String>,
 }
 
 /// The file as written; every key optional, unknown keys refused (typos must not pass silently).
@@ -142,6 +149,8 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     clients: RawClients,
+    #[serde(default)]
+    web: RawWeb,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -306,6 +315,7 @@ impl Config {
         }
         hub.notices = notice_texts(&raw.notices)?;
         hub.login_hold = login_hold(&raw.clients)?;
+        let web = web_config(&raw.web, &overrides.web_listen)?;
         hub.hold_bytes_limit = outbound_queue_bytes;
         let admin = AdminConfig {
             socket: raw.admin.socket,
@@ -382,6 +392,7 @@ impl Config {
             hub,
             admin,
             metrics,
+            web,
         })
     }
 }

@@ -81,6 +81,18 @@ fn the_example_file_holds_the_defaults() {
     assert_eq!(example.db_cache_bytes, default.db_cache_bytes);
     assert_eq!(example.admin, default.admin);
     assert_eq!(example.metrics, default.metrics);
+    assert_eq!(
+        (
+            example.web.enabled,
+            &example.web.listen,
+            &example.web.trusted_proxies
+        ),
+        (
+            default.web.enabled,
+            &default.web.listen,
+            &default.web.trusted_proxies
+        )
+    );
 }
 
 #[test]
@@ -133,9 +145,12 @@ fn flags_override_the_file() {
         log_level: Some("warn".into()),
         log_output: Some("console".into()),
         metrics_file: None,
+        web_listen: vec!["127.0.0.1:3".into()],
     };
     let config = Config::from_raw(raw, overrides).unwrap();
     assert_eq!(config.listen, vec!["127.0.0.1:2".parse().unwrap()]);
+    assert_eq!(config.web.listen, vec!["127.0.0.1:3".parse().unwrap()]);
+    assert!(!config.web.listen_is_default);
     assert_eq!(config.data_dir, PathBuf::from("b"));
     assert!(!config.listen_is_default);
     assert_eq!(config.log.output, OutputChoice::Console);
@@ -284,4 +299,24 @@ fn bad_environment_values_name_the_variable() {
         .to_string();
     assert!(error.contains("limits.max_line_bytes"), "{error}");
     assert!(with_env("", &[("CLASSCORD_LISTEN", "nulle-part")]).is_err());
+}
+
+#[test]
+fn the_web_page_is_on_by_default_on_port_8080_and_can_be_turned_off() {
+    let config = from_text("").unwrap();
+    assert!(config.web.enabled);
+    assert!(config.web.listen_is_default);
+    assert_eq!(config.web.listen[0], "0.0.0.0:8080".parse().unwrap());
+    let off = from_text("[web]\nenabled = false\ntrusted_proxies = [\"127.0.0.1/32\"]\n").unwrap();
+    assert!(!off.web.enabled);
+    assert_eq!(off.web.trusted_proxies.len(), 1);
+    let error = from_text("[web]\nlisten = []\n").unwrap_err().to_string();
+    assert!(
+        error.contains("web.listen") && error.contains("enabled = false"),
+        "{error}"
+    );
+    let error = from_text("[web]\ntrusted_proxies = [\"nginx\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("web.trusted_proxies"), "{error}");
 }

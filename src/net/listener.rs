@@ -18,8 +18,8 @@ use smol::channel::{Receiver, Sender};
 use smol::{Async, Executor, Timer};
 
 use super::flood::ReadGate;
-use super::hub_task::HubCommand;
-use super::reader::{read_loop, Reader};
+use super::hub_task::{HubCommand, Transport};
+use super::reader::{read_loop, LineFraming, Reader};
 use crate::logging::{audit, bare_ip, SecurityEvent};
 use crate::security::{AccessGuard, Refusal, RefusalNote};
 
@@ -123,7 +123,8 @@ fn start_connection(
         peer,
         session,
         hub: context.hub.clone(),
-        max_line: context.max_line_bytes,
+        framing: LineFraming::new(context.max_line_bytes),
+        transport: Transport::Tcp,
         partial_line_timeout: context.partial_line_timeout,
         gate: ReadGate::new(),
         admitted,

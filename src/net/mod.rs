@@ -13,6 +13,7 @@ pub mod hub_task;
 pub mod listener;
 pub mod outbox;
 pub mod reader;
+pub mod websocket;
 pub mod writer;
 
 use std::fmt;
@@ -123,6 +124,7 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
     let admin_socket = AdminSocket::bind(&crate::admin::socket_path(&config), &config.admin.group)
         .map_err(ServeError::Admin)?;
     let listeners = bind_all(&config)?;
+    let web_listeners = crate::web::server::bind(&config.web)?;
     crate::systemd::notify_ready(&listeners);
     log::info!(
         "[DEMARRAGE] base de données : {} ({} compte(s), {} message(s) en attente de remise)",
@@ -235,6 +237,22 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
                     stop_rx.clone(),
                 ))
                 .detach();
+        }
+        let web = Arc::new(crate::web::server::WebSettings {
+            trusted_proxies: config.web.trusted_proxies.clone(),
+        });
+        for listener in web_listeners {
+            match async_net::TcpListener::try_from(listener) {
+                Ok(listener) => executor
+                    .spawn(crate::web::server::accept_loop(
+                        listener,
+                        context.clone(),
+                        web.clone(),
+                        stop_rx.clone(),
+                    ))
+                    .detach(),
+                Err(error) => log::error!("[ERREUR] écoute (web) impossible : {error}"),
+            }
         }
         executor
             .spawn(admin_socket.serve(admin, stop_rx.clone()))

@@ -286,6 +286,11 @@ impl Outbox {
         }
     }
 
+    /// Whether a close was asked for (nothing more may be queued).
+    pub fn is_closed(&self) -> bool {
+        self.closing != Closing::Open
+    }
+
     /// Close once what is queued has been written: call [`Outbox::flush`] next.
     pub fn close(&mut self) {
         if self.closing == Closing::Open {

@@ -1,5 +1,7 @@
-//! The reader task of one accepted TCP connection: it announces the connection to the hub, then
+//! The reader task of one accepted connection: it announces the connection to the hub, then
 //! bytes -> lines -> typed requests -> hub, in order, then a `Disconnect` once the peer is gone.
+//! How bytes become lines is the connection's [`Framing`]: newline-delimited JSON for the
+//! students' TCP clients ([`LineFraming`]), WebSocket frames for browsers (`crate::web`).
 
 use std::cell::RefCell;
 use std::io::{self, Read};
@@ -14,8 +16,9 @@ use smol::channel::Sender;
 use smol::Timer;
 
 use super::flood::ReadGate;
-use super::hub_task::{Connection, HubCommand};
+use super::hub_task::{Connection, HubCommand, Transport};
 use super::writer::Stream;
+use crate::logging::{audit, bare_ip, SecurityEvent};
 use crate::security::Admitted;
 use std::sync::Arc;
 
@@ -32,11 +35,64 @@ enum ReadOutcome {
     Data { filled: bool },
     Again,
     Eof,
-    TooLong(LineTooLong),
+    Stopped(Stop),
     Failed(io::Error),
 }
 
-fn to_inbound(line: &[u8]) -> Inbound {
+/// Why a framing stops reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// A line (or message) over the cap: the hub answers, then the connection closes.
+    TooLong { limit: usize },
+    /// The peer closed the conversation (a WebSocket close): replied to already.
+    Closed,
+    /// Bytes no client of this transport sends; `reason` is logged.
+    Protocol(&'static str),
+}
+
+/// How a transport's bytes become the hub's lines.
+pub trait Framing: Send + 'static {
+    /// Decodes `bytes`: lines for the hub go to `lines`, transport-level answers (a WebSocket
+    /// pong or close) to `replies`, written to the peer in order with the hub's frames.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        lines: &mut Vec<Inbound>,
+        replies: &mut Vec<Vec<u8>>,
+    ) -> Result<(), Stop>;
+
+    /// Bytes of an unfinished line held (for the partial-line deadline).
+    fn buffered(&self) -> usize;
+}
+
+/// Newline-delimited JSON: the students' clients over TCP.
+pub struct LineFraming(LineSplitter);
+
+impl LineFraming {
+    pub fn new(max_line: usize) -> LineFraming {
+        LineFraming(LineSplitter::new(max_line))
+    }
+}
+
+impl Framing for LineFraming {
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        lines: &mut Vec<Inbound>,
+        _replies: &mut Vec<Vec<u8>>,
+    ) -> Result<(), Stop> {
+        self.0
+            .feed(bytes, |line| lines.push(to_inbound(line)))
+            .map_err(|LineTooLong { limit }| Stop::TooLong { limit })
+    }
+
+    fn buffered(&self) -> usize {
+        self.0.buffered()
+    }
+}
+
+/// One line of text as the hub's input (UTF-8, or windows-1252 as the students' clients send).
+pub fn to_inbound(line: &[u8]) -> Inbound {
     match parse_request(&decode_line(line)) {
         Ok(request) => Inbound::Request(request),
         Err(error) => Inbound::Invalid(error),
@@ -44,12 +100,13 @@ fn to_inbound(line: &[u8]) -> Inbound {
 }
 
 /// Everything the reader task of one connection starts with.
-pub struct Reader {
+pub struct Reader<F> {
     pub stream: Stream,
     pub peer: SocketAddr,
     pub session: SessionId,
     pub hub: Sender<HubCommand>,
-    pub max_line: usize,
+    pub framing: F,
+    pub transport: Transport,
     pub partial_line_timeout: Option<Duration>,
     /// Closed by the hub while this client floods (see `flood`).
     pub gate: Arc<ReadGate>,
@@ -62,13 +119,14 @@ pub struct Reader {
 ///
 /// One future per connection, built so that the announcement's state overlaps the reading
 /// loop's (this future is the largest single part of an idle connection's memory).
-pub async fn read_loop(reader: Reader) {
+pub async fn read_loop<F: Framing>(reader: Reader<F>) {
     let Reader {
         stream,
         peer,
         session,
         hub,
-        max_line,
+        mut framing,
+        transport,
         partial_line_timeout,
         gate,
         admitted: _admitted,
@@ -77,6 +135,7 @@ pub async fn read_loop(reader: Reader) {
         stream: stream.clone(),
         peer,
         gate: gate.clone(),
+        transport,
     };
     if hub
         .send(HubCommand::Connect {
@@ -88,7 +147,6 @@ pub async fn read_loop(reader: Reader) {
     {
         return; // the hub has stopped: shutting down
     }
-    let mut splitter = LineSplitter::new(max_line);
     let mut more_waiting = false;
     // When the unfinished line in `splitter` was started (a client sending a byte now and then
     // never finishing its line must not hold the connection for ever).
@@ -123,18 +181,17 @@ pub async fn read_loop(reader: Reader) {
             }
         }
         let mut lines = Vec::new();
+        let mut replies = Vec::new();
         let outcome = READ_BUFFER.with(|buffer| {
             let mut buffer = buffer.borrow_mut();
             match stream.get_ref().read(&mut buffer) {
                 Ok(0) => ReadOutcome::Eof,
-                Ok(read) => {
-                    match splitter.feed(&buffer[..read], |line| lines.push(to_inbound(line))) {
-                        Ok(()) => ReadOutcome::Data {
-                            filled: read == buffer.len(),
-                        },
-                        Err(too_long) => ReadOutcome::TooLong(too_long),
-                    }
-                }
+                Ok(read) => match framing.feed(&buffer[..read], &mut lines, &mut replies) {
+                    Ok(()) => ReadOutcome::Data {
+                        filled: read == buffer.len(),
+                    },
+                    Err(stop) => ReadOutcome::Stopped(stop),
+                },
                 Err(error)
                     if matches!(
                         error.kind(),
@@ -154,8 +211,13 @@ pub async fn read_loop(reader: Reader) {
         {
             return; // the hub has stopped: shutting down
         }
+        for bytes in replies {
+            if hub.send(HubCommand::Raw { session, bytes }).await.is_err() {
+                return;
+            }
+        }
         more_waiting = matches!(outcome, ReadOutcome::Data { filled: true });
-        partial_since = if splitter.buffered() > 0 {
+        partial_since = if framing.buffered() > 0 {
             partial_since.or_else(|| Some(Instant::now()))
         } else {
             None
@@ -167,17 +229,28 @@ pub async fn read_loop(reader: Reader) {
                 log::debug!("[DEBUG] lecture interrompue (#{}) : {error}", session.0);
                 break;
             }
-            ReadOutcome::TooLong(too_long) => {
+            ReadOutcome::Stopped(Stop::TooLong { limit }) => {
                 let command = HubCommand::Lines {
                     session,
-                    lines: vec![Inbound::LineTooLong {
-                        limit: too_long.limit,
-                    }],
+                    lines: vec![Inbound::LineTooLong { limit }],
                 };
                 if hub.send(command).await.is_err() {
                     return;
                 }
                 drain_then_close(&stream).await;
+                break;
+            }
+            ReadOutcome::Stopped(Stop::Closed) => break,
+            ReadOutcome::Stopped(Stop::Protocol(reason)) => {
+                audit(&SecurityEvent::ProtocolError {
+                    ip: bare_ip(peer.ip()),
+                    reason,
+                    conn: session.0,
+                });
+                let bytes = super::websocket::close_frame(super::websocket::CLOSE_PROTOCOL);
+                if hub.send(HubCommand::Raw { session, bytes }).await.is_err() {
+                    return;
+                }
                 break;
             }
         }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod admin;
+pub mod websocket;
 
 /// How long a test waits for an answer: 10 s, or `CLASSCORD_TEST_TIMEOUT_SECS` (set by the qemu-user
 /// CI step, where an emulated server on a busy machine can take longer to reply).
@@ -78,6 +79,10 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if !extra.contains(&"--web-listen") {
+            // Never the default port 8080: tests run side by side.
+            command.args(["--web-listen", "127.0.0.1:0"]);
+        }
         if !extra.contains(&"--log") {
             // The log is read from stderr: never syslog, even when the tests run under systemd.
             command.args(["--log", "console"]);
@@ -116,6 +121,14 @@ impl TestServer {
 
     pub fn client(&self) -> Client {
         Client::connect(self.addr)
+    }
+
+    /// Where the web page (and its WebSocket) is served, from the start-up log line.
+    pub fn web_addr(&self) -> SocketAddr {
+        let log = self.wait_for_log("page web sur ");
+        let rest = log.split("page web sur ").nth(1).expect("web line");
+        let addr = rest.split_whitespace().next().expect("web address");
+        addr.parse().expect("web address")
     }
 
     /// What the server logged so far.

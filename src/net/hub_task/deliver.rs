@@ -1,6 +1,7 @@
 //! Frames into outboxes, and outboxes onto sockets: each frame's bytes appended to its recipients'
 //! outboxes (a slow reader past the cap is cut), one write per touched connection at the end of a
-//! batch, and a backlog writer task only while a socket is full.
+//! batch, and a backlog writer task only while a socket is full. A browser's outbox gets the same
+//! line as a WebSocket text frame, encoded once per frame for all browsers.
 
 use std::net::Shutdown;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use classcord_core::hub::{Output, SessionId};
 use smol::channel::Sender;
 use smol::Executor;
 
-use super::HubTask;
+use super::{HubTask, Transport};
 use crate::logging::{audit, SecurityEvent};
 use crate::net::outbox::{Flushed, Push};
 use crate::net::writer::{write_backlog, Stream, WriterEnd};
@@ -19,13 +20,24 @@ impl HubTask {
         let limit = self.outbound_limit;
         let now = Instant::now();
         let mut delivered = 0u64;
+        let mut as_websocket = Vec::new();
         for (frame, recipients) in output.deliveries() {
+            as_websocket.clear();
             for &session in recipients {
                 let Some(peer) = self.peers.get_mut(&session) else {
                     continue;
                 };
                 delivered += 1;
-                match peer.outbox.push(frame, limit) {
+                let bytes: &[u8] = match peer.connection.transport {
+                    Transport::Tcp => frame,
+                    Transport::WebSocket => {
+                        if as_websocket.is_empty() {
+                            crate::net::websocket::text_frame(frame, &mut as_websocket);
+                        }
+                        &as_websocket
+                    }
+                };
+                match peer.outbox.push(bytes, limit) {
                     Push::Queued | Push::Closed => {}
                     Push::Backlogged { depth } => self.flood.queued(session, depth, now),
                     Push::FlushLater => self.to_flush.push(session),
@@ -85,11 +97,34 @@ impl HubTask {
         );
     }
 
-    /// Closes a connection once what is queued for it is written.
+    /// Closes a connection once what is queued for it is written (a browser gets a WebSocket
+    /// close frame last).
     pub(super) fn close_peer(&mut self, session: SessionId) {
         if let Some(peer) = self.peers.get_mut(&session) {
+            if peer.connection.transport == Transport::WebSocket
+                && !peer.outbox.is_closed()
+                && !peer.close_frame_sent
+            {
+                let close = crate::net::websocket::close_frame(crate::net::websocket::CLOSE_NORMAL);
+                let _ = peer.outbox.push(&close, self.outbound_limit);
+            }
             peer.outbox.close();
             self.flush_peer(session);
+        }
+    }
+
+    /// Transport bytes from the reader (a WebSocket pong or close), in order with the frames.
+    pub(super) fn push_raw(&mut self, session: SessionId, bytes: &[u8]) {
+        let Some(peer) = self.peers.get_mut(&session) else {
+            return;
+        };
+        if peer.close_frame_sent {
+            return; // nothing follows a close (RFC 6455 §5.5.1)
+        }
+        peer.close_frame_sent = crate::net::websocket::is_close_frame(bytes);
+        match peer.outbox.push(bytes, self.outbound_limit) {
+            Push::Queued | Push::Closed | Push::Overflowed | Push::Backlogged { .. } => {}
+            Push::FlushLater | Push::FlushNow => self.to_flush.push(session),
         }
     }
 }

@@ -91,6 +91,12 @@ pub enum HubCommand {
     Tick,
     /// A time the hub asked to be woken at has come (`Effect::WakeAt`).
     Wake,
+    /// Transport bytes for one connection, written in order with its frames (a WebSocket pong
+    /// or close).
+    Raw {
+        session: SessionId,
+        bytes: Vec<u8>,
+    },
     /// Look at deep queues again while senders are paused (every [`RECHECK_EVERY`]).
     Recheck,
     /// A console request (`crate::admin`); the answer goes to `reply`.
@@ -110,12 +116,34 @@ pub struct Connection {
     pub peer: SocketAddr,
     /// Closed by the hub while this client floods (see `flood`).
     pub gate: Arc<ReadGate>,
+    pub transport: Transport,
+}
+
+/// How a connection's lines travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A JSON object per line: the students' clients.
+    Tcp,
+    /// A JSON object per WebSocket text frame: the browser client (`crate::web`).
+    WebSocket,
+}
+
+impl Transport {
+    /// The name in log lines, `who` and metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::WebSocket => "websocket",
+        }
+    }
 }
 
 struct Peer {
     connection: Connection,
     outbox: Outbox,
     name: Option<String>,
+    /// A WebSocket close frame went out (from the reader): nothing may follow it.
+    close_frame_sent: bool,
 }
 
 impl Peer {
@@ -257,7 +285,12 @@ impl HubTask {
                 session,
                 connection,
             } => {
-                log::info!("[CONNEXION] {} (#{})", connection.peer, session.0);
+                log::info!(
+                    "[CONNEXION] {} (#{}, {})",
+                    connection.peer,
+                    session.0,
+                    connection.transport.name()
+                );
                 self.hub.connect(session, &clock::now());
                 self.peers.insert(
                     session,
@@ -265,6 +298,7 @@ impl HubTask {
                         connection,
                         outbox: Outbox::new(),
                         name: None,
+                        close_frame_sent: false,
                     },
                 );
                 true
@@ -315,6 +349,10 @@ impl HubTask {
             }
             HubCommand::Recheck => {
                 self.recheck_floods(&mut output);
+                true
+            }
+            HubCommand::Raw { session, bytes } => {
+                self.push_raw(session, &bytes);
                 true
             }
             HubCommand::Wake => {
