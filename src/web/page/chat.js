@@ -98,7 +98,9 @@ function identify() {
   const who = state.identity;
   if (!who) return;
   if (who.kind === "guest") {
+    // An empty message names the guest; the welcome (or the user list) then tells its name.
     send({ type: "message", from: who.name, content: "" });
+    send({ type: "users" });
   } else if (who.kind === "register") {
     send({ type: "register", username: who.name, password: who.password });
   } else {
@@ -147,6 +149,7 @@ function receive(line) {
       }
       break;
     case "message":
+      if (guestPending() && line.from === "Serveur" && line.to) signedIn(line.to);
       chatLine(line);
       break;
     case "status":
@@ -156,6 +159,11 @@ function receive(line) {
       break;
     case "users":
     case "list_users":
+      if (guestPending()) {
+        const asked = state.identity.name;
+        const marked = asked + " (invité)";
+        signedIn(line.users.includes(asked) ? asked : line.users.includes(marked) ? marked : asked);
+      }
       for (const name of line.users) if (!state.people.has(name)) state.people.set(name, "online");
       drawPeople();
       break;
@@ -189,6 +197,10 @@ function receive(line) {
     default:
       break;
   }
+}
+
+function guestPending() {
+  return !state.signedIn && state.identity !== null && state.identity.kind === "guest";
 }
 
 function isSystem(line) {
@@ -282,15 +294,15 @@ function item(line) {
 }
 
 function draw(line, older) {
-  const log = $("log");
-  const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 40;
+  const box = $("log-box");
+  const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 40;
   if (older) {
-    const before = log.scrollHeight;
-    log.prepend(item(line));
-    log.scrollTop += log.scrollHeight - before;
+    const before = box.scrollHeight;
+    $("log").prepend(item(line));
+    box.scrollTop += box.scrollHeight - before;
   } else {
-    log.append(item(line));
-    if (atBottom) log.scrollTop = log.scrollHeight;
+    $("log").append(item(line));
+    if (atBottom) box.scrollTop = box.scrollHeight;
   }
 }
 
@@ -300,9 +312,8 @@ function open(id) {
   c.unread = 0;
   $("talk-title").textContent = c.title.startsWith("#") || id.startsWith("#") ? c.title : "Privé : " + c.title;
   $("leave").hidden = !id.startsWith("#") || id === DEFAULT;
-  const log = $("log");
-  log.replaceChildren(...c.lines.map(item));
-  log.scrollTop = log.scrollHeight;
+  $("log").replaceChildren(...c.lines.map(item));
+  $("log-box").scrollTop = $("log-box").scrollHeight;
   $("older").hidden = c.complete;
   if (!c.loaded && state.signedIn) {
     c.loaded = true;
@@ -464,9 +475,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("leave").addEventListener("click", () => submitText("/leave"));
   $("older").addEventListener("click", loadOlder);
-  $("log").addEventListener("scroll", () => {
+  $("log-box").addEventListener("scroll", () => {
     const c = conversation(state.current, state.current);
-    if ($("log").scrollTop === 0 && !c.complete && c.lines.length > 0) loadOlder();
+    if ($("log-box").scrollTop === 0 && !c.complete && c.lines.length > 0) loadOlder();
   });
   $("my-status").addEventListener("change", () => {
     state.myStatus = $("my-status").value;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The chat page in a real browser (issue 16): Debian's chromium, headless, driven by playwright-core
+# (npm, pinned by tests/browser/package-lock.json; it never downloads a browser of its own) against
+# a freshly built server on loopback, beside a plain TCP client: two browser sessions and the TCP
+# client chat every way, channels and history scroll-back, an offline private message at sign-in,
+# hostile content shown as text, the keyboard alone, 360 px wide, a server restart with automatic
+# reconnection, and axe-core on the sign-in and chat pages (no serious or critical violation).
+# Screenshots are kept in $CLASSCORD_ARTIFACTS (default /tmp/classcord-browser-artifacts) and
+# listed at the end, so they stay with the CI log.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+started=$(date +%s)
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get install -y --no-install-recommends chromium
+fi
+command -v node >/dev/null 2>&1 || apt-get install -y --no-install-recommends nodejs npm
+artifacts=${CLASSCORD_ARTIFACTS:-/tmp/classcord-browser-artifacts}
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+cargo build -p classcord
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+status=0
+(cd tests/browser && timeout 600 node run.mjs "$PWD/../../target/debug/classcord" "$artifacts") || status=$?
+echo "screenshots:"
+ls -l "$artifacts"
+echo "browser tests: done in $(( $(date +%s) - started ))s (status $status)"
+exit "$status"
