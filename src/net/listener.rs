@@ -21,7 +21,7 @@ use super::flood::ReadGate;
 use super::hub_task::HubCommand;
 use super::reader::{read_loop, Reader};
 use crate::logging::{audit, bare_ip, SecurityEvent};
-use crate::security::{AccessGuard, Refusal, RefusalNote};
+use crate::security::{AccessGuard, Refusal, RefusalLine, RefusalNote};
 
 /// Binds one listening socket.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -109,7 +109,7 @@ fn start_connection(
     let admitted = match context.access.admit(peer.ip(), now) {
         Ok(admitted) => admitted,
         Err(refusal) => {
-            let note = context.access.note_refusal(peer.ip(), now);
+            let note = context.access.note_refusal(peer.ip(), refusal, now);
             refuse(stream, peer, refusal, note, &context.metrics);
             return false;
         }
@@ -133,7 +133,7 @@ fn start_connection(
 }
 
 /// Refuses a connection cleanly: one French error line if the socket takes it at once, then the
-/// close. Logged as a security event with the bare address.
+/// close. Logged as a security event with the bare address, and a flood verdict once a minute.
 fn refuse(
     stream: async_net::TcpStream,
     peer: SocketAddr,
@@ -145,17 +145,24 @@ fn refuse(
     if refusal == Refusal::Banned {
         crate::metrics::add(&metrics.counters.bans_enforced, 1);
     }
-    match note {
-        RefusalNote::Log => audit(&SecurityEvent::ConnRejected {
+    match note.line {
+        RefusalLine::Log => audit(&SecurityEvent::ConnRejected {
             ip: peer.ip(),
             reason: refusal,
         }),
         // A line every thousand refusals past the first ones of the minute, for the record.
-        RefusalNote::Quiet { quiet } if quiet % 1000 == 0 => log::warn!(
+        RefusalLine::Quiet { quiet } if quiet % 1000 == 0 => log::warn!(
             "[REFUS] {quiet} connexion(s) de plus refusée(s) depuis {} cette minute (non journalisées une à une)",
             bare_ip(peer.ip())
         ),
-        RefusalNote::Quiet { .. } => {}
+        RefusalLine::Quiet { .. } => {}
+    }
+    if let Some(open) = note.flood {
+        audit(&SecurityEvent::ConnFlood {
+            ip: peer.ip(),
+            reason: refusal,
+            open,
+        });
     }
     let mut line = JsonLine::new("error");
     line.push_str("message", refusal.text())

@@ -66,8 +66,8 @@ pub use admin::{
     AdminCommand, AdminReply, Census, ChannelAction, ChannelInfo, SessionInfo, SessionKind,
 };
 use delivery::Routes;
-pub use limits::LineRate;
-use limits::{Admission, Bucket};
+pub use limits::{InvalidLines, LineRate};
+use limits::{Admission, Bucket, Strikes};
 pub use notices::{fill, ChannelMoves, NoticeTexts};
 use waiting::{Waiting, WaitingFor};
 
@@ -86,6 +86,8 @@ pub struct HubConfig {
     pub deferred_per_sender: u32,
     /// Lines one connection may send; `None`: no limit.
     pub line_rate: Option<LineRate>,
+    /// Invalid lines one connection may send before it is closed; `None`: no limit.
+    pub invalid_lines: Option<InvalidLines>,
     /// Seconds a connection may stay anonymous; `None`: no limit.
     pub identify_timeout_secs: Option<u32>,
 }
@@ -102,6 +104,7 @@ impl Default for HubConfig {
             deferred_per_recipient: 100,
             deferred_per_sender: 50,
             line_rate: Some(LineRate::default()),
+            invalid_lines: Some(InvalidLines::default()),
             identify_timeout_secs: Some(600),
         }
     }
@@ -132,8 +135,9 @@ struct Session {
     /// Set while the session waits for the shell (password check, deferred lines, history).
     /// Boxed: rare and large, while every idle connection carries the field.
     waiting: Option<Box<Waiting>>,
-    /// Lines it may still send (see `limits.rs`).
+    /// Lines it may still send, invalid lines it sent (see `limits.rs`).
     bucket: Bucket,
+    strikes: Strikes,
     connected_micros: u64,
     /// Closed by the hub (rate limit, timeout, line cap, kick): later lines are ignored.
     closing: bool,
@@ -306,6 +310,7 @@ impl Hub {
                 channels: alloc::vec![default],
                 waiting: None,
                 bucket: Bucket::full(&self.config.line_rate.unwrap_or_default(), now.unix_micros),
+                strikes: Strikes::default(),
                 connected_micros: now.unix_micros,
                 closing: false,
                 messages: 0,
@@ -372,6 +377,7 @@ impl Hub {
                     session,
                     reason: error.reason(),
                 });
+                self.strike(session, now, out);
             }
             Inbound::LineTooLong { limit } => {
                 let text =
