@@ -126,12 +126,17 @@ fn a_class_behind_one_address_registers_mistypes_and_logs_in_with_the_defaults()
     let data = temp.path().join("data");
     let server = TestServer::start_in(&data, &[]);
 
-    let registered = whole_class(server.addr, |n| {
-        json!({"type":"register","username":student(n),"password":password(n)})
-    });
+    let registered = whole_class(
+        server.addr,
+        |n| json!({"type":"register","username":student(n),"password":password(n)}),
+    );
     let typos = whole_class(server.addr, |n| login(&student(n), "mot-de-passe-faux"));
     let logged_in = whole_class(server.addr, |n| login(&student(n), &password(n)));
-    let first_log = wait_for_lines(&server, "[LOGIN] ", count(&logged_in, |r| is_ok(r, "login")));
+    let first_log = wait_for_lines(
+        &server,
+        "[LOGIN] ",
+        count(&logged_in, |r| is_ok(r, "login")),
+    );
     // The students stay connected until the restart, as real clients do.
     assert_eq!(server.stop().code(), Some(0));
 
@@ -218,7 +223,10 @@ fn a_client_looping_on_bad_json_is_cut_off_alone() {
     }
     let last = errors.last().expect("error replies");
     assert!(
-        last["message"].as_str().unwrap().contains("Connexion fermée"),
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("Connexion fermée"),
         "{last}"
     );
     assert!(errors.len() < 100, "cut off: {} lines", errors.len());

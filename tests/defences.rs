@@ -214,7 +214,11 @@ fn password_guessing_is_delayed_then_refused_without_hashing_and_others_log_in()
         1,
         "judged once:\n{log}"
     );
-    assert_eq!(log.matches("RATE_LIMIT ip=127.0.0.41 kind=login action=delay").count(), 3);
+    assert_eq!(
+        log.matches("RATE_LIMIT ip=127.0.0.41 kind=login action=delay")
+            .count(),
+        3
+    );
     let mut other = Client::connect_from(server.addr, from(42));
     assert_eq!(
         other.login("alice", "le-bon")["type"],

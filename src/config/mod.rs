@@ -360,14 +360,21 @@ impl Config {
             86_400,
         )?;
         hub.identify_timeout_secs = (identify > 0).then_some(identify);
-        hub.deferred_per_recipient = raw.storage.deferred_per_recipient.unwrap_or(100);
+        let defaults = HubConfig::default();
+        hub.deferred_per_recipient = raw
+            .storage
+            .deferred_per_recipient
+            .unwrap_or(defaults.deferred_per_recipient);
         check_range(
             "storage.deferred_per_recipient",
             hub.deferred_per_recipient as usize,
             0,
             100_000,
         )?;
-        hub.deferred_per_sender = raw.storage.deferred_per_sender.unwrap_or(50);
+        hub.deferred_per_sender = raw
+            .storage
+            .deferred_per_sender
+            .unwrap_or(defaults.deferred_per_sender);
         check_range(
             "storage.deferred_per_sender",
             hub.deferred_per_sender as usize,

@@ -74,11 +74,12 @@ pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, Confi
         check_range(&format!("security.{key}"), value as usize, 0, max).map(|()| value)
     };
     // A duration key: its value in `unit`s, the default read back from a `Duration`.
-    let duration = |key: &str, value: Option<u64>, default: Duration, unit: u64, min: usize, max: usize| {
-        let value = value.unwrap_or(default.as_millis() as u64 / unit);
-        check_range(&format!("security.{key}"), value as usize, min, max)
-            .map(|()| Duration::from_millis(value * unit))
-    };
+    let duration =
+        |key: &str, value: Option<u64>, default: Duration, unit: u64, min: usize, max: usize| {
+            let value = value.unwrap_or(default.as_millis() as u64 / unit);
+            check_range(&format!("security.{key}"), value as usize, min, max)
+                .map(|()| Duration::from_millis(value * unit))
+        };
     let max_connections = raw.max_connections.unwrap_or(0);
     check_range("security.max_connections", max_connections, 0, 10_000_000)?;
     let defaults = AttemptSettings::default();

@@ -409,7 +409,11 @@ mod tests {
         let guard = AccessGuard::new(settings());
         let now = Instant::now();
         let lines: Vec<RefusalLine> = (0..25)
-            .map(|_| guard.note_refusal(ip("10.9.0.1"), Refusal::NotAllowed, now).line)
+            .map(|_| {
+                guard
+                    .note_refusal(ip("10.9.0.1"), Refusal::NotAllowed, now)
+                    .line
+            })
             .collect();
         assert!(lines[..20].iter().all(|n| *n == RefusalLine::Log));
         assert_eq!(lines[24], RefusalLine::Quiet { quiet: 5 });
@@ -418,7 +422,10 @@ mod tests {
         let later = now + Duration::from_secs(61);
         let again = guard.note_refusal(ip("10.9.0.1"), Refusal::NotAllowed, later);
         assert_eq!(again.line, RefusalLine::Log);
-        assert_eq!(again.flood, None, "an address outside the allowlist is no flood");
+        assert_eq!(
+            again.flood, None,
+            "an address outside the allowlist is no flood"
+        );
     }
 
     #[test]
@@ -431,9 +438,17 @@ mod tests {
             .map(|_| guard.admit(ip("10.9.1.1"), now).unwrap())
             .collect();
         let floods: Vec<Option<u32>> = (0..50)
-            .map(|_| guard.note_refusal(ip("10.9.1.1"), Refusal::TooMany, now).flood)
+            .map(|_| {
+                guard
+                    .note_refusal(ip("10.9.1.1"), Refusal::TooMany, now)
+                    .flood
+            })
             .collect();
-        assert_eq!(floods[0], Some(3), "the verdict, with the connections it holds");
+        assert_eq!(
+            floods[0],
+            Some(3),
+            "the verdict, with the connections it holds"
+        );
         assert!(floods[1..].iter().all(Option::is_none), "once a minute");
         let later = now + Duration::from_secs(61);
         let again = guard.note_refusal(ip("10.9.1.1"), Refusal::Rate, later);
@@ -457,7 +472,11 @@ mod tests {
             assert!(admitted.is_ok(), "connection {n}: {admitted:?}");
         }
         let held: Vec<Admitted> = (0..160)
-            .map(|n| guard.admit(ip("10.9.2.1"), now).unwrap_or_else(|r| panic!("{n}: {r:?}")))
+            .map(|n| {
+                guard
+                    .admit(ip("10.9.2.1"), now)
+                    .unwrap_or_else(|r| panic!("{n}: {r:?}"))
+            })
             .collect();
         assert_eq!(guard.open(), held.len());
     }

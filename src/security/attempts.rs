@@ -418,8 +418,7 @@ impl AttemptGuard {
         let lockout = settings.lockout;
         let entry = self.account(account, now);
         entry.failures += 1;
-        if reached(entry.failures, settings.account_lockout_after) && entry.locked_until.is_none()
-        {
+        if reached(entry.failures, settings.account_lockout_after) && entry.locked_until.is_none() {
             entry.locked_until = Some(now + lockout);
         }
         if let Some(reason) = verdict {

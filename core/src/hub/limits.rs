@@ -155,8 +155,7 @@ impl Hub {
         };
         let now_secs = (now.unix_micros / 1_000_000) as u32;
         let strikes = &mut state.strikes;
-        if strikes.count == 0 || now_secs.saturating_sub(strikes.since_secs) >= limit.window_secs
-        {
+        if strikes.count == 0 || now_secs.saturating_sub(strikes.since_secs) >= limit.window_secs {
             *strikes = Strikes {
                 count: 0,
                 since_secs: now_secs,

@@ -66,8 +66,8 @@ pub use admin::{
     AdminCommand, AdminReply, Census, ChannelAction, ChannelInfo, SessionInfo, SessionKind,
 };
 use delivery::Routes;
-pub use limits::{InvalidLines, LineRate};
 use limits::{Admission, Bucket, Strikes};
+pub use limits::{InvalidLines, LineRate};
 pub use notices::{fill, ChannelMoves, NoticeTexts};
 use waiting::{Waiting, WaitingFor};
 

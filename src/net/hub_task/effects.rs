@@ -108,7 +108,10 @@ impl HubTask {
             account,
             check: Box::pin(check),
         };
-        let waiting = self.queued_checks.get(&ip).is_some_and(|queue| !queue.is_empty());
+        let waiting = self
+            .queued_checks
+            .get(&ip)
+            .is_some_and(|queue| !queue.is_empty());
         if waiting || !self.attempts.may_start(ip, Instant::now()) {
             self.queued_checks.entry(ip).or_default().push_back(check);
             return;

@@ -69,10 +69,19 @@ fn failures_on_one_account_delay_it_then_lock_it_from_every_address() {
     let mut now = Instant::now();
     let mut verdicts = Vec::new();
     for n in 0..12 {
-        verdicts.push(attempt(&mut guard, &format!("10.0.1.{n}"), "alice", false, now));
+        verdicts.push(attempt(
+            &mut guard,
+            &format!("10.0.1.{n}"),
+            "alice",
+            false,
+            now,
+        ));
         now += Duration::from_secs(2);
     }
-    assert!(verdicts[..3].iter().all(|v| *v == Verdict::Go), "{verdicts:?}");
+    assert!(
+        verdicts[..3].iter().all(|v| *v == Verdict::Go),
+        "{verdicts:?}"
+    );
     assert!(verdicts[3..10]
         .iter()
         .all(|v| *v == Verdict::Delay(settings.delay)));
@@ -101,7 +110,9 @@ fn parallel_guesses_on_one_account_are_spaced_out() {
     let waits: Vec<Verdict> = (0..4)
         .map(|_| guard.login(ip("10.0.3.1"), "alice", now))
         .collect();
-    let expected: Vec<Verdict> = (1..=4).map(|n| Verdict::Delay(settings.delay * n)).collect();
+    let expected: Vec<Verdict> = (1..=4)
+        .map(|n| Verdict::Delay(settings.delay * n))
+        .collect();
     assert_eq!(waits, expected);
 }
 
@@ -129,7 +140,10 @@ fn hammering_a_locked_account_is_a_verdict_that_locks_the_address() {
     let tries = settings.address_lockout_locked_tries;
     for n in 0..tries - 1 {
         let verdict = attempt(&mut guard, attacker, "alice", false, now);
-        assert!(matches!(&verdict, Verdict::Refuse(t) if t.contains("ce compte")), "{n}");
+        assert!(
+            matches!(&verdict, Verdict::Refuse(t) if t.contains("ce compte")),
+            "{n}"
+        );
     }
     assert!(guard.take_reports().is_empty(), "not yet");
     attempt(&mut guard, attacker, "alice", false, now);
@@ -149,7 +163,10 @@ fn hammering_a_locked_account_is_a_verdict_that_locks_the_address() {
         matches!(guard.login(ip(attacker), "bob", now), Verdict::Refuse(t) if t.contains("votre adresse")),
         "the address is locked out"
     );
-    assert!(matches!(guard.register(ip(attacker), now), Verdict::Refuse(_)));
+    assert!(matches!(
+        guard.register(ip(attacker), now),
+        Verdict::Refuse(_)
+    ));
     assert_eq!(guard.login(ip("10.0.5.2"), "bob", now), Verdict::Go);
     attempt(&mut guard, attacker, "alice", false, now);
     assert!(guard.take_reports().is_empty(), "judged once per lock-out");
@@ -264,5 +281,8 @@ fn a_shared_address_is_reported_once_per_run_even_after_the_window() {
     for n in 0..SHARED_ADDRESS_ACCOUNTS - 1 {
         attempt(&mut guard, "10.0.11.2", &format!("eleve{n}"), true, now);
     }
-    assert!(guard.take_reports().is_empty(), "nine accounts are not a class");
+    assert!(
+        guard.take_reports().is_empty(),
+        "nine accounts are not a class"
+    );
 }
