@@ -5,12 +5,13 @@
 //!
 //! - this file: the commands it receives and its loop;
 //! - `deliver.rs`: frames into outboxes, outboxes onto sockets;
-//! - `effects.rs`: the store, password checks (after the attempt limits), closes;
+//! - `effects.rs`: the store, closes; `checks.rs`: password checks after the attempt limits;
 //! - `events.rs`: log lines and security events;
 //! - `floods.rs`: back-pressure (pausing a flooding sender);
 //! - `admin.rs`: the console's requests (who, kick, bans...), gauges and ban expiry.
 
 pub mod admin;
+mod checks;
 mod deliver;
 mod effects;
 mod events;
@@ -143,8 +144,8 @@ pub struct HubTask {
     recheck_running: Arc<AtomicBool>,
     /// Checks running: the address and account they count against.
     checking: HashMap<SessionId, (IpAddr, Option<String>)>,
-    /// Checks waiting for their address's turn (see `effects.rs`).
-    queued_checks: HashMap<IpAddr, VecDeque<effects::QueuedCheck>>,
+    /// Checks waiting for their address's turn (see `checks.rs`).
+    queued_checks: HashMap<IpAddr, VecDeque<checks::QueuedCheck>>,
     /// Writes dropped on a full store queue since the last warning, and when it was.
     dropped_since_warning: u64,
     last_drop_warning: Option<Instant>,
