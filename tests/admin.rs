@@ -64,16 +64,20 @@ fn the_socket_is_0660_and_who_lists_every_connection() {
 fn kick_closes_exactly_the_connections_of_the_name() {
     let server = TestServer::start();
     let mut first = server.client();
+    // `first` understands the typed kick line; `second` is a plain student client.
+    first.hello(&["kick"]);
     account(&mut first, "alice");
     let mut second = server.client();
     assert_eq!(second.login("alice", "secret-pw")["status"], "ok");
-    second.recv(); // welcome
     let mut bob = server.client();
     account(&mut bob, "bob");
     let text = server.admin_ok(&["kick", "alice", "trop de bruit"]);
     assert!(text.contains("2 connexion(s) fermée(s)"), "{text}");
+    first.recv_type("kick");
     for client in [&mut first, &mut second] {
-        let notice = client.recv_until("the kick notice", |l| l["from"] == "Serveur");
+        let notice = client.recv_until("the kick notice", |l| {
+            l["from"] == "Serveur" && l["content"].as_str().unwrap().contains("déconnecté")
+        });
         assert!(
             notice["content"]
                 .as_str()
@@ -81,8 +85,10 @@ fn kick_closes_exactly_the_connections_of_the_name() {
                 .contains("Raison : trop de bruit"),
             "{notice}"
         );
-        client.recv_type("kick");
-        assert!(client.closed_by_server());
+        assert!(
+            client.closed_with_nothing_more(),
+            "the notice is the last line"
+        );
     }
     bob.sync();
     let missing = server.admin(&["kick", "personne"]);
@@ -215,16 +221,37 @@ fn reload_changes_the_welcome_without_dropping_anyone_and_keeps_a_bad_file_out()
 fn shutdown_counts_down_then_stops_cleanly() {
     let server = TestServer::start();
     let mut alice = server.client();
+    alice.hello(&["shutdown"]);
     account(&mut alice, "alice");
+    let mut plain = server.client();
+    account(&mut plain, "bob");
     let text = server.admin_ok(&["shutdown", "2s", "mise", "à", "jour"]);
     assert!(text.contains("Arrêt dans 2 s"), "{text}");
-    let notice = alice.recv_until("the countdown", |l| l["from"] == "Serveur");
-    assert_eq!(
-        notice["content"],
-        "Le serveur s'arrête dans 2 s. Raison : mise à jour"
-    );
+    for client in [&mut alice, &mut plain] {
+        let notice = client.recv_until("the countdown", |l| {
+            l["from"] == "Serveur" && l["content"].as_str().unwrap().contains("2 s")
+        });
+        assert_eq!(
+            notice["content"],
+            "Le serveur s'arrête dans 2 s. Raison : mise à jour"
+        );
+    }
     alice.recv_type("shutdown");
-    assert!(alice.closed_by_server());
+    let last = alice.recv();
+    assert!(
+        last["content"].as_str().unwrap().contains("arrête"),
+        "{last}"
+    );
+    assert!(alice.closed_with_nothing_more());
+    let last = plain.recv();
+    assert!(
+        last["content"].as_str().unwrap().contains("arrête"),
+        "{last}"
+    );
+    assert!(
+        plain.closed_with_nothing_more(),
+        "no typed line without hello"
+    );
     let deadline = Instant::now() + *TIMEOUT;
     while !server.log().contains("arrêt terminé") {
         assert!(

@@ -44,20 +44,29 @@ fn configured_line_cap_is_honoured() {
 fn sigterm_sends_a_notice_and_shutdown_line_then_exits_zero() {
     let server = TestServer::start();
     let mut alice = server.client();
+    alice.hello(&["shutdown"]);
     alice.account("alice");
     alice.sync();
+    let mut plain = server.client();
+    plain.account("bob");
+    plain.sync();
     let mut anonymous = server.client();
     anonymous.sync();
     let status_handle = std::thread::spawn(move || server.stop());
-    let notice = alice.recv_until("shutdown notice", |l| {
-        l["from"] == "Serveur" && l["subtype"] == "global"
-    });
-    assert!(
-        notice["content"].as_str().unwrap().contains("arrête"),
-        "{notice}"
-    );
-    assert_eq!(alice.recv()["type"], "shutdown");
-    assert!(alice.closed_by_server());
+    alice.recv_type("shutdown");
+    for client in [&mut alice, &mut plain] {
+        let notice = client.recv_until("shutdown notice", |l| {
+            l["from"] == "Serveur" && l["subtype"] == "global"
+        });
+        assert!(
+            notice["content"].as_str().unwrap().contains("arrête"),
+            "{notice}"
+        );
+        assert!(
+            client.closed_with_nothing_more(),
+            "the notice is the last line"
+        );
+    }
     assert!(anonymous.closed_by_server());
     let status = status_handle.join().unwrap();
     assert!(status.success(), "exit status {status:?}");

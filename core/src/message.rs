@@ -323,6 +323,62 @@ pub enum Request {
     Channels,
     History(HistoryQuery),
     Ping,
+    /// `hello`: the client names the extensions it understands (PROTOCOL.md §2, "hello").
+    Hello {
+        features: Features,
+    },
+}
+
+/// Extensions a client may announce with `hello`; each is off until announced, so a client
+/// written before an extension existed never receives its lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features(u8);
+
+/// One extension: its wire name and its bit in [`Features`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// `{"type":"kick",...}` before the kick notice.
+    Kick,
+    /// `{"type":"shutdown",...}` before the shutdown notice.
+    Shutdown,
+    /// No hold after the login reply: the client reads the socket continuously.
+    NoHold,
+}
+
+impl Feature {
+    /// Every extension, in the order the `hello` reply lists them.
+    pub const ALL: [Feature; 3] = [Feature::Kick, Feature::Shutdown, Feature::NoHold];
+
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Feature::Kick => "kick",
+            Feature::Shutdown => "shutdown",
+            Feature::NoHold => "no-hold",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Feature::Kick => 1,
+            Feature::Shutdown => 2,
+            Feature::NoHold => 4,
+        }
+    }
+}
+
+impl Features {
+    pub fn has(self, feature: Feature) -> bool {
+        self.0 & feature.bit() != 0
+    }
+
+    pub fn with(self, feature: Feature) -> Features {
+        Features(self.0 | feature.bit())
+    }
+
+    /// The announced extensions, in [`Feature::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Feature> {
+        Feature::ALL.into_iter().filter(move |f| self.has(*f))
+    }
 }
 
 /// Why a line was rejected. The connection stays open.
@@ -462,6 +518,7 @@ pub fn parse_request(line: &str) -> Result<Request, RequestError> {
         "channels" => Ok(Request::Channels),
         "history" => history(&mut object).map(Request::History),
         "ping" => Ok(Request::Ping),
+        "hello" => hello(&mut object).map(|features| Request::Hello { features }),
         _ => Err(RequestError::UnknownType(kind)),
     }
 }
@@ -506,6 +563,30 @@ fn chat(mut object: Map<String, Value>, kind: MessageKind) -> Result<ChatMessage
         from,
         extra: object,
     })
+}
+
+/// `features`: a list of names; names this server does not know are ignored (a newer client
+/// may announce more than it knows), anything but a list of strings is an error.
+fn hello(object: &mut Map<String, Value>) -> Result<Features, RequestError> {
+    let wrong = RequestError::WrongType {
+        field: "features",
+        expected: "une liste de chaînes",
+    };
+    let names = match object.remove("features") {
+        None | Some(Value::Null) => return Ok(Features::default()),
+        Some(Value::Array(names)) => names,
+        Some(_) => return Err(wrong),
+    };
+    let mut features = Features::default();
+    for name in &names {
+        let Value::String(name) = name else {
+            return Err(wrong);
+        };
+        if let Some(feature) = Feature::ALL.into_iter().find(|f| f.wire_name() == name) {
+            features = features.with(feature);
+        }
+    }
+    Ok(features)
 }
 
 fn history(object: &mut Map<String, Value>) -> Result<HistoryQuery, RequestError> {

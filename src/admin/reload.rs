@@ -55,6 +55,11 @@ fn items(old: &Config, new: &Config) -> Vec<Item> {
             true,
             old.hub.identify_timeout_secs != new.hub.identify_timeout_secs,
         ),
+        item(
+            "clients.login_settle_ms / login_spacing_ms",
+            true,
+            old.hub.login_hold != new.hub.login_hold,
+        ),
         item("security.allow", true, o.allow != n.allow),
         item(
             "security.max_connections / max_connections_per_ip",

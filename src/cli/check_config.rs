@@ -63,6 +63,15 @@ impl CheckConfig {
             "  messages différés : {} par destinataire, {} par expéditeur",
             config.hub.deferred_per_recipient, config.hub.deferred_per_sender
         );
+        let hold = config.hub.login_hold;
+        match hold.settle_ms {
+            0 => println!("  après un login    : lignes envoyées aussitôt"),
+            settle => println!(
+                "  après un login    : lignes retenues jusqu'à la 1re requête du client \
+                 (au plus {settle} ms), puis espacées de {} ms",
+                hold.spacing_ms
+            ),
+        }
         ExitCode::SUCCESS
     }
 }

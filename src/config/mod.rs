@@ -4,7 +4,7 @@
 //! `./classcord-data/`.
 //!
 //! This file holds the top-level keys, `[limits]`, `[passwords]`, `[admin]` and `[metrics]`; each
-//! larger section has its file: `security.rs`, `storage.rs`, `notices.rs`, `logs.rs`, and
+//! larger section has its file: `security.rs`, `storage.rs`, `notices.rs`, `logs.rs`, `clients.rs`, and
 //! `env.rs` for the environment variables.
 
 use std::fmt;
@@ -19,6 +19,7 @@ use crate::logging::{Facility, LogSettings, OutputChoice};
 use crate::security::{AttemptSettings, Cidr};
 use crate::store::{HashParams, Retention};
 
+mod clients;
 mod env;
 mod logs;
 mod notices;
@@ -27,6 +28,7 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
+use clients::{login_hold, RawClients};
 use env::apply_env;
 pub use env::ENV_VARS;
 use logs::{log_settings, parse_level, RawLog};
@@ -138,6 +140,8 @@ struct RawConfig {
     admin: RawAdmin,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    clients: RawClients,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -301,6 +305,8 @@ impl Config {
             hub.welcome = welcome;
         }
         hub.notices = notice_texts(&raw.notices)?;
+        hub.login_hold = login_hold(&raw.clients)?;
+        hub.hold_bytes_limit = outbound_queue_bytes;
         let admin = AdminConfig {
             socket: raw.admin.socket,
             group: match raw.admin.group {

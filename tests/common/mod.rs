@@ -296,6 +296,29 @@ impl Client {
         self.reader.read_to_end(&mut rest).is_ok()
     }
 
+    /// The server closed the connection and sent nothing after what was read so far: the line
+    /// just read was the last one (a closing notice must be).
+    pub fn closed_with_nothing_more(&mut self) -> bool {
+        let mut rest = Vec::new();
+        self.reader.read_to_end(&mut rest).is_ok() && rest.is_empty()
+    }
+
+    /// Reads like many student clients: the login screen's reader is dropped once the login
+    /// reply is handled and the chat window opens a new one on the socket, so whatever the first
+    /// reader had already buffered is lost. Returns how many bytes were lost.
+    pub fn open_second_reader(&mut self) -> usize {
+        let lost = self.reader.buffer().len();
+        let stream = self.reader.get_ref().try_clone().expect("clone the socket");
+        self.reader = BufReader::new(stream);
+        lost
+    }
+
+    /// Announces extensions (`hello`); returns the server's reply.
+    pub fn hello(&mut self, features: &[&str]) -> Value {
+        self.send(json!({"type":"hello","features":features}));
+        self.recv_type("hello")
+    }
+
     pub fn register(&mut self, name: &str, password: &str) -> Value {
         self.send(json!({"type":"register","username":name,"password":password}));
         self.recv()

@@ -15,6 +15,9 @@
 //  - reads: new BufferedReader(new InputStreamReader(in, UTF_8)) and readLine().
 //  - sync-readers: right after sending register/login, exactly ONE synchronous readLine() must be
 //    the reply. Only after login does a receive thread start, feeding lines into a BlockingQueue.
+//  - two-readers (issue 14): the login screen reads the reply with its own BufferedReader, and the
+//    chat window then opens a NEW BufferedReader on the socket: whatever the first one had already
+//    buffered is lost. openChatWindowReader() does exactly that; steps i and j log in this way.
 //  - strict-getters (org.json getString): every received line must be a JSON object, pure ASCII,
 //    and from/content/user/state must be strings where present. A tiny hand-written JSON parser
 //    (class Json) checks this; it is strict (rejects trailing garbage, duplicate keys like org.json,
@@ -151,7 +154,7 @@ public class ClassCordSmoke {
         final String label;
         final Socket socket;
         final PrintWriter out;
-        final BufferedReader in;
+        BufferedReader in;
         final BlockingQueue<Received> queue = new LinkedBlockingQueue<>();
         final CharsetEncoder encoder = Charset.forName("windows-1252").newEncoder();
         volatile boolean closing = false;
@@ -198,6 +201,14 @@ public class ClassCordSmoke {
                 check(false, label + ": " + what + ": reply line is not a valid JSON object: " + line);
             }
             return r;
+        }
+
+        /**
+         * The chat window's own reader, as the student clients open it once the login reply is
+         * handled: the login screen's reader is dropped with anything it had buffered.
+         */
+        void openChatWindowReader() throws IOException {
+            in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
         }
 
         void startReceiver() {
@@ -742,6 +753,45 @@ public class ClassCordSmoke {
             r = a.await("status offline for " + bob,
                     x -> x.isType("status") && bob.equals(x.str("user")) && "offline".equals(x.str("state")));
             check(true, "g. A received {\"type\":\"status\",\"user\":\"" + bob + "\",\"state\":\"offline\"}");
+
+            // i. regression (issue 14): a message kept for an offline account, read by a client
+            //    whose chat window opens its own reader after the login screen read the reply
+            //    (slowly, like a busy Swing thread): it must see the message and the welcome.
+            String kept = "tu as vu le sujet ?";
+            a.send(obj("type", "message", "subtype", "private", "to", bob, "content", kept));
+            a.await("deferred notice", x -> x.isType("message") && "Serveur".equals(x.str("from")));
+            b = new Client("B2", host, port);
+            b.send(obj("type", "login", "username", bob, "password", bobPw));
+            Thread.sleep(200);
+            r = b.syncRead("login " + bob + " (login screen)");
+            check(r.isType("login") && "ok".equals(r.str("status")), "i. login reply read by the login screen", r.raw);
+            b.openChatWindowReader();
+            b.startReceiver();
+            r = b.await("the kept private message", x -> x.isType("message") && kept.equals(x.str("content")));
+            check(Boolean.TRUE.equals(r.obj.get("deferred")) && alice.equals(r.str("from")),
+                    "i. the chat window shows the kept message, marked deferred, from " + alice, r.raw);
+            r = b.await("the welcome", x -> x.isType("message") && "Serveur".equals(x.str("from")));
+            check(r.str("content") != null && r.str("content").startsWith("Bienvenue"),
+                    "i. then the welcome notice", r.raw);
+            b.close();
+
+            // j. a client whose window asks for the user list at once and shows only the last
+            //    line: the users reply comes first, the held lines after it, never overwritten.
+            Client c = new Client("B3", host, port);
+            try {
+                c.send(obj("type", "login", "username", bob, "password", bobPw));
+                r = c.syncRead("login " + bob);
+                c.openChatWindowReader();
+                c.startReceiver();
+                c.send(obj("type", "users"));
+                r = c.await("first line in the chat window", x -> true);
+                check(r.isType("users"), "j. the users reply is the first line after login", r.raw);
+                r = c.await("the welcome after the users reply",
+                        x -> x.isType("message") && "Serveur".equals(x.str("from")));
+                check(r.str("content").startsWith("Bienvenue"), "j. the welcome follows the users reply", r.raw);
+            } finally {
+                c.close();
+            }
             Thread.sleep(200); // let any trailing lines arrive so they are validated too
         } finally {
             a.close();

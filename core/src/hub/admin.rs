@@ -14,7 +14,7 @@ use super::{
     StoreRequest,
 };
 use crate::frame::JsonLine;
-use crate::message::{fold_name, ChannelName};
+use crate::message::{fold_name, ChannelName, Feature};
 
 /// One admin request.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,9 +226,9 @@ impl Hub {
         census
     }
 
-    /// The notice, a `kick` line, then the close, for each session. A session waiting for its
-    /// login/register reply (or refused at login: `reply_slot`) gets the text as an error line
-    /// first: that is its reply.
+    /// For each session: its held lines, a `kick` line if it announced the extension, the notice
+    /// (always the last line), then the close. A session waiting for its login/register reply (or
+    /// refused at login: `reply_slot`) gets the text as an error line alone: that is its reply.
     fn kick(
         &mut self,
         sessions: &[SessionId],
@@ -257,11 +257,15 @@ impl Hub {
             if self.cancel_wait(session) || reply_slot {
                 self.send_error(session, &text, out);
             } else {
+                // Held lines first, and the notice last: it is what the client shows.
+                self.release_all(session, out);
+                if self.has_feature(session, Feature::Kick) {
+                    let mut line = JsonLine::new("kick");
+                    line.push_str("message", &text);
+                    self.send_direct(session, line.finish(), out);
+                }
                 self.notice(NoticeTo::Session(session), &text, now, out);
             }
-            let mut line = JsonLine::new("kick");
-            line.push_str("message", &text);
-            self.send_direct(session, line.finish(), out);
             out.effects.push(Effect::Close {
                 session,
                 reason: CloseReason::Kick,

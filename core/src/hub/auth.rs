@@ -58,6 +58,8 @@ impl Hub {
                 let mut reply = JsonLine::new("login");
                 reply.push_str("status", "ok").push_str("username", &name);
                 self.send_direct(session, reply.finish(), out);
+                // Everything after the reply waits until the client listens (`hold.rs`).
+                self.start_hold(session, now, out);
                 let key = fold_name(&name);
                 self.accounts.insert(key.clone(), name.clone());
                 self.become_user(session, &name, out);

@@ -1,5 +1,6 @@
 //! How frames reach sessions: direct replies (never held), frames held for a session awaiting its
-//! login/register reply, and channel broadcasts through cached routes (one slice copy per message
+//! login/register reply (`waiting.rs`) or in the hold after its login reply (`hold.rs`), and
+//! channel broadcasts through cached routes (one slice copy per message
 //! instead of a lookup per member).
 
 use alloc::collections::BTreeMap;
@@ -14,7 +15,7 @@ use crate::frame::JsonLine;
 pub(super) struct Routes {
     /// Identified members, ready to receive.
     ready: Vec<SessionId>,
-    /// Identified members waiting for a login/register reply: their lines are held.
+    /// Identified members whose lines are held (waiting for a reply, or in the login hold).
     held: Vec<SessionId>,
 }
 
@@ -31,7 +32,7 @@ pub(super) fn fresh_routes<'a>(
             if matches!(state.identity, Identity::Anonymous) {
                 continue;
             }
-            if state.waiting.as_deref().is_some_and(Waiting::holds_frames) {
+            if state.waiting.as_deref().is_some_and(Waiting::holds_frames) || state.hold.is_some() {
                 routes.held.push(*member);
             } else {
                 routes.ready.push(*member);
@@ -83,15 +84,27 @@ impl Hub {
             .collect();
         let held_count = held.len();
         for session in held {
-            if let Some(waiting) = self
-                .sessions
-                .get_mut(&session)
-                .and_then(|state| state.waiting.as_mut())
-            {
-                waiting.held.push(frame.clone());
-            }
+            self.hold_for(session, frame.clone(), out);
         }
         count + held_count
+    }
+
+    /// Keeps a frame for a session whose lines are held: behind its awaited reply first, else in
+    /// its login hold; delivered at once if neither holds any more.
+    fn hold_for(&mut self, session: SessionId, frame: Frame, out: &mut Output) {
+        if let Some(waiting) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|state| state.waiting.as_mut())
+            .filter(|waiting| waiting.holds_frames())
+        {
+            waiting.held.push(frame);
+            return;
+        }
+        if let Some((frame, _)) = self.hold_frame(session, frame, None, out) {
+            out.begin(frame);
+            out.add_recipient(session);
+        }
     }
 
     /// The session's identity or waiting state changed: its channels' routes are stale.
@@ -114,6 +127,7 @@ impl Hub {
         targets: impl IntoIterator<Item = SessionId>,
         out: &mut Output,
     ) -> usize {
+        let mut held = Vec::new();
         out.begin(frame.clone());
         let mut count = 0;
         for target in targets {
@@ -124,10 +138,14 @@ impl Hub {
                 continue;
             }
             count += 1;
-            match &mut state.waiting {
-                Some(waiting) if waiting.holds_frames() => waiting.held.push(frame.clone()),
-                _ => out.add_recipient(target),
+            if state.waiting.as_deref().is_some_and(Waiting::holds_frames) || state.hold.is_some() {
+                held.push(target);
+            } else {
+                out.add_recipient(target);
             }
+        }
+        for target in held {
+            self.hold_for(target, frame.clone(), out);
         }
         count
     }

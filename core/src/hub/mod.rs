@@ -21,7 +21,9 @@
 //! - `channels.rs`: membership, closing, channel bounds;
 //! - `notices.rs`: server notices (welcome, channel moves, alerts, kicks, shutdown) and their texts;
 //! - `admin.rs`: the operator's requests (who, kick, alert, channels...);
-//! - `delivery.rs`: how a frame reaches sessions (direct, held during a check, channel routes).
+//! - `delivery.rs`: how a frame reaches sessions (direct, held during a check, channel routes);
+//! - `hold.rs`: the hold after a login reply, until the client is listening;
+//! - `hello.rs`: the extensions a client announces (`kick`, `shutdown`, `no-hold`).
 //!
 //! Tests sit in `tests/`, one file per concern above, all driving the public API.
 
@@ -30,7 +32,9 @@ mod auth;
 mod channels;
 mod chat;
 mod delivery;
+mod hello;
 mod history;
+mod hold;
 pub mod input;
 mod limits;
 mod names;
@@ -53,6 +57,7 @@ use alloc::vec::Vec;
 
 pub use auth::{LOGIN_FAILED, USERNAME_TAKEN};
 pub use channels::{MAX_CHANNELS, MAX_CHANNELS_PER_SESSION};
+pub use hold::LoginHold;
 pub use input::{AuthOutcome, Inbound, LocalTime, Now, SessionId};
 pub use output::{CloseReason, Effect, Event, Frame, Output};
 pub use records::{
@@ -61,7 +66,7 @@ pub use records::{
 pub use waiting::MAX_LINES_WHILE_CHECKING;
 
 use crate::frame::JsonLine;
-use crate::message::{fold_name, ChannelName, Presence, Request};
+use crate::message::{fold_name, ChannelName, Features, Presence, Request};
 pub use admin::{
     AdminCommand, AdminReply, Census, ChannelAction, ChannelInfo, SessionInfo, SessionKind,
 };
@@ -90,6 +95,11 @@ pub struct HubConfig {
     pub invalid_lines: Option<InvalidLines>,
     /// Seconds a connection may stay anonymous; `None`: no limit.
     pub identify_timeout_secs: Option<u32>,
+    /// The hold after a login reply (`hold.rs`).
+    pub login_hold: LoginHold,
+    /// Bytes one connection's held lines may take before they all go out at once (the shell's
+    /// outbound queue bound).
+    pub hold_bytes_limit: usize,
 }
 
 impl Default for HubConfig {
@@ -106,6 +116,8 @@ impl Default for HubConfig {
             line_rate: Some(LineRate::default()),
             invalid_lines: Some(InvalidLines::default()),
             identify_timeout_secs: Some(600),
+            login_hold: LoginHold::default(),
+            hold_bytes_limit: 256 * 1024,
         }
     }
 }
@@ -135,6 +147,10 @@ struct Session {
     /// Set while the session waits for the shell (password check, deferred lines, history).
     /// Boxed: rare and large, while every idle connection carries the field.
     waiting: Option<Box<Waiting>>,
+    /// Lines held after its login reply until it listens (`hold.rs`). Boxed, like `waiting`.
+    hold: Option<Box<hold::Hold>>,
+    /// Extensions it announced with `hello`.
+    features: Features,
     /// Lines it may still send, invalid lines it sent (see `limits.rs`).
     bucket: Bucket,
     strikes: Strikes,
@@ -217,6 +233,8 @@ pub struct Hub {
     memberships: BTreeMap<String, BTreeMap<String, String>>,
     /// Folded names that may not log in or be taken by a guest (set by the shell).
     banned: BTreeSet<String>,
+    /// Wake-ups asked of the shell (`Effect::WakeAt`): time (µs) and the session whose hold waits.
+    wakeups: BTreeSet<(u64, SessionId)>,
 }
 
 /// Ids reserved in the store at a time; a new block is asked for when half is used, so the store
@@ -284,6 +302,7 @@ impl Hub {
             deferred_loading: BTreeSet::new(),
             memberships,
             banned: BTreeSet::new(),
+            wakeups: BTreeSet::new(),
         }
     }
 
@@ -309,6 +328,8 @@ impl Hub {
                 presence: Presence::Online,
                 channels: alloc::vec![default],
                 waiting: None,
+                hold: None,
+                features: Features::default(),
                 bucket: Bucket::full(&self.config.line_rate.unwrap_or_default(), now.unix_micros),
                 strikes: Strikes::default(),
                 connected_micros: now.unix_micros,
@@ -330,7 +351,9 @@ impl Hub {
             // Not delivered: they stay stored for the next login.
             self.deferred_loading.remove(&fold_name(name));
         }
-        if let Some(name) = gone.name() {
+        let name = gone.name().cloned();
+        self.drop_hold(gone.hold);
+        if let Some(name) = &name {
             self.leave_name_group(session, name, out);
         }
     }
@@ -400,6 +423,7 @@ impl Hub {
             }
             Inbound::Request(request) => self.request(session, request, now, out),
         }
+        self.client_is_listening(session, now, out);
     }
 
     fn request(&mut self, session: SessionId, request: Request, now: &Now, out: &mut Output) {
@@ -425,6 +449,7 @@ impl Hub {
             Request::Channels => self.channels(session, out),
             Request::History(query) => self.history(session, query, out),
             Request::Ping => self.send_direct(session, JsonLine::new("pong").finish(), out),
+            Request::Hello { features } => self.hello(session, features, out),
         }
     }
 
@@ -440,6 +465,7 @@ impl Hub {
         event: Event,
         out: &mut Output,
     ) {
+        self.release_all(session, out);
         self.send_error(session, text, out);
         out.log(event);
         out.effects.push(Effect::Close { session, reason });

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use super::{CloseReason, Effect, Frame, Hub, Now, Output, Session, SessionId};
 use crate::frame::JsonLine;
-use crate::message::{DEFAULT_CHANNEL, SERVER_NAME};
+use crate::message::{Feature, DEFAULT_CHANNEL, SERVER_NAME};
 
 /// Where a notice goes.
 #[derive(Debug, Clone, Copy)]
@@ -116,8 +116,9 @@ impl Hub {
         }
     }
 
-    /// Server shutdown: the notice and a `shutdown` line to every identified session, then every
-    /// connection is closed.
+    /// Server shutdown: held lines released, a `shutdown` line to the sessions that announced the
+    /// extension, the notice to every identified session (its last line), then every connection
+    /// is closed.
     pub fn shutdown(&mut self, now: &Now, out: &mut Output) {
         let text = self.config.notices.shutdown.clone();
         // A session waiting for its login/register reply gets the notice as that reply first.
@@ -132,16 +133,27 @@ impl Hub {
                 self.send_error(session, &text, out);
             }
         }
-        let notice = self.notice_frame(&text, None, None, now);
-        let mut line = JsonLine::new("shutdown");
-        line.push_str("message", &text);
-        let shutdown: Frame = Arc::from(line.finish());
         let identified: Vec<SessionId> = self.identified_sessions(None).collect();
-        for frame in [notice, shutdown] {
-            out.begin(frame);
-            for &session in &identified {
+        for &session in &identified {
+            self.release_all(session, out);
+        }
+        // The extension line only to those who asked for it, and the notice last for everyone.
+        let featured: Vec<SessionId> = identified
+            .iter()
+            .copied()
+            .filter(|&session| self.has_feature(session, Feature::Shutdown))
+            .collect();
+        if !featured.is_empty() {
+            let mut line = JsonLine::new("shutdown");
+            line.push_str("message", &text);
+            out.begin(Arc::from(line.finish()));
+            for session in featured {
                 out.add_recipient(session);
             }
+        }
+        out.begin(self.notice_frame(&text, None, None, now));
+        for &session in &identified {
+            out.add_recipient(session);
         }
         for &session in self.sessions.keys() {
             out.effects.push(Effect::Close {

@@ -49,6 +49,11 @@ pub enum Effect {
     Log(Event),
     /// Keep, load or forget something in the store (see [`StoreRequest`]).
     Store(StoreRequest),
+    /// Call [`Hub::wake`](super::Hub::wake) once the clock reads `micros` (µs since the Unix
+    /// epoch, the clock of [`Now::unix_micros`](super::Now)); an early or extra call is harmless.
+    WakeAt {
+        micros: u64,
+    },
 }
 
 /// Something worth a log line. Carries no password; message contents only through `frame`.

@@ -5,14 +5,16 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::chat::{encode_chat, RecordLine};
+use super::hold::DeferredMark;
 use super::notices::NoticeTo;
 use super::records::conversation_key;
 use super::waiting::WaitingFor;
 use super::{
-    ChatRecord, Destination, Effect, Event, Hub, Identity, Name, Now, Output, SessionId,
+    ChatRecord, Destination, Effect, Event, Frame, Hub, Identity, Name, Now, Output, SessionId,
     StoreRequest,
 };
 use crate::frame::JsonLine;
@@ -181,28 +183,32 @@ impl Hub {
         };
         let name = name.clone();
         let account = fold_name(&name);
-        self.deferred_loading.remove(&account);
         match records {
             Some(records) if !records.is_empty() => {
-                let mut up_to = 0;
-                for record in &records {
-                    self.send_direct(session, deferred_line(record), out);
-                    up_to = up_to.max(record.id);
-                    if let Some(count) = self.deferred_from.get_mut(&record.from_key) {
-                        *count = count.saturating_sub(1);
-                        if *count == 0 {
-                            self.deferred_from.remove(&record.from_key);
-                        }
+                // Oldest first; each is counted as delivered when it leaves the login hold.
+                let count = records.len();
+                for (index, record) in records.into_iter().enumerate() {
+                    let mark = DeferredMark {
+                        account: account.clone(),
+                        id: record.id,
+                        from_key: record.from_key.clone(),
+                    };
+                    let frame: Frame = Arc::from(deferred_line(&record));
+                    if let Some((frame, Some(mark))) =
+                        self.hold_frame(session, frame, Some(mark), out)
+                    {
+                        out.begin(frame);
+                        out.add_recipient(session);
+                        self.deferred_released(mark, index + 1 == count, out);
                     }
                 }
-                self.deferred_to.remove(&account);
-                out.effects
-                    .push(Effect::Store(StoreRequest::Delivered { account, up_to }));
             }
             Some(_) => {
                 self.deferred_to.remove(&account);
+                self.deferred_loading.remove(&account);
             }
             None => {
+                self.deferred_loading.remove(&account);
                 let text = "Vos messages reçus en votre absence n'ont pas pu être lus : ils vous \
                             seront remis à votre prochaine connexion.";
                 self.notice(NoticeTo::Session(session), text, now, out);

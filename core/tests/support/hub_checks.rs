@@ -120,7 +120,7 @@ impl World {
                             .insert(address(frame));
                     }
                 }
-                Effect::Log(_) => {}
+                Effect::Log(_) | Effect::WakeAt { .. } => {}
             }
         }
         let mut first_seen: BTreeSet<SessionId> = BTreeSet::new();
@@ -212,11 +212,20 @@ impl World {
                     received.insert(to);
                     continue;
                 }
-                if call == Call::Clock {
-                    // The periodic check only tells a connection why it is being closed.
+                let still_held = self.held_before.contains(&to) && self.hub.holds_lines_for(to);
+                if still_held && call != Call::Clock && !closes.contains(&to) {
                     ensure!(
                         self,
-                        closes.contains(&to) && kind == "error",
+                        kind != "message" && kind != "status",
+                        "{to:?} got a line while its lines are held after login: {line}"
+                    );
+                }
+                if call == Call::Clock {
+                    // The periodic check tells a connection why it is being closed; the login
+                    // hold's wake-ups release held lines.
+                    ensure!(
+                        self,
+                        (closes.contains(&to) && kind == "error") || self.held_before.contains(&to),
                         "{to:?} got a frame from the clock: {line}"
                     );
                     received.insert(to);
@@ -255,7 +264,7 @@ impl World {
             if let Some(waits) = self.awaiting.remove(&session) {
                 ensure!(
                     self,
-                    received.contains(&session),
+                    received.contains(&session) || self.hub.holds_lines_for(session),
                     "{session:?} got nothing when its {waits:?} ended"
                 );
             }

@@ -14,6 +14,9 @@
 //! - reply first: after a VerifyLogin/Register effect nothing reaches the session until the
 //!   outcome is fed back, and then first its `login`/`register` reply or an error; while its
 //!   deferred lines load after a login, nothing else reaches it either;
+//! - login hold: after a successful login (no `no-hold` announced), the session's lines are held;
+//!   while they are, no chat or presence line reaches it except from the clock (the hold's
+//!   wake-ups) or when it is being closed;
 //! - history only in reply: a `history` frame goes only to the session whose request it answers;
 //! - anonymity: a session that sent nothing identifying (a chat line, a `status` with `user`, a
 //!   successful login) is never named, gets no frame produced by anyone else's action, and its
@@ -28,7 +31,7 @@ use classcord_core::hub::{
     AdminCommand, AuthOutcome, ChannelAction, Effect, Frame, Hub, HubConfig, Inbound, LocalTime,
     Now, Output, SessionId,
 };
-use classcord_core::message::{fold_name, parse_request, Request};
+use classcord_core::message::{fold_name, parse_request, Feature, Request};
 
 /// Like `assert!`, with the last hub calls in the message.
 macro_rules! ensure {
@@ -141,6 +144,13 @@ pub struct World {
     awaiting: BTreeMap<SessionId, Awaiting>,
     /// Sessions that sent something identifying or logged in.
     identified: BTreeSet<SessionId>,
+    /// Sessions that announced `no-hold` in a `hello`.
+    no_hold: BTreeSet<SessionId>,
+    /// Sessions whose lines the hub held when the current call started.
+    held_before: BTreeSet<SessionId>,
+    /// Sessions that sent a line while waiting for a reply (it is handled once the wait ends,
+    /// and shows the client listens: the hold may end at once).
+    spoke_while_waiting: BTreeSet<SessionId>,
     /// Frames produced by a session's own global message or status (by address).
     own_frames: BTreeMap<SessionId, HashSet<usize>>,
     /// Every frame seen so far, kept alive so that an address is never reused.
@@ -193,6 +203,9 @@ impl World {
             checks: Vec::new(),
             awaiting: BTreeMap::new(),
             identified: BTreeSet::new(),
+            no_hold: BTreeSet::new(),
+            held_before: BTreeSet::new(),
+            spoke_while_waiting: BTreeSet::new(),
             own_frames: BTreeMap::new(),
             seen: HashSet::new(),
             kept: Vec::new(),
@@ -306,8 +319,19 @@ impl World {
             _ => AdminCommand::Channels,
         };
         self.note(format!("admin {command:?}"));
+        self.mark_held();
         let _reply = self.hub.admin(command, &self.now, &mut self.out);
         self.check(Call::Admin);
+    }
+
+    /// Remembers whose lines are held before a hub call (checked by `check`).
+    fn mark_held(&mut self) {
+        self.held_before = self
+            .live
+            .iter()
+            .copied()
+            .filter(|&session| self.hub.holds_lines_for(session))
+            .collect();
     }
 
     /// A millisecond passes between two events (the rate limit refills 20 lines a second).
@@ -333,6 +357,7 @@ impl World {
         } else {
             u64::from(step % 16)
         };
+        self.mark_held();
         self.advance(seconds * 1_000_000);
         self.note(format!("{seconds} s pass"));
         if seconds >= PARTIAL_LINE_SECS {
@@ -352,6 +377,7 @@ impl World {
             }
         }
         self.hub.expire(&self.now, &mut self.out);
+        self.hub.wake(&self.now, &mut self.out);
         self.check(Call::Clock);
     }
 
@@ -381,8 +407,24 @@ impl World {
             self.identified.insert(session);
             self.stats.logins += 1;
         }
+        let waited_for_login =
+            self.live.contains(&session) && self.awaiting.get(&session) == Some(&Awaiting::Login);
+        self.mark_held();
         self.hub
             .auth_result(session, outcome, &self.now, &mut self.out);
+        let closed = self.out.effects.iter().any(
+            |effect| matches!(effect, Effect::Close { session: closed, .. } if *closed == session),
+        );
+        ensure!(
+            self,
+            !logs_in
+                || !waited_for_login
+                || closed
+                || self.no_hold.contains(&session)
+                || self.spoke_while_waiting.remove(&session)
+                || self.hub.holds_lines_for(session),
+            "{session:?} logged in without holding its lines until it listens"
+        );
         self.check(Call::Auth(session));
     }
 
@@ -399,6 +441,7 @@ impl World {
         let session = load.session();
         self.stats.loads += 1;
         self.note(format!("store answers {load:?} (fails: {fails})"));
+        self.mark_held();
         match load {
             Load::History(_, page) => {
                 let records = (!fails).then(|| self.store.page(&page));
@@ -450,6 +493,15 @@ impl World {
         if identifying {
             self.identified.insert(session);
         }
+        if let Inbound::Request(Request::Hello { features }) = &inbound {
+            if features.has(Feature::NoHold) {
+                self.no_hold.insert(session);
+            }
+        }
+        if self.awaiting.contains_key(&session) {
+            self.spoke_while_waiting.insert(session);
+        }
+        self.mark_held();
         self.tick();
         self.hub.handle(session, inbound, &self.now, &mut self.out);
         self.check(Call::Handle(session));
@@ -463,6 +515,7 @@ impl World {
         self.readers.remove(&session);
         self.awaiting.remove(&session);
         self.note(format!("disconnect {session:?}"));
+        self.mark_held();
         self.hub.disconnect(session, &mut self.out);
         self.check(Call::Disconnect(session));
         self.identified.remove(&session);
@@ -471,6 +524,7 @@ impl World {
     /// The server stops: everyone gets the notice (identified only) and is closed.
     pub fn shutdown(&mut self) {
         self.note("shutdown".to_owned());
+        self.mark_held();
         self.hub.shutdown(&self.now, &mut self.out);
         let closed: BTreeSet<SessionId> = self
             .out

@@ -216,7 +216,27 @@ fn request_line(input: &mut Choices) -> String {
             }
             "status"
         }
-        5 => input.pick(&["users", "userlist", "list_users", "channels", "ping", "who"]),
+        5 => match input.pick(&[
+            "users",
+            "userlist",
+            "list_users",
+            "channels",
+            "ping",
+            "who",
+            "hello",
+        ]) {
+            "hello" => {
+                let features = match input.below(4) {
+                    0 => json!(["kick", "shutdown"]),
+                    1 => json!(["no-hold"]),
+                    2 => json!(["kick", "shutdown", "no-hold", "unknown"]),
+                    _ => json!("kick"),
+                };
+                object.insert("features".into(), features);
+                "hello"
+            }
+            other => other,
+        },
         6 => {
             object.insert("channel".into(), json!(input.word(&CHANNELS)));
             input.pick(&["join_channel", "leave_channel", "who"])

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use classcord_core::hub::{CloseReason, Effect, StoreRequest};
 use classcord_core::message::fold_name;
 
-use super::{HubTask, Later};
+use smol::Timer;
+
+use super::{HubCommand, HubTask, Later};
 use crate::clock;
 use crate::logging::{audit, SecurityEvent};
 use crate::store::Loaded;
@@ -75,6 +77,19 @@ impl HubTask {
         }
     }
 
+    /// A timer that hands the hub a [`HubCommand::Wake`] at `micros` (the login hold's steps:
+    /// a few per login, so one short-lived timer task each).
+    fn wake_at(&mut self, micros: u64) {
+        let wait = Duration::from_micros(micros.saturating_sub(clock::now().unix_micros));
+        let commands = self.commands.clone();
+        self.executor
+            .spawn(async move {
+                Timer::after(wait).await;
+                let _ = commands.send(HubCommand::Wake).await;
+            })
+            .detach();
+    }
+
     pub(super) fn perform(&mut self, effect: Effect) {
         match effect {
             Effect::VerifyLogin {
@@ -122,6 +137,7 @@ impl HubTask {
             }
             Effect::Log(event) => self.log_event(event),
             Effect::Store(request) => self.send_to_store(request),
+            Effect::WakeAt { micros } => self.wake_at(micros),
         }
     }
 }

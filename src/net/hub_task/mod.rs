@@ -90,6 +90,8 @@ pub enum HubCommand {
     Loaded(Loaded),
     /// Periodic housekeeping (sent every [`TICK`]).
     Tick,
+    /// A time the hub asked to be woken at has come (`Effect::WakeAt`).
+    Wake,
     /// Look at deep queues again while senders are paused (every [`RECHECK_EVERY`]).
     Recheck,
     /// A console request (`crate::admin`); the answer goes to `reply`.
@@ -309,8 +311,15 @@ impl HubTask {
                 self.recheck_floods(&mut output);
                 true
             }
+            HubCommand::Wake => {
+                self.hub.wake(&clock::now(), &mut output);
+                true
+            }
             HubCommand::Tick => {
-                self.hub.expire(&clock::now(), &mut output);
+                let now = clock::now();
+                self.hub.expire(&now, &mut output);
+                // A safety net for a wake-up lost to a clock step.
+                self.hub.wake(&now, &mut output);
                 self.admin_tick(&mut output);
                 // Once the chat has been quiet for a moment, give freed heap pages back: after a
                 // burst (a class logging in at once) RSS returns to what live connections need.

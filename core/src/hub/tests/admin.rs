@@ -42,6 +42,8 @@ fn kick_closes_exactly_the_sessions_of_a_name_with_a_notice_and_a_kick_line() {
     let first = h.user("alice");
     let second = h.user("alice");
     let bob = h.user("bob");
+    // Only a client that announced the extension gets the typed line (issue 14).
+    h.send_json(second, json!({"type":"hello","features":["kick"]}));
     let (reply, sent) = admin(
         &mut h,
         AdminCommand::Kick {
@@ -52,13 +54,16 @@ fn kick_closes_exactly_the_sessions_of_a_name_with_a_notice_and_a_kick_line() {
     assert_eq!(reply, AdminReply::Done { affected: 2 });
     for session in [first, second] {
         let lines = sent.to(session);
-        assert_eq!(lines[0]["from"], "Serveur");
-        assert!(lines[0]["content"]
+        let notice = lines.last().unwrap();
+        assert_eq!(notice["from"], "Serveur", "the notice is the last line");
+        assert!(notice["content"]
             .as_str()
             .unwrap()
             .contains("Raison : chahut"));
-        assert_eq!(lines[1]["type"], "kick");
     }
+    assert_eq!(sent.to(first).len(), 1, "no kick line without the feature");
+    assert_eq!(sent.to(second)[0]["type"], "kick");
+    assert_eq!(sent.to(second).len(), 2);
     let mut closed: Vec<SessionId> = sent.closes().iter().map(|(s, _)| *s).collect();
     closed.sort();
     assert_eq!(closed, [first, second]);
@@ -226,7 +231,7 @@ fn channel_moves_follow_the_notices_setting() {
         (ChannelMoves::AccountsOnly, false, true),
         (ChannelMoves::Off, false, false),
     ] {
-        let mut config = HubConfig::default();
+        let mut config = unheld();
         config.notices.channel_moves = moves;
         let mut h = Harness::restored(config, Restored::default());
         let watcher = h.user("prof");
@@ -250,7 +255,7 @@ fn channel_moves_follow_the_notices_setting() {
 
 #[test]
 fn notice_texts_can_be_overridden_and_the_shutdown_countdown_uses_them() {
-    let mut config = HubConfig::default();
+    let mut config = unheld();
     config.notices.shutdown_soon = "Arrêt dans {delai} !{raison}".into();
     config.notices.joined = "Bienvenue à {nom} dans {salon}".into();
     let mut h = Harness::restored(config, Restored::default());
@@ -275,7 +280,7 @@ fn notice_texts_can_be_overridden_and_the_shutdown_countdown_uses_them() {
     );
     let renamed = HubConfig {
         welcome: "Salut {nom}".into(),
-        ..HubConfig::default()
+        ..unheld()
     };
     admin(
         &mut h,

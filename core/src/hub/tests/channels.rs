@@ -256,7 +256,7 @@ fn memberships_and_closed_channels_come_back_after_a_restart() {
         closed_channels: vec!["#fermé".into()],
         ..Restored::with_accounts(["alice"])
     };
-    let mut h = Harness::restored(HubConfig::default(), restored);
+    let mut h = Harness::restored(unheld(), restored);
     let alice = h.user("alice");
     let who = h
         .send_json(alice, json!({"type":"who","channel":"java"}))

@@ -103,7 +103,7 @@ fn deferred_lines_are_bounded_per_recipient_and_per_sender() {
     let config = HubConfig {
         deferred_per_recipient: 3,
         deferred_per_sender: 4,
-        ..HubConfig::default()
+        ..unheld()
     };
     let mut h = Harness::restored(config, Restored::with_accounts(["bob", "dan"]));
     let alice = h.user("alice");
@@ -136,7 +136,7 @@ fn deferred_lines_are_bounded_per_recipient_and_per_sender() {
 fn the_bounds_count_lines_deferred_before_a_restart() {
     let config = HubConfig {
         deferred_per_recipient: 2,
-        ..HubConfig::default()
+        ..unheld()
     };
     let restored = Restored {
         deferred: vec![

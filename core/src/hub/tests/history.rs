@@ -179,7 +179,7 @@ fn a_failed_history_load_is_a_french_error() {
 fn with_history_off_nothing_is_kept_and_history_is_empty() {
     let config = HubConfig {
         keep_history: false,
-        ..HubConfig::default()
+        ..unheld()
     };
     let mut h = Harness::restored(config, Restored::with_accounts(["bob"]));
     let alice = h.user("alice");

@@ -23,7 +23,7 @@ fn ids_start_where_the_store_says_and_the_next_block_is_reserved_in_time() {
         next_message_id: 5_000,
         ..Restored::default()
     };
-    let mut h = Harness::restored(HubConfig::default(), restored);
+    let mut h = Harness::restored(unheld(), restored);
     assert_eq!(h.hub.reserved_ids_until(), 5_000 + ID_BLOCK);
     let alice = h.user("alice");
     let bob = h.user("bob");

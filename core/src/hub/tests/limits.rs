@@ -71,7 +71,7 @@ fn anonymous_connections_time_out_identified_ones_do_not() {
     let anonymous = h.connect();
     let guest = h.guest("zoé");
     let user = h.user("bob");
-    let timeout = HubConfig::default().identify_timeout_secs.unwrap();
+    let timeout = unheld().identify_timeout_secs.unwrap();
     h.now.unix_micros += u64::from(timeout) * 1_000_000 + 1;
     h.hub.expire(&h.now, &mut h.out);
     let expired = h.collect();
@@ -91,7 +91,7 @@ fn limits_can_be_turned_off() {
         line_rate: None,
         invalid_lines: None,
         identify_timeout_secs: None,
-        ..HubConfig::default()
+        ..unheld()
     };
     let mut h = Harness::restored(config, Restored::default());
     let bob = h.user("bob");

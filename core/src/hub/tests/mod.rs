@@ -8,6 +8,7 @@ mod channels;
 mod chat;
 mod deferred;
 mod history;
+mod hold;
 mod ids;
 mod input;
 mod limits;
@@ -158,6 +159,18 @@ impl Delivered {
     }
 }
 
+/// The default settings without the login hold: the hold has its own tests (`hold.rs`); the
+/// others look at what a login produces without waiting for it to be released.
+fn unheld() -> HubConfig {
+    HubConfig {
+        login_hold: LoginHold {
+            settle_ms: 0,
+            ..LoginHold::default()
+        },
+        ..HubConfig::default()
+    }
+}
+
 fn check_frame(frame: &[u8]) -> Value {
     assert!(
         frame.is_ascii(),
@@ -194,10 +207,7 @@ impl Harness {
             },
         };
         Harness {
-            hub: Hub::new(
-                HubConfig::default(),
-                Restored::with_accounts(accounts.iter().copied()),
-            ),
+            hub: Hub::new(unheld(), Restored::with_accounts(accounts.iter().copied())),
             out: Output::new(),
             now,
             next_id: 1,
@@ -279,6 +289,13 @@ impl Harness {
     fn auth(&mut self, session: SessionId, outcome: AuthOutcome) -> Delivered {
         self.hub
             .auth_result(session, outcome, &self.now, &mut self.out);
+        self.collect()
+    }
+
+    /// Time passes, then the shell's wake-up (`Effect::WakeAt`) reaches the hub.
+    fn wake_after(&mut self, micros: u64) -> Delivered {
+        self.now.unix_micros += micros;
+        self.hub.wake(&self.now, &mut self.out);
         self.collect()
     }
 
