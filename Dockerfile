@@ -45,6 +45,8 @@ COPY etc/classcord.toml /etc/classcord/classcord.toml
 ENV CLASSCORD_DATA_DIR=/data
 VOLUME ["/data"]
 EXPOSE 12345/tcp
+# The browser chat page and its WebSocket ([web] in the configuration).
+EXPOSE 8080/tcp
 # Asks the server for a pong on 127.0.0.1:12345 (exit 0 = healthy).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
     CMD ["/usr/bin/classcord", "healthcheck", "--quiet"]

@@ -18,7 +18,7 @@ pub const WRITE_EVERY: Duration = Duration::from_secs(15);
 /// Reasons a connection is refused at accept (label values of `connections_rejected_total`).
 pub const REJECT_REASONS: [&str; 5] = ["not-allowed", "too-many", "rate", "server-full", "banned"];
 /// What a rate limit counted (label values of `rate_limited_total`).
-pub const RATE_KINDS: [&str; 3] = ["message", "login", "register"];
+pub const RATE_KINDS: [&str; 4] = ["message", "invalid", "login", "register"];
 
 /// Every counter, shared by the threads that count.
 #[derive(Debug, Default)]
@@ -33,7 +33,7 @@ pub struct Counters {
     pub registrations: AtomicU64,
     pub kicks: AtomicU64,
     pub bans_enforced: AtomicU64,
-    pub rate_limited: [AtomicU64; 3],
+    pub rate_limited: [AtomicU64; 4],
     pub flood_pauses: AtomicU64,
     pub slow_clients: AtomicU64,
     pub timeouts: AtomicU64,

@@ -1,6 +1,7 @@
 //! In-server defences over real TCP, each client socket bound to its own loopback address
 //! (127.0.0.2, 127.0.0.3...) to play distinct machines: the allowlist, per-address caps and
-//! rates, the server total, the line rate, the deadlines, and password attempts.
+//! rates, the server total, the line rate, the deadlines, and password attempts. The class behind
+//! one address, with the defaults, is in tests/classroom.rs.
 
 mod common;
 
@@ -57,6 +58,8 @@ fn an_address_holds_a_few_connections_and_gets_its_place_back() {
         .unwrap()
         .contains("trop de connexions ouvertes"));
     server.wait_for_log("CONN_REJECTED ip=127.0.0.5 reason=too-many");
+    // A per-address cap crossed is a flood verdict, the line fail2ban acts on.
+    server.wait_for_log("CONN_FLOOD ip=127.0.0.5 reason=too-many open=3");
     Client::connect_from(server.addr, from(6)).sync();
     held.pop().unwrap().shutdown();
     let deadline = Instant::now() + *common::TIMEOUT;
@@ -86,6 +89,7 @@ fn new_connections_per_address_are_rate_limited() {
         .unwrap()
         .contains("en peu de temps"));
     server.wait_for_log("CONN_REJECTED ip=127.0.0.8 reason=rate");
+    server.wait_for_log("CONN_FLOOD ip=127.0.0.8 reason=rate open=");
     Client::connect_from(server.addr, from(9)).sync();
 }
 
@@ -168,6 +172,8 @@ fn a_line_left_unfinished_is_closed_even_if_it_trickles() {
     server.wait_for_log("TIMEOUT ip=127.0.0.32 phase=partial-line");
 }
 
+/// Failures count per account (the delay) and, far higher by default, per address (the verdict:
+/// `BRUTE_FORCE`, then the address's attempts are refused without hashing).
 #[test]
 fn password_guessing_is_delayed_then_refused_without_hashing_and_others_log_in() {
     let server = TestServer::start_with_config(
@@ -201,6 +207,17 @@ fn password_guessing_is_delayed_then_refused_without_hashing_and_others_log_in()
         log.matches("AUTH_FAIL ip=127.0.0.41").count(),
         5,
         "refused ones are not checked"
+    );
+    assert_eq!(
+        log.matches("BRUTE_FORCE ip=127.0.0.41 reason=many-failures failures=5 accounts=1 locked=0 user=\"alice\"")
+            .count(),
+        1,
+        "judged once:\n{log}"
+    );
+    assert_eq!(
+        log.matches("RATE_LIMIT ip=127.0.0.41 kind=login action=delay")
+            .count(),
+        3
     );
     let mut other = Client::connect_from(server.addr, from(42));
     assert_eq!(

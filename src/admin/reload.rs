@@ -46,6 +46,11 @@ fn items(old: &Config, new: &Config) -> Vec<Item> {
             old.hub.line_rate != new.hub.line_rate,
         ),
         item(
+            "security.invalid_lines_max / invalid_lines_window_secs",
+            true,
+            old.hub.invalid_lines != new.hub.invalid_lines,
+        ),
+        item(
             "security.identify_timeout_secs",
             true,
             old.hub.identify_timeout_secs != new.hub.identify_timeout_secs,

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use classcord_core::frame::DEFAULT_MAX_LINE_BYTES;
-use classcord_core::hub::{ChannelMoves, HubConfig, LineRate, NoticeTexts};
+use classcord_core::hub::{ChannelMoves, HubConfig, InvalidLines, LineRate, NoticeTexts};
 use serde::Deserialize;
 
 use crate::logging::{Facility, LogSettings, OutputChoice};
@@ -350,7 +350,25 @@ impl Config {
         let burst = raw.security.messages_burst.unwrap_or(defaults.burst);
         check_range("security.messages_burst", burst as usize, 1, 1_000_000)?;
         hub.line_rate = (per_second > 0).then_some(LineRate { per_second, burst });
-        let identify = raw.security.identify_timeout_secs.unwrap_or(600);
+        let limit = InvalidLines::default();
+        let max = raw.security.invalid_lines_max.unwrap_or(limit.max);
+        check_range("security.invalid_lines_max", max as usize, 0, 1_000_000)?;
+        let window_secs = raw
+            .security
+            .invalid_lines_window_secs
+            .unwrap_or(limit.window_secs);
+        check_range(
+            "security.invalid_lines_window_secs",
+            window_secs as usize,
+            1,
+            86_400,
+        )?;
+        hub.invalid_lines = (max > 0).then_some(InvalidLines { max, window_secs });
+        let identify = raw
+            .security
+            .identify_timeout_secs
+            .or(HubConfig::default().identify_timeout_secs)
+            .unwrap_or(0);
         check_range(
             "security.identify_timeout_secs",
             identify as usize,
@@ -358,14 +376,21 @@ impl Config {
             86_400,
         )?;
         hub.identify_timeout_secs = (identify > 0).then_some(identify);
-        hub.deferred_per_recipient = raw.storage.deferred_per_recipient.unwrap_or(100);
+        let defaults = HubConfig::default();
+        hub.deferred_per_recipient = raw
+            .storage
+            .deferred_per_recipient
+            .unwrap_or(defaults.deferred_per_recipient);
         check_range(
             "storage.deferred_per_recipient",
             hub.deferred_per_recipient as usize,
             0,
             100_000,
         )?;
-        hub.deferred_per_sender = raw.storage.deferred_per_sender.unwrap_or(50);
+        hub.deferred_per_sender = raw
+            .storage
+            .deferred_per_sender
+            .unwrap_or(defaults.deferred_per_sender);
         check_range(
             "storage.deferred_per_sender",
             hub.deferred_per_sender as usize,

@@ -1,5 +1,6 @@
 //! `[security]`: the defences' settings the shell enforces (allowlist, caps, deadlines, attempt
-//! limits); the hub's own (line rate, identify deadline) go to `HubConfig`.
+//! limits); the hub's own (line rate, invalid lines, identify deadline) go to `HubConfig` (read
+//! in `mod.rs`). No default is written here: each is read from its home.
 
 use super::*;
 use crate::security::AccessSettings;
@@ -29,9 +30,13 @@ pub(super) struct RawSecurity {
     pub(super) messages_burst: Option<u32>,
     pub(super) identify_timeout_secs: Option<u32>,
     pub(super) partial_line_timeout_secs: Option<u32>,
+    pub(super) invalid_lines_max: Option<u32>,
+    pub(super) invalid_lines_window_secs: Option<u32>,
     pub(super) login_failures_before_delay: Option<u32>,
     pub(super) login_delay_ms: Option<u64>,
     pub(super) address_lockout_after: Option<u32>,
+    pub(super) address_lockout_accounts: Option<u32>,
+    pub(super) address_lockout_locked_tries: Option<u32>,
     pub(super) account_lockout_after: Option<u32>,
     pub(super) lockout_minutes: Option<u64>,
     pub(super) checks_in_flight_per_ip: Option<u32>,
@@ -39,10 +44,16 @@ pub(super) struct RawSecurity {
     pub(super) registration_every_secs: Option<u64>,
 }
 
+/// Seconds a line may stay unfinished before the connection is closed (`partial_line_timeout_secs`).
+pub const DEFAULT_PARTIAL_LINE_TIMEOUT_SECS: u32 = 60;
+
+/// Every default comes from its home: `AccessSettings::default()` (connections per address),
+/// `AttemptSettings::default()` (password attempts), [`DEFAULT_PARTIAL_LINE_TIMEOUT_SECS`].
 pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, ConfigError> {
     use std::time::Duration;
+    let access = AccessSettings::default();
     let allow = match &raw.allow {
-        None => Cidr::local_networks(),
+        None => access.allow,
         Some(texts) if texts.is_empty() => {
             return Err(ConfigError::Invalid(
                 "« security.allow » est vide : personne ne pourrait se connecter (mettez \
@@ -62,29 +73,20 @@ pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, Confi
         let value = value.unwrap_or(default);
         check_range(&format!("security.{key}"), value as usize, 0, max).map(|()| value)
     };
+    // A duration key: its value in `unit`s, the default read back from a `Duration`.
+    let duration =
+        |key: &str, value: Option<u64>, default: Duration, unit: u64, min: usize, max: usize| {
+            let value = value.unwrap_or(default.as_millis() as u64 / unit);
+            check_range(&format!("security.{key}"), value as usize, min, max)
+                .map(|()| Duration::from_millis(value * unit))
+        };
     let max_connections = raw.max_connections.unwrap_or(0);
     check_range("security.max_connections", max_connections, 0, 10_000_000)?;
     let defaults = AttemptSettings::default();
     let partial = count(
         "partial_line_timeout_secs",
         raw.partial_line_timeout_secs,
-        60,
-        86_400,
-    )?;
-    let delay_ms = raw.login_delay_ms.unwrap_or(1000);
-    check_range("security.login_delay_ms", delay_ms as usize, 0, 60_000)?;
-    let lockout_minutes = raw.lockout_minutes.unwrap_or(5);
-    check_range(
-        "security.lockout_minutes",
-        lockout_minutes as usize,
-        1,
-        24 * 60,
-    )?;
-    let every = raw.registration_every_secs.unwrap_or(10);
-    check_range(
-        "security.registration_every_secs",
-        every as usize,
-        1,
+        DEFAULT_PARTIAL_LINE_TIMEOUT_SECS,
         86_400,
     )?;
     Ok(SecurityConfig {
@@ -93,19 +95,19 @@ pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, Confi
         max_connections_per_ip: count(
             "max_connections_per_ip",
             raw.max_connections_per_ip,
-            100,
+            access.max_per_ip,
             1_000_000,
         )?,
         new_connections_per_minute: count(
             "new_connections_per_minute",
             raw.new_connections_per_minute,
-            60,
+            access.new_per_minute,
             1_000_000,
         )?,
         new_connections_burst: count(
             "new_connections_burst",
             raw.new_connections_burst,
-            60,
+            access.new_burst,
             1_000_000,
         )?,
         partial_line_timeout: (partial > 0).then(|| Duration::from_secs(u64::from(partial))),
@@ -116,12 +118,13 @@ pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, Confi
                 defaults.delay_after,
                 1_000_000,
             )?,
-            delay: Duration::from_millis(delay_ms),
-            address_lockout_after: count(
-                "address_lockout_after",
-                raw.address_lockout_after,
-                defaults.address_lockout_after,
-                1_000_000,
+            delay: duration(
+                "login_delay_ms",
+                raw.login_delay_ms,
+                defaults.delay,
+                1,
+                0,
+                60_000,
             )?,
             account_lockout_after: count(
                 "account_lockout_after",
@@ -129,7 +132,32 @@ pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, Confi
                 defaults.account_lockout_after,
                 1_000_000,
             )?,
-            lockout: Duration::from_secs(lockout_minutes * 60),
+            lockout: duration(
+                "lockout_minutes",
+                raw.lockout_minutes,
+                defaults.lockout,
+                60_000,
+                1,
+                24 * 60,
+            )?,
+            address_lockout_after: count(
+                "address_lockout_after",
+                raw.address_lockout_after,
+                defaults.address_lockout_after,
+                1_000_000,
+            )?,
+            address_lockout_accounts: count(
+                "address_lockout_accounts",
+                raw.address_lockout_accounts,
+                defaults.address_lockout_accounts,
+                1_000_000,
+            )?,
+            address_lockout_locked_tries: count(
+                "address_lockout_locked_tries",
+                raw.address_lockout_locked_tries,
+                defaults.address_lockout_locked_tries,
+                1_000_000,
+            )?,
             window: defaults.window,
             in_flight_per_address: count(
                 "checks_in_flight_per_ip",
@@ -143,7 +171,14 @@ pub(super) fn security_config(raw: &RawSecurity) -> Result<SecurityConfig, Confi
                 defaults.register_burst,
                 1_000_000,
             )?,
-            register_every: Duration::from_secs(every),
+            register_every: duration(
+                "registration_every_secs",
+                raw.registration_every_secs,
+                defaults.register_every,
+                1000,
+                1,
+                86_400,
+            )?,
         },
     })
 }

@@ -320,3 +320,44 @@ fn the_web_page_is_on_by_default_on_port_8080_and_can_be_turned_off() {
         .to_string();
     assert!(error.contains("web.trusted_proxies"), "{error}");
 }
+
+/// SECURITE.md §4 gives each `[security]` default as "`key` (value)": the same value as the
+/// example file (itself checked against the defaults above), so the doc cannot drift.
+#[test]
+fn the_security_doc_gives_the_defaults_of_the_example_file() {
+    let doc = include_str!("../../SECURITE.md");
+    let example: toml::Table = toml::from_str(include_str!("../../etc/classcord.toml")).unwrap();
+    let security = example["security"].as_table().expect("[security]");
+    let section = doc
+        .split("## 4. Défenses dans le serveur")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("§4");
+    let mut checked = Vec::new();
+    for (key, value) in security {
+        let Some(number) = value.as_integer() else {
+            continue;
+        };
+        let written = format!("`{key}` (");
+        let Some(at) = section.find(&written) else {
+            continue;
+        };
+        let rest = &section[at + written.len()..];
+        let stated: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        assert_eq!(stated, number.to_string(), "SECURITE.md §4 on {key}");
+        checked.push(key.as_str());
+    }
+    for key in [
+        "max_connections_per_ip",
+        "new_connections_burst",
+        "invalid_lines_max",
+        "login_failures_before_delay",
+        "address_lockout_after",
+        "address_lockout_accounts",
+        "address_lockout_locked_tries",
+        "checks_in_flight_per_ip",
+        "registrations_burst",
+    ] {
+        assert!(checked.contains(&key), "{key} is not in SECURITE.md §4");
+    }
+}

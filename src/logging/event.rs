@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use classcord_core::message::is_hidden_char;
 use log::Level;
 
-use crate::security::Refusal;
+use crate::security::{BruteForceReason, Refusal};
 
 /// The log target of security events: the syslog output sends it to the security facility.
 pub const AUDIT_TARGET: &str = "classcord::audit";
@@ -25,6 +25,8 @@ const MAX_QUOTED_CHARS: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKind {
     Message,
+    /// Invalid lines from one connection (`core::hub::limits`).
+    Invalid,
     Login,
     Register,
 }
@@ -98,6 +100,24 @@ pub enum SecurityEvent<'a> {
         phase: TimeoutPhase,
         conn: u64,
     },
+    /// A verdict: the address is judged brute-forcing passwords (its attempts are refused for
+    /// the lock-out time). `BRUTE_FORCE ip= reason= failures= accounts= locked= user=`, the
+    /// counts of the current window; `user`: the account last tried.
+    BruteForce {
+        ip: IpAddr,
+        reason: BruteForceReason,
+        failures: u32,
+        accounts: u32,
+        locked: u32,
+        user: &'a str,
+    },
+    /// A verdict: the address floods the server with connections (a per-address cap no class
+    /// reaches was crossed; once a minute). `CONN_FLOOD ip= reason= open=`
+    ConnFlood {
+        ip: IpAddr,
+        reason: Refusal,
+        open: u32,
+    },
 }
 
 impl SecurityEvent<'_> {
@@ -113,6 +133,8 @@ impl SecurityEvent<'_> {
             SecurityEvent::SlowClient { .. } => "SLOW_CLIENT",
             SecurityEvent::LineTooLong { .. } => "LINE_TOO_LONG",
             SecurityEvent::Timeout { .. } => "TIMEOUT",
+            SecurityEvent::BruteForce { .. } => "BRUTE_FORCE",
+            SecurityEvent::ConnFlood { .. } => "CONN_FLOOD",
         }
     }
 
@@ -126,6 +148,7 @@ impl SecurityEvent<'_> {
             SecurityEvent::ConnRejected { .. } => "[REFUS]",
             SecurityEvent::SlowClient { .. } => "[LENT]",
             SecurityEvent::Timeout { .. } => "[DELAI]",
+            SecurityEvent::BruteForce { .. } | SecurityEvent::ConnFlood { .. } => "[VERDICT]",
         }
     }
 
@@ -145,7 +168,9 @@ impl SecurityEvent<'_> {
             | SecurityEvent::Flood { ip, .. }
             | SecurityEvent::SlowClient { ip, .. }
             | SecurityEvent::LineTooLong { ip, .. }
-            | SecurityEvent::Timeout { ip, .. } => bare_ip(ip),
+            | SecurityEvent::Timeout { ip, .. }
+            | SecurityEvent::BruteForce { ip, .. }
+            | SecurityEvent::ConnFlood { ip, .. } => bare_ip(ip),
         }
     }
 }
@@ -190,6 +215,22 @@ impl Display for SecurityEvent<'_> {
             SecurityEvent::Timeout { phase, conn, .. } => {
                 write!(f, " phase={} conn={conn}", phase.as_str())
             }
+            SecurityEvent::BruteForce {
+                reason,
+                failures,
+                accounts,
+                locked,
+                user,
+                ..
+            } => write!(
+                f,
+                " reason={} failures={failures} accounts={accounts} locked={locked} user={}",
+                reason.token(),
+                Quoted(user)
+            ),
+            SecurityEvent::ConnFlood { reason, open, .. } => {
+                write!(f, " reason={} open={open}", reason.token())
+            }
         }
     }
 }
@@ -198,6 +239,7 @@ impl RateKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RateKind::Message => "message",
+            RateKind::Invalid => "invalid",
             RateKind::Login => "login",
             RateKind::Register => "register",
         }

@@ -9,7 +9,7 @@ use log::Level;
 use super::event::*;
 use super::queue::{Dropped, LaneLimit, LineQueue};
 use super::{escape_ascii_controls, syslog_sink};
-use crate::security::Refusal;
+use crate::security::{BruteForceReason, Refusal};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -63,6 +63,26 @@ fn every_event_starts_with_its_token_then_the_bare_ip() {
             phase: TimeoutPhase::Identify,
             conn: 4,
         },
+        SecurityEvent::RateLimit {
+            ip: mapped,
+            kind: RateKind::Invalid,
+            action: RateAction::Disconnect,
+            conn: 4,
+            user: None,
+        },
+        SecurityEvent::BruteForce {
+            ip: mapped,
+            reason: BruteForceReason::LockedAccounts,
+            failures: 10,
+            accounts: 1,
+            locked: 30,
+            user: "alice",
+        },
+        SecurityEvent::ConnFlood {
+            ip: mapped,
+            reason: Refusal::Rate,
+            open: 12,
+        },
     ];
     let expected = [
         r#"AUTH_FAIL ip=10.0.0.7 user="alice""#,
@@ -74,6 +94,9 @@ fn every_event_starts_with_its_token_then_the_bare_ip() {
         "SLOW_CLIENT ip=10.0.0.7 limit=262144 conn=4",
         "LINE_TOO_LONG ip=10.0.0.7 conn=4",
         "TIMEOUT ip=10.0.0.7 phase=identify conn=4",
+        "RATE_LIMIT ip=10.0.0.7 kind=invalid action=disconnect conn=4",
+        r#"BRUTE_FORCE ip=10.0.0.7 reason=locked-accounts failures=10 accounts=1 locked=30 user="alice""#,
+        "CONN_FLOOD ip=10.0.0.7 reason=rate open=12",
     ];
     for (event, expected) in events.iter().zip(expected) {
         assert_eq!(event.to_string(), expected);

@@ -21,7 +21,7 @@ use super::flood::ReadGate;
 use super::hub_task::{HubCommand, Transport};
 use super::reader::{read_loop, LineFraming, Reader};
 use crate::logging::{audit, bare_ip, SecurityEvent};
-use crate::security::{AccessGuard, Refusal, RefusalNote};
+use crate::security::{AccessGuard, Refusal, RefusalLine, RefusalNote};
 
 /// Binds one listening socket.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -109,7 +109,7 @@ fn start_connection(
     let admitted = match context.access.admit(peer.ip(), now) {
         Ok(admitted) => admitted,
         Err(refusal) => {
-            let note = context.access.note_refusal(peer.ip(), now);
+            let note = context.access.note_refusal(peer.ip(), refusal, now);
             refuse(stream, peer, refusal, note, &context.metrics);
             return false;
         }
@@ -134,10 +134,28 @@ fn start_connection(
 }
 
 /// Refuses a connection cleanly: one French error line if the socket takes it at once, then the
-/// close. Logged as a security event with the bare address.
+/// close. Logged as a security event with the bare address, and a flood verdict once a minute.
 fn refuse(
     stream: async_net::TcpStream,
     peer: SocketAddr,
+    refusal: Refusal,
+    note: RefusalNote,
+    metrics: &crate::metrics::Metrics,
+) {
+    report_refusal(peer.ip(), refusal, note, metrics);
+    let mut line = JsonLine::new("error");
+    line.push_str("message", refusal.text())
+        .push_str("error", refusal.text());
+    let stream: Arc<Async<std::net::TcpStream>> = stream.into();
+    // Non-blocking: a refused client gets what fits in its socket buffer, never a wait.
+    let _ = stream.get_ref().write(&line.finish());
+    let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
+}
+
+/// Counts and logs a refused connection (every transport): its own line for the first ones of
+/// the minute, and a flood verdict once a minute.
+pub fn report_refusal(
+    ip: std::net::IpAddr,
     refusal: Refusal,
     note: RefusalNote,
     metrics: &crate::metrics::Metrics,
@@ -146,23 +164,23 @@ fn refuse(
     if refusal == Refusal::Banned {
         crate::metrics::add(&metrics.counters.bans_enforced, 1);
     }
-    match note {
-        RefusalNote::Log => audit(&SecurityEvent::ConnRejected {
-            ip: peer.ip(),
+    match note.line {
+        RefusalLine::Log => audit(&SecurityEvent::ConnRejected {
+            ip,
             reason: refusal,
         }),
         // A line every thousand refusals past the first ones of the minute, for the record.
-        RefusalNote::Quiet { quiet } if quiet % 1000 == 0 => log::warn!(
+        RefusalLine::Quiet { quiet } if quiet % 1000 == 0 => log::warn!(
             "[REFUS] {quiet} connexion(s) de plus refusée(s) depuis {} cette minute (non journalisées une à une)",
-            bare_ip(peer.ip())
+            bare_ip(ip)
         ),
-        RefusalNote::Quiet { .. } => {}
+        RefusalLine::Quiet { .. } => {}
     }
-    let mut line = JsonLine::new("error");
-    line.push_str("message", refusal.text())
-        .push_str("error", refusal.text());
-    let stream: Arc<Async<std::net::TcpStream>> = stream.into();
-    // Non-blocking: a refused client gets what fits in its socket buffer, never a wait.
-    let _ = stream.get_ref().write(&line.finish());
-    let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
+    if let Some(open) = note.flood {
+        audit(&SecurityEvent::ConnFlood {
+            ip,
+            reason: refusal,
+            open,
+        });
+    }
 }

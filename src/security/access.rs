@@ -3,6 +3,10 @@
 //! below the file-descriptor limit (refused cleanly rather than failing `accept`). One lock, taken
 //! once per accepted connection and once when it ends: never on the chat path. The settings and
 //! the bans can be replaced while the server runs (`reload`, `ban`).
+//!
+//! A whole class can arrive from one address (a VM behind NAT, a container's published port), so
+//! the per-address caps sit far above what a class opens; crossing one is a connection flood, a
+//! verdict reported once a minute per address (`CONN_FLOOD`, what fail2ban acts on).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +25,22 @@ pub struct AccessSettings {
     pub new_burst: u32,
     /// Connections the server holds at most (derived from the descriptor limit by default).
     pub max_total: usize,
+}
+
+impl Default for AccessSettings {
+    /// The one home of these defaults. A class of 40 opens one connection per client and per
+    /// login try, a few clients each: at most a few hundred connections in a lesson's first
+    /// minutes. A flood opens thousands a minute.
+    fn default() -> Self {
+        AccessSettings {
+            allow: Cidr::local_networks(),
+            max_per_ip: 500,
+            new_per_minute: 600,
+            new_burst: 1000,
+            // Set from the descriptor limit by the configuration.
+            max_total: usize::MAX,
+        }
+    }
 }
 
 /// Why a connection is refused before it reaches the chat.
@@ -56,6 +76,12 @@ impl Refusal {
             Refusal::ServerFull => "server-full",
             Refusal::Banned => "banned",
         }
+    }
+
+    /// Whether this refusal, from one address, means that address floods the server with
+    /// connections (no class reaches the per-address caps).
+    pub fn is_flood(self) -> bool {
+        matches!(self, Refusal::TooMany | Refusal::Rate)
     }
 
     /// The French line the refused client reads before the connection closes.
@@ -109,14 +135,25 @@ struct RefusalWindow {
     since: Instant,
     logged: u32,
     quiet: u64,
+    /// A connection flood was reported in this window.
+    flood_reported: bool,
 }
 
 /// Refusals logged per address and minute; the rest are counted (metrics) and summarised.
 pub const LOGGED_REFUSALS_PER_MINUTE: u32 = 20;
 
+/// What to log about a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusalNote {
+    pub line: RefusalLine,
+    /// `Some(open)`: this refusal makes the address a connection flood (the first `too-many` or
+    /// `rate` refusal of its minute): report the verdict; `open` connections from it are open.
+    pub flood: Option<u32>,
+}
+
 /// Whether a refusal gets its own log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusalNote {
+pub enum RefusalLine {
     Log,
     /// Not logged; `quiet` refusals from this address were not logged this minute so far.
     Quiet {
@@ -212,39 +249,46 @@ impl AccessGuard {
         })
     }
 
-    /// Whether this refusal from `ip` gets a log line (the first ones each minute do; fail2ban
-    /// needs only those).
-    pub fn note_refusal(&self, ip: IpAddr, now: Instant) -> RefusalNote {
+    /// What to log about `refusal` of `ip`: its own line for the first ones each minute
+    /// (fail2ban needs no more), and the flood verdict once a minute.
+    pub fn note_refusal(&self, ip: IpAddr, refusal: Refusal, now: Instant) -> RefusalNote {
+        let ip = ip.to_canonical();
         let mut state = self.lock();
         if state.refusals.len() > SWEEP_ABOVE {
             state
                 .refusals
                 .retain(|_, window| now.saturating_duration_since(window.since).as_secs() < 60);
         }
-        let window = state
-            .refusals
-            .entry(ip.to_canonical())
-            .or_insert(RefusalWindow {
-                since: now,
-                logged: 0,
-                quiet: 0,
-            });
+        let open = state.per_address.get(&ip).map_or(0, |entry| entry.open);
+        let fresh = RefusalWindow {
+            since: now,
+            logged: 0,
+            quiet: 0,
+            flood_reported: false,
+        };
+        let window = state.refusals.entry(ip).or_insert(fresh);
         if now.saturating_duration_since(window.since).as_secs() >= 60 {
             *window = RefusalWindow {
                 since: now,
                 logged: 0,
                 quiet: 0,
+                flood_reported: false,
             };
         }
-        if window.logged < LOGGED_REFUSALS_PER_MINUTE {
+        let flood = (refusal.is_flood() && !window.flood_reported).then(|| {
+            window.flood_reported = true;
+            open
+        });
+        let line = if window.logged < LOGGED_REFUSALS_PER_MINUTE {
             window.logged += 1;
-            RefusalNote::Log
+            RefusalLine::Log
         } else {
             window.quiet += 1;
-            RefusalNote::Quiet {
+            RefusalLine::Quiet {
                 quiet: window.quiet,
             }
-        }
+        };
+        RefusalNote { line, flood }
     }
 
     /// Connections open now (for reports).
@@ -364,14 +408,77 @@ mod tests {
     fn refusals_are_logged_a_few_times_a_minute_per_address() {
         let guard = AccessGuard::new(settings());
         let now = Instant::now();
-        let notes: Vec<RefusalNote> = (0..25)
-            .map(|_| guard.note_refusal(ip("10.9.0.1"), now))
+        let lines: Vec<RefusalLine> = (0..25)
+            .map(|_| {
+                guard
+                    .note_refusal(ip("10.9.0.1"), Refusal::NotAllowed, now)
+                    .line
+            })
             .collect();
-        assert!(notes[..20].iter().all(|n| *n == RefusalNote::Log));
-        assert_eq!(notes[24], RefusalNote::Quiet { quiet: 5 });
-        assert_eq!(guard.note_refusal(ip("10.9.0.2"), now), RefusalNote::Log);
+        assert!(lines[..20].iter().all(|n| *n == RefusalLine::Log));
+        assert_eq!(lines[24], RefusalLine::Quiet { quiet: 5 });
+        let other = guard.note_refusal(ip("10.9.0.2"), Refusal::NotAllowed, now);
+        assert_eq!(other.line, RefusalLine::Log);
         let later = now + Duration::from_secs(61);
-        assert_eq!(guard.note_refusal(ip("10.9.0.1"), later), RefusalNote::Log);
+        let again = guard.note_refusal(ip("10.9.0.1"), Refusal::NotAllowed, later);
+        assert_eq!(again.line, RefusalLine::Log);
+        assert_eq!(
+            again.flood, None,
+            "an address outside the allowlist is no flood"
+        );
+    }
+
+    #[test]
+    fn a_flood_of_connections_is_reported_once_a_minute_per_address() {
+        let mut loose = settings();
+        loose.new_per_minute = 0;
+        let guard = AccessGuard::new(loose);
+        let now = Instant::now();
+        let held: Vec<Admitted> = (0..3)
+            .map(|_| guard.admit(ip("10.9.1.1"), now).unwrap())
+            .collect();
+        let floods: Vec<Option<u32>> = (0..50)
+            .map(|_| {
+                guard
+                    .note_refusal(ip("10.9.1.1"), Refusal::TooMany, now)
+                    .flood
+            })
+            .collect();
+        assert_eq!(
+            floods[0],
+            Some(3),
+            "the verdict, with the connections it holds"
+        );
+        assert!(floods[1..].iter().all(Option::is_none), "once a minute");
+        let later = now + Duration::from_secs(61);
+        let again = guard.note_refusal(ip("10.9.1.1"), Refusal::Rate, later);
+        assert_eq!(again.flood, Some(3));
+        drop(held);
+    }
+
+    #[test]
+    fn the_defaults_let_a_class_of_40_reconnect_many_times_from_one_address() {
+        let defaults = AccessSettings::default();
+        // 40 students, 4 clients open each; 40 students, 20 connections each in a minute.
+        assert!(defaults.max_per_ip >= 40 * 4);
+        assert!(defaults.new_burst >= 40 * 20);
+        let guard = AccessGuard::new(AccessSettings {
+            max_total: 100_000,
+            ..defaults
+        });
+        let now = Instant::now();
+        for n in 0..800 {
+            let admitted = guard.admit(ip("10.9.2.1"), now);
+            assert!(admitted.is_ok(), "connection {n}: {admitted:?}");
+        }
+        let held: Vec<Admitted> = (0..160)
+            .map(|n| {
+                guard
+                    .admit(ip("10.9.2.1"), now)
+                    .unwrap_or_else(|r| panic!("{n}: {r:?}"))
+            })
+            .collect();
+        assert_eq!(guard.open(), held.len());
     }
 
     #[test]

@@ -1,30 +1,42 @@
 //! Password attempts: a brute force must cost the attacker time, never the server's hashing
-//! threads. Per address: after a few failures each further attempt waits (a timer, no hashing),
-//! and many failures lock the address out for a while; per account, the same lock-out, so
-//! spreading attempts over addresses does not help either; at most a few checks in flight per
-//! address; registrations per address are rate limited. Failures are counted in a window; a
-//! successful login clears the account's count. Owned by the hub task: no lock.
+//! threads, and a class behind one address must never pay for it.
 //!
-//! A classroom behind one NAT address shares the per-address counts: the defaults count
-//! failures only (a class logging in correctly is never slowed) and are documented in
-//! SECURITE.md with how to raise them.
+//! What concerns one person is counted per ACCOUNT: after a few failures each attempt on that
+//! account waits (a timer, no hashing; parallel attempts are spaced out, not run together), after
+//! more it is locked for a while whatever the address; a successful login clears it.
+//! Per ADDRESS only what no class produces is counted (a VM behind NAT or a container's published
+//! port brings a whole class from one address): hundreds of failures, hundreds of distinct
+//! failing accounts, or continued attempts on locked accounts. Reaching one of them is a verdict:
+//! the address is judged brute-forcing, reported ([`Report::BruteForce`], the line fail2ban acts
+//! on) and its password attempts are refused for the lock-out time. Checks in flight per address
+//! are capped so one address cannot fill the hashing queue; the excess waits its turn (the shell
+//! queues it), it is never refused. Registrations per address are rate limited above what two
+//! groups of a class need at once. Many distinct accounts logging in from one address is noticed
+//! once ([`Report::SharedAddress`]). Owned by the hub task: no lock; time is passed in.
 
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+/// The limits. `Default` is the one home of every default (the config and its docs read it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptSettings {
-    /// Failures from one address after which each attempt waits `delay`.
+    /// Failures on one account after which each attempt on it waits `delay`; 0: never.
     pub delay_after: u32,
     pub delay: Duration,
-    /// Failures from one address, or on one account, that lock it out for `lockout`.
-    pub address_lockout_after: u32,
+    /// Failures on one account that lock it for `lockout`, whatever the address; 0: never.
     pub account_lockout_after: u32,
     pub lockout: Duration,
-    /// Failures older than this are forgotten.
+    /// Within `window`, an address is judged brute-forcing after this many failures, this many
+    /// distinct failing accounts, or this many attempts on locked accounts (each 0: never).
+    pub address_lockout_after: u32,
+    pub address_lockout_accounts: u32,
+    pub address_lockout_locked_tries: u32,
+    /// Counts older than this are forgotten.
     pub window: Duration,
-    /// Password checks one address may have running at once.
+    /// Password checks one address may have running at once; more wait their turn. 0: no cap.
     pub in_flight_per_address: u32,
     /// Registrations per address: `register_burst` at once, then one every `register_every`.
     pub register_burst: u32,
@@ -34,19 +46,31 @@ pub struct AttemptSettings {
 impl Default for AttemptSettings {
     fn default() -> Self {
         AttemptSettings {
-            delay_after: 5,
+            // A student mistyping twice is not slowed; a guesser is, at once: a second a try.
+            delay_after: 3,
             delay: Duration::from_secs(1),
-            address_lockout_after: 30,
+            // Ten wrong passwords in ten minutes on one account is no longer a typo.
             account_lockout_after: 10,
             lockout: Duration::from_secs(5 * 60),
+            // A class of 40 mistyping names and passwords makes tens of failures on tens of
+            // names in ten minutes; these are ten times that. A person whose account is locked
+            // tries again a few times; a program hammers.
+            address_lockout_after: 500,
+            address_lockout_accounts: 200,
+            address_lockout_locked_tries: 30,
             window: Duration::from_secs(10 * 60),
-            // A class behind one NAT address logs in at once.
-            in_flight_per_address: 32,
-            register_burst: 40,
+            // Two hashing threads by default: eight waiting per address keeps them busy, and
+            // another address's check is never more than eight behind.
+            in_flight_per_address: 8,
+            // Two groups of a class of 40 registering at once, then one every 10 s.
+            register_burst: 100,
             register_every: Duration::from_secs(10),
         }
     }
 }
+
+/// Distinct accounts logged in from one address (within `window`) that make it a shared address.
+pub const SHARED_ADDRESS_ACCOUNTS: usize = 10;
 
 /// What to do with an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,39 +82,68 @@ pub enum Verdict {
     Refuse(String),
 }
 
-#[derive(Debug)]
-struct Failures {
-    count: u32,
-    since: Instant,
-    locked_until: Option<Instant>,
+/// Why an address was judged brute-forcing (the `reason=` of `BRUTE_FORCE`, stable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BruteForceReason {
+    ManyFailures,
+    ManyAccounts,
+    LockedAccounts,
 }
 
-impl Failures {
-    fn fresh(now: Instant) -> Failures {
-        Failures {
-            count: 0,
+impl BruteForceReason {
+    pub fn token(self) -> &'static str {
+        match self {
+            BruteForceReason::ManyFailures => "many-failures",
+            BruteForceReason::ManyAccounts => "many-accounts",
+            BruteForceReason::LockedAccounts => "locked-accounts",
+        }
+    }
+}
+
+/// Something the hub task must log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// The address was judged brute-forcing: its password attempts are refused until `lockout`
+    /// passes. The counts are those of the current window; `account` the one last tried.
+    BruteForce {
+        ip: IpAddr,
+        reason: BruteForceReason,
+        failures: u32,
+        accounts: u32,
+        locked_tries: u32,
+        account: String,
+    },
+    /// Many distinct accounts logged in from this address: a class shares it (once per run).
+    SharedAddress { ip: IpAddr, accounts: usize },
+}
+
+#[derive(Debug)]
+struct Account {
+    failures: u32,
+    since: Instant,
+    locked_until: Option<Instant>,
+    /// When the last delayed attempt on it starts: delayed attempts are `delay` apart.
+    last_slot: Option<Instant>,
+}
+
+impl Account {
+    fn fresh(now: Instant) -> Account {
+        Account {
+            failures: 0,
             since: now,
             locked_until: None,
+            last_slot: None,
         }
     }
 
-    /// Forgets an expired window or lock-out.
+    /// Forgets an expired lock-out or window.
     fn age(&mut self, settings: &AttemptSettings, now: Instant) {
-        if self.locked_until.is_some_and(|until| now >= until) {
-            *self = Failures::fresh(now);
-        }
-        if self.locked_until.is_none()
-            && now.saturating_duration_since(self.since) > settings.window
-        {
-            *self = Failures::fresh(now);
-        }
-    }
-
-    fn record(&mut self, threshold: u32, settings: &AttemptSettings, now: Instant) {
-        self.age(settings, now);
-        self.count += 1;
-        if threshold > 0 && self.count >= threshold {
-            self.locked_until = Some(now + settings.lockout);
+        let expired = match self.locked_until {
+            Some(until) => now >= until,
+            None => now.saturating_duration_since(self.since) > settings.window,
+        };
+        if expired {
+            *self = Account::fresh(now);
         }
     }
 
@@ -103,11 +156,44 @@ impl Failures {
 
 #[derive(Debug)]
 struct Address {
-    failures: Failures,
+    since: Instant,
+    failures: u32,
+    /// Distinct failing accounts (hashed), kept up to the verdict's threshold.
+    failing: HashSet<u64>,
+    locked_tries: u32,
+    /// Distinct accounts logged in (hashed), kept up to [`SHARED_ADDRESS_ACCOUNTS`].
+    logged_in: HashSet<u64>,
+    /// Judged brute-forcing: password attempts refused until then.
+    judged_until: Option<Instant>,
     in_flight: u32,
     /// Registration tokens, in thousandths.
     register_tokens: u64,
     register_updated: Instant,
+}
+
+impl Address {
+    fn age(&mut self, settings: &AttemptSettings, now: Instant) {
+        let expired = match self.judged_until {
+            Some(until) => now >= until,
+            None => now.saturating_duration_since(self.since) > settings.window,
+        };
+        if expired {
+            self.since = now;
+            self.failures = 0;
+            self.failing.clear();
+            self.locked_tries = 0;
+            self.logged_in.clear();
+            self.judged_until = None;
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.in_flight == 0
+            && self.failures == 0
+            && self.locked_tries == 0
+            && self.judged_until.is_none()
+            && self.logged_in.is_empty()
+    }
 }
 
 /// See the module doc.
@@ -115,7 +201,11 @@ struct Address {
 pub struct AttemptGuard {
     settings: AttemptSettings,
     addresses: HashMap<IpAddr, Address>,
-    accounts: HashMap<String, Failures>,
+    accounts: HashMap<String, Account>,
+    /// Addresses already reported as shared (once per run each).
+    shared: HashSet<IpAddr>,
+    reports: Vec<Report>,
+    hasher: RandomState,
 }
 
 /// Entries kept before the maps are swept.
@@ -125,12 +215,19 @@ fn minutes(wait: Duration) -> u64 {
     wait.as_secs().div_ceil(60).max(1)
 }
 
+fn reached(count: u32, threshold: u32) -> bool {
+    threshold > 0 && count >= threshold
+}
+
 impl AttemptGuard {
     pub fn new(settings: AttemptSettings) -> AttemptGuard {
         AttemptGuard {
             settings,
             addresses: HashMap::new(),
             accounts: HashMap::new(),
+            shared: HashSet::new(),
+            reports: Vec::new(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -139,81 +236,138 @@ impl AttemptGuard {
         self.settings = settings;
     }
 
+    /// What happened since the last call, to log.
+    pub fn take_reports(&mut self) -> Vec<Report> {
+        std::mem::take(&mut self.reports)
+    }
+
     fn address(&mut self, ip: IpAddr, now: Instant) -> &mut Address {
+        let settings = &self.settings;
         if self.addresses.len() > SWEEP_ABOVE {
-            let settings = &self.settings;
             self.addresses.retain(|_, entry| {
-                entry.failures.age(settings, now);
-                entry.in_flight > 0 || entry.failures.count > 0
+                entry.age(settings, now);
+                !entry.idle()
             });
         }
-        let burst = u64::from(self.settings.register_burst) * 1000;
-        self.addresses.entry(ip.to_canonical()).or_insert(Address {
-            failures: Failures::fresh(now),
-            in_flight: 0,
-            register_tokens: burst,
-            register_updated: now,
-        })
+        let entry = self
+            .addresses
+            .entry(ip.to_canonical())
+            .or_insert_with(|| Address {
+                since: now,
+                failures: 0,
+                failing: HashSet::new(),
+                locked_tries: 0,
+                logged_in: HashSet::new(),
+                judged_until: None,
+                in_flight: 0,
+                register_tokens: u64::from(settings.register_burst) * 1000,
+                register_updated: now,
+            });
+        entry.age(settings, now);
+        entry
+    }
+
+    fn account(&mut self, key: &str, now: Instant) -> &mut Account {
+        let settings = &self.settings;
+        if self.accounts.len() > SWEEP_ABOVE {
+            self.accounts.retain(|_, entry| {
+                entry.age(settings, now);
+                entry.failures > 0
+            });
+        }
+        let entry = self
+            .accounts
+            .entry(key.to_owned())
+            .or_insert_with(|| Account::fresh(now));
+        entry.age(settings, now);
+        entry
+    }
+
+    /// The refusal for a judged address, if it is.
+    fn judged(&mut self, ip: IpAddr, now: Instant) -> Option<Verdict> {
+        let until = self.address(ip, now).judged_until?;
+        Some(Verdict::Refuse(format!(
+            "Trop d'échecs de connexion depuis votre adresse : réessayez dans {} minute(s).",
+            minutes(until.saturating_duration_since(now))
+        )))
+    }
+
+    /// Judges `ip` brute-forcing (once per lock-out) and reports it.
+    fn judge(&mut self, ip: IpAddr, reason: BruteForceReason, account: &str, now: Instant) {
+        let lockout = self.settings.lockout;
+        let entry = self.address(ip, now);
+        if entry.judged_until.is_some() {
+            return;
+        }
+        entry.judged_until = Some(now + lockout);
+        let report = Report::BruteForce {
+            ip: ip.to_canonical(),
+            reason,
+            failures: entry.failures,
+            accounts: entry.failing.len() as u32,
+            locked_tries: entry.locked_tries,
+            account: account.to_owned(),
+        };
+        self.reports.push(report);
     }
 
     /// A `login` from `ip` for `account` (folded name).
     pub fn login(&mut self, ip: IpAddr, account: &str, now: Instant) -> Verdict {
-        let settings = self.settings.clone();
-        if let Some(failures) = self.accounts.get_mut(account) {
-            failures.age(&settings, now);
-            if let Some(wait) = failures.remaining_lock(now) {
-                return Verdict::Refuse(format!(
-                    "Trop d'échecs de connexion pour ce compte : réessayez dans {} minute(s).",
-                    minutes(wait)
-                ));
-            }
+        if let Some(refusal) = self.judged(ip, now) {
+            return refusal;
         }
-        self.check_address(ip, &settings, now)
+        let settings = self.settings.clone();
+        let entry = self.account(account, now);
+        if let Some(wait) = entry.remaining_lock(now) {
+            let text = format!(
+                "Trop d'échecs de connexion pour ce compte : réessayez dans {} minute(s).",
+                minutes(wait)
+            );
+            let address = self.address(ip, now);
+            address.locked_tries += 1;
+            if reached(address.locked_tries, settings.address_lockout_locked_tries) {
+                self.judge(ip, BruteForceReason::LockedAccounts, account, now);
+            }
+            return Verdict::Refuse(text);
+        }
+        if !reached(entry.failures, settings.delay_after) {
+            return Verdict::Go;
+        }
+        // Spaced out: parallel guesses on one account do not run together.
+        let start = entry.last_slot.map_or(now, |last| last.max(now)) + settings.delay;
+        entry.last_slot = Some(start);
+        Verdict::Delay(start - now)
     }
 
     /// A `register` from `ip`.
     pub fn register(&mut self, ip: IpAddr, now: Instant) -> Verdict {
+        if let Some(refusal) = self.judged(ip, now) {
+            return refusal;
+        }
         let settings = self.settings.clone();
         let entry = self.address(ip, now);
-        if settings.register_burst > 0 {
-            let elapsed = now.saturating_duration_since(entry.register_updated);
-            entry.register_updated = now.max(entry.register_updated);
-            let every_ms = settings.register_every.as_millis().max(1);
-            let gained = elapsed.as_millis().saturating_mul(1000) / every_ms;
-            let capacity = u128::from(settings.register_burst) * 1000;
-            entry.register_tokens =
-                (u128::from(entry.register_tokens) + gained).min(capacity) as u64;
-            if entry.register_tokens < 1000 {
-                return Verdict::Refuse(
-                    "Trop d'inscriptions depuis votre adresse : réessayez dans une minute.".into(),
-                );
-            }
-            entry.register_tokens -= 1000;
+        if settings.register_burst == 0 {
+            return Verdict::Go;
         }
-        self.check_address(ip, &settings, now)
-    }
-
-    fn check_address(&mut self, ip: IpAddr, settings: &AttemptSettings, now: Instant) -> Verdict {
-        let entry = self.address(ip, now);
-        entry.failures.age(settings, now);
-        if let Some(wait) = entry.failures.remaining_lock(now) {
-            return Verdict::Refuse(format!(
-                "Trop d'échecs de connexion depuis votre adresse : réessayez dans {} minute(s).",
-                minutes(wait)
-            ));
-        }
-        if settings.in_flight_per_address > 0 && entry.in_flight >= settings.in_flight_per_address {
+        let elapsed = now.saturating_duration_since(entry.register_updated);
+        entry.register_updated = now.max(entry.register_updated);
+        let every_ms = settings.register_every.as_millis().max(1);
+        let gained = elapsed.as_millis().saturating_mul(1000) / every_ms;
+        let capacity = u128::from(settings.register_burst) * 1000;
+        entry.register_tokens = (u128::from(entry.register_tokens) + gained).min(capacity) as u64;
+        if entry.register_tokens < 1000 {
             return Verdict::Refuse(
-                "Trop de vérifications de mot de passe en cours depuis votre adresse : \
-                 patientez un instant."
-                    .into(),
+                "Trop d'inscriptions depuis votre adresse : réessayez dans une minute.".into(),
             );
         }
-        if settings.delay_after > 0 && entry.failures.count >= settings.delay_after {
-            Verdict::Delay(settings.delay)
-        } else {
-            Verdict::Go
-        }
+        entry.register_tokens -= 1000;
+        Verdict::Go
+    }
+
+    /// Whether `ip` may start one more check now (otherwise it waits for one to finish).
+    pub fn may_start(&mut self, ip: IpAddr, now: Instant) -> bool {
+        let cap = self.settings.in_flight_per_address;
+        cap == 0 || self.address(ip, now).in_flight < cap
     }
 
     /// A check starts (counted until [`AttemptGuard::finished`]).
@@ -221,123 +375,57 @@ impl AttemptGuard {
         self.address(ip, now).in_flight += 1;
     }
 
-    /// A check ended: `failed` for a wrong password (or unknown account), with the account.
+    /// A check ended: `failed` for a wrong password (or unknown account), with the account
+    /// (`None` for a registration).
     pub fn finished(&mut self, ip: IpAddr, account: Option<&str>, failed: bool, now: Instant) {
         let settings = self.settings.clone();
         let entry = self.address(ip, now);
         entry.in_flight = entry.in_flight.saturating_sub(1);
-        if failed {
-            entry
-                .failures
-                .record(settings.address_lockout_after, &settings, now);
-            if let Some(account) = account {
-                if self.accounts.len() > SWEEP_ABOVE {
-                    self.accounts.retain(|_, failures| {
-                        failures.age(&settings, now);
-                        failures.count > 0
-                    });
-                }
-                self.accounts
-                    .entry(account.to_owned())
-                    .or_insert_with(|| Failures::fresh(now))
-                    .record(settings.account_lockout_after, &settings, now);
-            }
-        } else if let Some(account) = account {
+        let Some(account) = account else {
+            return;
+        };
+        let hashed = self.hasher.hash_one(account);
+        if !failed {
             self.accounts.remove(account);
+            let entry = self.address(ip, now);
+            if entry.logged_in.len() < SHARED_ADDRESS_ACCOUNTS {
+                entry.logged_in.insert(hashed);
+            }
+            let accounts = entry.logged_in.len();
+            if accounts >= SHARED_ADDRESS_ACCOUNTS && self.shared.insert(ip.to_canonical()) {
+                self.reports.push(Report::SharedAddress {
+                    ip: ip.to_canonical(),
+                    accounts,
+                });
+            }
+            return;
+        }
+        let entry = self.address(ip, now);
+        entry.failures += 1;
+        if (entry.failing.len() as u32) < settings.address_lockout_accounts {
+            entry.failing.insert(hashed);
+        }
+        let verdict = if reached(entry.failures, settings.address_lockout_after) {
+            Some(BruteForceReason::ManyFailures)
+        } else if reached(
+            entry.failing.len() as u32,
+            settings.address_lockout_accounts,
+        ) {
+            Some(BruteForceReason::ManyAccounts)
+        } else {
+            None
+        };
+        let lockout = settings.lockout;
+        let entry = self.account(account, now);
+        entry.failures += 1;
+        if reached(entry.failures, settings.account_lockout_after) && entry.locked_until.is_none() {
+            entry.locked_until = Some(now + lockout);
+        }
+        if let Some(reason) = verdict {
+            self.judge(ip, reason, account, now);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(text: &str) -> IpAddr {
-        text.parse().unwrap()
-    }
-
-    fn fail(guard: &mut AttemptGuard, from: &str, account: &str, now: Instant) -> Verdict {
-        let verdict = guard.login(ip(from), account, now);
-        if !matches!(verdict, Verdict::Refuse(_)) {
-            guard.started(ip(from), now);
-            guard.finished(ip(from), Some(account), true, now);
-        }
-        verdict
-    }
-
-    #[test]
-    fn failures_from_an_address_delay_then_lock_it_out_and_expire() {
-        let settings = AttemptSettings::default();
-        let mut guard = AttemptGuard::new(settings.clone());
-        let now = Instant::now();
-        let verdicts: Vec<Verdict> = (0..40)
-            .map(|n| fail(&mut guard, "10.0.0.9", &format!("compte{n}"), now))
-            .collect();
-        assert!(verdicts[..5].iter().all(|v| *v == Verdict::Go));
-        assert!(verdicts[5..30]
-            .iter()
-            .all(|v| *v == Verdict::Delay(settings.delay)));
-        assert!(matches!(&verdicts[30], Verdict::Refuse(text) if text.contains("votre adresse")));
-        assert_eq!(
-            guard.login(ip("10.0.0.10"), "x", now),
-            Verdict::Go,
-            "others unaffected"
-        );
-        let later = now + settings.lockout + Duration::from_secs(1);
-        assert_eq!(
-            guard.login(ip("10.0.0.9"), "x", later),
-            Verdict::Go,
-            "the lock-out ends"
-        );
-    }
-
-    #[test]
-    fn failures_on_one_account_lock_it_from_every_address() {
-        let mut guard = AttemptGuard::new(AttemptSettings::default());
-        let now = Instant::now();
-        for n in 0..10 {
-            fail(&mut guard, &format!("10.0.1.{n}"), "alice", now);
-        }
-        assert!(
-            matches!(guard.login(ip("10.0.2.1"), "alice", now), Verdict::Refuse(text) if text.contains("ce compte"))
-        );
-        assert_eq!(guard.login(ip("10.0.2.1"), "bob", now), Verdict::Go);
-    }
-
-    #[test]
-    fn a_success_clears_the_account_and_checks_in_flight_are_capped() {
-        let mut guard = AttemptGuard::new(AttemptSettings::default());
-        let now = Instant::now();
-        for _ in 0..9 {
-            fail(&mut guard, "10.0.3.1", "alice", now);
-        }
-        guard.started(ip("10.0.3.2"), now);
-        guard.finished(ip("10.0.3.2"), Some("alice"), false, now);
-        fail(&mut guard, "10.0.3.3", "alice", now);
-        assert_eq!(guard.login(ip("10.0.3.4"), "alice", now), Verdict::Go);
-        for _ in 0..32 {
-            guard.started(ip("10.0.3.5"), now);
-        }
-        assert!(matches!(
-            guard.login(ip("10.0.3.5"), "z", now),
-            Verdict::Refuse(_)
-        ));
-    }
-
-    #[test]
-    fn registrations_per_address_are_rate_limited() {
-        let mut guard = AttemptGuard::new(AttemptSettings::default());
-        let now = Instant::now();
-        for _ in 0..40 {
-            assert_eq!(guard.register(ip("10.0.4.1"), now), Verdict::Go);
-        }
-        assert!(matches!(
-            guard.register(ip("10.0.4.1"), now),
-            Verdict::Refuse(_)
-        ));
-        assert_eq!(
-            guard.register(ip("10.0.4.1"), now + Duration::from_secs(11)),
-            Verdict::Go
-        );
-    }
-}
+mod tests;

@@ -157,16 +157,8 @@ fn admit(context: &AcceptContext, client: SocketAddr, stream: &Stream) -> Option
             Some(admitted)
         }
         Err(refusal) => {
-            context.metrics.rejected(refusal.token());
-            if matches!(
-                context.access.note_refusal(client.ip(), now),
-                crate::security::RefusalNote::Log
-            ) {
-                audit(&SecurityEvent::ConnRejected {
-                    ip: client.ip(),
-                    reason: refusal,
-                });
-            }
+            let note = context.access.note_refusal(client.ip(), refusal, now);
+            crate::net::listener::report_refusal(client.ip(), refusal, note, &context.metrics);
             // Non-blocking: a refused client gets what fits in its socket buffer, never a wait.
             let _ = stream
                 .get_ref()

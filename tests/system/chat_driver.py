@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Drives a running ClassCord server for .ci/system/30-syslog-fail2ban.sh: normal chat, attacks
-(bad logins, protocol errors, forged names, an over-long line), connection checks and a
-long-running honest chatter. Every socket can be bound to a chosen source address, so one machine
+"""Drives a running ClassCord server for .ci/system/30-syslog-fail2ban.sh: normal chat, a class
+behind one address, attacks (bad logins, protocol errors, forged names, an over-long line, a
+connection flood), connection checks and a long-running honest chatter. Every socket can be bound to a chosen source address, so one machine
 plays many IPs (127.0.0.x, or addresses inside the test's network namespaces). Standard library
 only; every wait is bounded; exits non-zero on any unexpected answer."""
 
@@ -122,13 +122,90 @@ def chat(args):
 
 def bad_logins(args):
     """`count` wrong passwords for account `user` on one connection, each answered by an error
-    (after a few failures the server delays, then refuses, the attempts: still an error)."""
+    (after a few failures the server delays, then refuses, the attempts: still an error). With
+    --until-judged, stops at the first refusal for the whole address (the server's BRUTE_FORCE
+    verdict), or when the connection is cut (fail2ban's ban resets it)."""
     client = Client(args.host, args.port, args.source)
-    for index in range(args.count):
-        client.send({"type": "login", "username": args.user, "password": "guess-%d" % index})
-        client.expect_error()
+    sent = 0
+    try:
+        for index in range(args.count):
+            client.send({"type": "login", "username": args.user, "password": "guess-%d" % index})
+            sent += 1
+            error = client.expect_error()
+            if args.until_judged and "votre adresse" in error.get("message", ""):
+                print("bad-logins: judged after %d tries from %s" % (sent, args.source))
+                break
+    except (ConnectionError, OSError) as cut:
+        if not args.until_judged:
+            raise
+        print("bad-logins: cut off after %d tries (%s)" % (sent, cut.__class__.__name__))
     client.close()
-    print("bad-logins: %d from %s" % (args.count, args.source))
+    print("bad-logins: %d from %s" % (sent, args.source))
+
+
+def classroom(args):
+    """A class of `count` students behind one address (--source), each client connecting once
+    per try as the students' clients do, all at once. Phase "first": register, one wrong password,
+    then log in; phase "again" (after a restart): log in. Every reply must be the plain answer:
+    no delay, no refusal."""
+    import threading
+
+    results = {}
+
+    def student(n):
+        name = "eleve%02d" % n
+        password = "motdepasse-%d" % n
+        tries = []
+        if args.phase == "first":
+            tries.append(("register", {"type": "register", "username": name, "password": password}))
+            tries.append(("typo", {"type": "login", "username": name, "password": "faux"}))
+        tries.append(("login", {"type": "login", "username": name, "password": password}))
+        got = []
+        for kind, request in tries:
+            client = Client(args.host, args.port, args.source)
+            client.send(request)
+            reply = client.recv()
+            if kind == "typo":
+                good = reply.get("type") == "error" and reply.get("message") == "Login failed."
+            else:
+                good = reply.get("status") == "ok"
+            got.append((kind, good, reply))
+            client.close()
+        results[n] = got
+
+    threads = [threading.Thread(target=student, args=(n,)) for n in range(args.count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    bad = [(n, kind, reply) for n, got in sorted(results.items())
+           for kind, good, reply in got if not good]
+    answered = sum(len(got) for got in results.values())
+    print("classroom (%s): %d students from %s, %d replies, %d unexpected"
+          % (args.phase, args.count, args.source, answered, len(bad)))
+    if len(results) != args.count or bad:
+        raise AssertionError("classroom: %d of %d students finished; unexpected: %s"
+                             % (len(results), args.count, bad[:3]))
+
+
+def conn_flood(args):
+    """Opens `count` connections from one address in a row, each closed once it answered a ping;
+    past the server's rate of new connections per address they are refused (an error line, then
+    the close). Prints how many were refused; none refused is an error."""
+    refused = 0
+    for _ in range(args.count):
+        client = Client(args.host, args.port, args.source)
+        try:
+            client.send({"type": "ping"})
+            reply = client.recv()
+        except (ConnectionError, TimeoutError, OSError):
+            reply = {}
+        if reply.get("type") != "pong":
+            refused += 1
+        client.close()
+    print("conn-flood: %d connections from %s, %d refused" % (args.count, args.source, refused))
+    if refused == 0:
+        raise AssertionError("no connection was refused")
 
 
 def protocol_errors(args):
@@ -246,10 +323,14 @@ def main():
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--refused", action="store_true")
     parser.add_argument("--user", default="alice")
+    parser.add_argument("--until-judged", action="store_true")
+    parser.add_argument("--phase", default="first", choices=["first", "again"])
     args = parser.parse_args()
     actions = {
         "chat": chat,
         "bad-logins": bad_logins,
+        "classroom": classroom,
+        "conn-flood": conn_flood,
         "protocol-errors": protocol_errors,
         "forged": forged,
         "long-line": long_line,

@@ -1,7 +1,9 @@
 //! Per-connection limits the hub enforces itself, with the time the shell passes in: a token
 //! bucket on the lines a connection sends (a French warning from `Serveur` first, then the
-//! connection is closed), and a deadline for a connection that never identifies. Per-address
-//! limits (allowlist, connection caps, login attempts) belong to the shell, which sees addresses.
+//! connection is closed), a count of invalid lines (a client looping on bad JSON is closed, alone:
+//! its classmates behind the same address are not concerned), and a deadline for a connection
+//! that never identifies. Per-address limits (allowlist, connection caps, login attempts) belong
+//! to the shell, which sees addresses.
 
 use alloc::format;
 
@@ -24,6 +26,34 @@ impl Default for LineRate {
             burst: 60,
         }
     }
+}
+
+/// Invalid lines (bad JSON, unknown type, missing field...) one connection may send: `max` within
+/// `window_secs` and the connection is closed with a French error. Each invalid line already gets
+/// its own error reply; this stops a client that ignores them in a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidLines {
+    pub max: u32,
+    pub window_secs: u32,
+}
+
+impl Default for InvalidLines {
+    /// A student testing a client by hand sends a few wrong lines a minute; a loop sends one
+    /// every few hundred milliseconds or faster, and is stopped within seconds.
+    fn default() -> Self {
+        InvalidLines {
+            max: 30,
+            window_secs: 60,
+        }
+    }
+}
+
+/// A connection's invalid lines in its current window (8 bytes: every session carries it).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Strikes {
+    count: u32,
+    /// Start of the window, in seconds of the shell's clock.
+    since_secs: u32,
 }
 
 /// Fixed point: one line costs this many units.
@@ -112,6 +142,37 @@ impl Hub {
             Some(refused) => state.bucket.refused_since_warning = Some(refused + 1),
         }
         Admission::Refused
+    }
+
+    /// Counts an invalid line (its error is already out). Past the limit the connection is
+    /// closed: the French reason, then the close.
+    pub(super) fn strike(&mut self, session: SessionId, now: &Now, out: &mut Output) {
+        let Some(limit) = self.config.invalid_lines else {
+            return;
+        };
+        let Some(state) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let now_secs = (now.unix_micros / 1_000_000) as u32;
+        let strikes = &mut state.strikes;
+        if strikes.count == 0 || now_secs.saturating_sub(strikes.since_secs) >= limit.window_secs {
+            *strikes = Strikes {
+                count: 0,
+                since_secs: now_secs,
+            };
+        }
+        strikes.count += 1;
+        if limit.max == 0 || strikes.count < limit.max {
+            return;
+        }
+        let text = format!(
+            "Trop de lignes invalides ({} en moins de {} secondes) : votre client envoie des \
+             lignes que le serveur ne comprend pas, sans tenir compte des erreurs reçues. \
+             Connexion fermée ; corrigez le client (voir DOC_CONNEXION.md).",
+            limit.max, limit.window_secs
+        );
+        let event = Event::InvalidLines { session };
+        self.close_with_error(session, &text, CloseReason::InvalidLines, event, out);
     }
 
     /// Periodic check (the shell calls it every few seconds): connections still anonymous after

@@ -71,8 +71,8 @@ pub use admin::{
     AdminCommand, AdminReply, Census, ChannelAction, ChannelInfo, SessionInfo, SessionKind,
 };
 use delivery::Routes;
-pub use limits::LineRate;
-use limits::{Admission, Bucket};
+use limits::{Admission, Bucket, Strikes};
+pub use limits::{InvalidLines, LineRate};
 pub use notices::{fill, ChannelMoves, NoticeTexts};
 use waiting::{Waiting, WaitingFor};
 
@@ -91,6 +91,8 @@ pub struct HubConfig {
     pub deferred_per_sender: u32,
     /// Lines one connection may send; `None`: no limit.
     pub line_rate: Option<LineRate>,
+    /// Invalid lines one connection may send before it is closed; `None`: no limit.
+    pub invalid_lines: Option<InvalidLines>,
     /// Seconds a connection may stay anonymous; `None`: no limit.
     pub identify_timeout_secs: Option<u32>,
     /// The hold after a login reply (`hold.rs`).
@@ -112,6 +114,7 @@ impl Default for HubConfig {
             deferred_per_recipient: 100,
             deferred_per_sender: 50,
             line_rate: Some(LineRate::default()),
+            invalid_lines: Some(InvalidLines::default()),
             identify_timeout_secs: Some(600),
             login_hold: LoginHold::default(),
             hold_bytes_limit: 256 * 1024,
@@ -148,8 +151,9 @@ struct Session {
     hold: Option<Box<hold::Hold>>,
     /// Extensions it announced with `hello`.
     features: Features,
-    /// Lines it may still send (see `limits.rs`).
+    /// Lines it may still send, invalid lines it sent (see `limits.rs`).
     bucket: Bucket,
+    strikes: Strikes,
     connected_micros: u64,
     /// Closed by the hub (rate limit, timeout, line cap, kick): later lines are ignored.
     closing: bool,
@@ -327,6 +331,7 @@ impl Hub {
                 hold: None,
                 features: Features::default(),
                 bucket: Bucket::full(&self.config.line_rate.unwrap_or_default(), now.unix_micros),
+                strikes: Strikes::default(),
                 connected_micros: now.unix_micros,
                 closing: false,
                 messages: 0,
@@ -395,6 +400,7 @@ impl Hub {
                     session,
                     reason: error.reason(),
                 });
+                self.strike(session, now, out);
             }
             Inbound::LineTooLong { limit } => {
                 let text =

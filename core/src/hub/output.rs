@@ -18,6 +18,8 @@ pub enum CloseReason {
     Shutdown,
     /// Too many lines, after a warning.
     RateLimit,
+    /// Too many invalid lines.
+    InvalidLines,
     /// Anonymous for too long.
     Timeout,
     /// Kicked or banned by an administrator.
@@ -99,6 +101,10 @@ pub enum Event {
     RateLimited {
         session: SessionId,
         disconnected: bool,
+    },
+    /// Closed for sending too many invalid lines (`HubConfig::invalid_lines`).
+    InvalidLines {
+        session: SessionId,
     },
     /// Closed for staying anonymous too long, or for a line left unfinished too long.
     TimedOut {

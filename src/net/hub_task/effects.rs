@@ -1,18 +1,18 @@
 //! The hub's effects carried out: writes and loads handed to the store thread (never waited
-//! for), password checks after the attempt limits' verdict, closes.
+//! for), password checks (handed to `checks.rs`), closes.
 
-use std::net::{IpAddr, Shutdown};
+use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use classcord_core::hub::{AuthOutcome, CloseReason, Effect, SessionId, StoreRequest};
+use classcord_core::hub::{CloseReason, Effect, StoreRequest};
 use classcord_core::message::fold_name;
+
 use smol::Timer;
 
-use super::{HubCommand, HubTask, Later, Peer};
+use super::{HubCommand, HubTask, Later};
 use crate::clock;
-use crate::logging::{audit, RateAction, RateKind, SecurityEvent};
-use crate::security::Verdict;
+use crate::logging::{audit, SecurityEvent};
 use crate::store::Loaded;
 
 impl HubTask {
@@ -77,67 +77,6 @@ impl HubTask {
         }
     }
 
-    /// Runs an account check off the hub, after the limits' verdict; its outcome comes back as
-    /// a command. A refused attempt costs no hashing; a delayed one waits on a timer first.
-    pub(super) fn check_account(
-        &mut self,
-        session: SessionId,
-        account: Option<String>,
-        check: impl std::future::Future<Output = AuthOutcome> + Send + 'static,
-    ) {
-        let ip = self
-            .peers
-            .get(&session)
-            .map_or(IpAddr::from([0, 0, 0, 0]), Peer::ip);
-        let now = Instant::now();
-        let verdict = match &account {
-            Some(account) => self.attempts.login(ip, account, now),
-            None => self.attempts.register(ip, now),
-        };
-        let kind = if account.is_some() {
-            RateKind::Login
-        } else {
-            RateKind::Register
-        };
-        if !matches!(verdict, Verdict::Go) {
-            self.metrics.rate_limited(kind.as_str());
-        }
-        let limited = |action| SecurityEvent::RateLimit {
-            ip,
-            kind,
-            action,
-            conn: session.0,
-            user: account.as_deref(),
-        };
-        let delay = match verdict {
-            Verdict::Refuse(text) => {
-                audit(&limited(RateAction::Refuse));
-                self.later
-                    .push(Later::Auth(session, AuthOutcome::Refused { text }));
-                return;
-            }
-            Verdict::Delay(wait) => {
-                audit(&limited(RateAction::Delay));
-                Some(wait)
-            }
-            Verdict::Go => None,
-        };
-        self.attempts.started(ip, now);
-        self.checking.insert(session, (ip, account));
-        let commands = self.commands.clone();
-        self.executor
-            .spawn(async move {
-                if let Some(wait) = delay {
-                    Timer::after(wait).await;
-                }
-                let outcome = check.await;
-                let _ = commands
-                    .send(HubCommand::AuthDone { session, outcome })
-                    .await;
-            })
-            .detach();
-    }
-
     /// A timer that hands the hub a [`HubCommand::Wake`] at `micros` (the login hold's steps:
     /// a few per login, so one short-lived timer task each).
     fn wake_at(&mut self, micros: u64) {
@@ -186,7 +125,10 @@ impl HubTask {
                     // The reader stops too: nothing more from this client reaches the hub.
                     if matches!(
                         reason,
-                        CloseReason::RateLimit | CloseReason::Timeout | CloseReason::Kick
+                        CloseReason::RateLimit
+                            | CloseReason::InvalidLines
+                            | CloseReason::Timeout
+                            | CloseReason::Kick
                     ) {
                         let _ = peer.connection.stream.get_ref().shutdown(Shutdown::Read);
                     }

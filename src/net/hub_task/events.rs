@@ -103,6 +103,18 @@ impl HubTask {
                     });
                 }
             }
+            Event::InvalidLines { session } => {
+                self.metrics.rate_limited(RateKind::Invalid.as_str());
+                if let Some(ip) = self.peer_ip(session) {
+                    audit(&SecurityEvent::RateLimit {
+                        ip,
+                        kind: RateKind::Invalid,
+                        action: RateAction::Disconnect,
+                        conn: session.0,
+                        user: None,
+                    });
+                }
+            }
             Event::TimedOut {
                 session,
                 partial_line,

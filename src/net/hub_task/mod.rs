@@ -5,12 +5,13 @@
 //!
 //! - this file: the commands it receives and its loop;
 //! - `deliver.rs`: frames into outboxes, outboxes onto sockets;
-//! - `effects.rs`: the store, password checks (after the attempt limits), closes;
+//! - `effects.rs`: the store, closes; `checks.rs`: password checks after the attempt limits;
 //! - `events.rs`: log lines and security events;
 //! - `floods.rs`: back-pressure (pausing a flooding sender);
 //! - `admin.rs`: the console's requests (who, kick, bans...), gauges and ban expiry.
 
 pub mod admin;
+mod checks;
 mod deliver;
 mod effects;
 mod events;
@@ -31,7 +32,7 @@ use super::outbox::Outbox;
 use super::writer::Stream;
 use crate::accounts::Accounts;
 use crate::clock;
-use crate::logging::{audit, bare_ip, SecurityEvent, Shown};
+use crate::logging::{bare_ip, Shown};
 use crate::metrics::{self, Metrics};
 use crate::security::{AttemptGuard, AttemptSettings};
 use crate::store::{Loaded, StoreHandle};
@@ -173,6 +174,8 @@ pub struct HubTask {
     recheck_running: Arc<AtomicBool>,
     /// Checks running: the address and account they count against.
     checking: HashMap<SessionId, (IpAddr, Option<String>)>,
+    /// Checks waiting for their address's turn (see `checks.rs`).
+    queued_checks: HashMap<IpAddr, VecDeque<checks::QueuedCheck>>,
     /// Writes dropped on a full store queue since the last warning, and when it was.
     dropped_since_warning: u64,
     last_drop_warning: Option<Instant>,
@@ -232,6 +235,7 @@ impl HubTask {
             parked: HashMap::new(),
             recheck_running: Arc::new(AtomicBool::new(false)),
             checking: HashMap::new(),
+            queued_checks: HashMap::new(),
             dropped_since_warning: 0,
             last_drop_warning: None,
             executor,
@@ -328,17 +332,7 @@ impl HubTask {
                 true
             }
             HubCommand::AuthDone { session, outcome } => {
-                if let Some((ip, account)) = self.checking.remove(&session) {
-                    let failed = matches!(outcome, AuthOutcome::LoginFailed);
-                    self.attempts
-                        .finished(ip, account.as_deref(), failed, Instant::now());
-                    // Closed before its answer: the hub drops the outcome, fail2ban still counts it.
-                    if failed && !self.peers.contains_key(&session) {
-                        metrics::add(&self.metrics.counters.auth_failures, 1);
-                        let user = account.as_deref().unwrap_or_default();
-                        audit(&SecurityEvent::AuthFail { ip, user });
-                    }
-                }
+                self.check_done(session, &outcome);
                 self.hub
                     .auth_result(session, outcome, &clock::now(), &mut output);
                 true

@@ -1,5 +1,5 @@
-//! Per-connection limits (limits.rs): the line rate (a warning, then the close) and the deadline
-//! for identifying.
+//! Per-connection limits (limits.rs): the line rate (a warning, then the close), invalid lines
+//! (the close, for that connection only) and the deadline for identifying.
 
 use alloc::vec::Vec;
 use serde_json::json;
@@ -89,6 +89,7 @@ fn anonymous_connections_time_out_identified_ones_do_not() {
 fn limits_can_be_turned_off() {
     let config = HubConfig {
         line_rate: None,
+        invalid_lines: None,
         identify_timeout_secs: None,
         ..unheld()
     };
@@ -104,8 +105,61 @@ fn limits_can_be_turned_off() {
             .len();
     }
     assert_eq!(relayed, 500);
+    for _ in 0..500 {
+        assert!(h.send(zoe, "{pas du json").closes().is_empty());
+    }
     let anonymous = h.connect();
     h.now.unix_micros += 10_000_000_000;
     h.hub.expire(&h.now, &mut h.out);
     assert!(h.collect().to(anonymous).is_empty());
+}
+
+fn invalid(line: &Value) -> bool {
+    line["type"] == "error"
+}
+
+#[test]
+fn a_client_looping_on_bad_json_is_closed_alone_with_a_french_reason() {
+    let mut h = Harness::new();
+    let bob = h.user("bob");
+    let carol = h.user("carol");
+    let zoe = h.guest("zoé");
+    let limit = InvalidLines::default();
+    for n in 1..limit.max {
+        let sent = h.send(zoe, "{pas du json");
+        assert!(sent.closes().is_empty(), "line {n}");
+        assert_eq!(sent.to(zoe).len(), 1, "each invalid line gets its error");
+        assert!(invalid(&sent.to(zoe)[0]));
+    }
+    let last = h.send(zoe, "{pas du json");
+    assert_eq!(last.closes(), [(zoe, CloseReason::InvalidLines)]);
+    let replies = last.to(zoe);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    let reason = replies[1]["message"].as_str().unwrap();
+    assert!(reason.contains("Trop de lignes invalides"), "{reason}");
+    assert!(reason.contains("Connexion fermée"), "{reason}");
+    assert!(last
+        .effects
+        .contains(&Effect::Log(Event::InvalidLines { session: zoe })));
+    let after = h.send(zoe, "{encore");
+    assert!(after.lines.is_empty(), "nothing handled once closing");
+    let chat = h.send_json(bob, json!({"type":"message","content":"on continue"}));
+    assert_eq!(chat.chat_to(carol)[0]["content"], "on continue");
+    assert!(chat.closes().is_empty());
+}
+
+#[test]
+fn invalid_lines_further_apart_than_the_window_and_valid_lines_do_not_add_up() {
+    let mut h = Harness::new();
+    let zoe = h.guest("zoé");
+    let limit = InvalidLines::default();
+    for _ in 0..2 {
+        for _ in 1..limit.max {
+            assert!(h.send(zoe, "[]").closes().is_empty());
+            assert!(h.send_json(zoe, json!({"type":"ping"})).closes().is_empty());
+        }
+        h.now.unix_micros += u64::from(limit.window_secs) * 1_000_000;
+    }
+    let pong = h.send_json(zoe, json!({"type":"ping"}));
+    assert_eq!(pong.to(zoe)[0]["type"], "pong", "still served");
 }
