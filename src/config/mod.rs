@@ -37,8 +37,8 @@ pub use storage::StorageConfig;
 use storage::{storage_config, RawStorage};
 
 pub const DEFAULT_PORT: u16 = 12345;
-pub const DEFAULT_DATA_DIR: &str = "classcord-data";
-pub const DATABASE_FILE: &str = "classcord.redb";
+/// The data folder and the database file in it belong to the store, which opens them.
+pub use crate::store::{DATABASE_FILE, DEFAULT_DATA_DIR};
 
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone)]
@@ -319,22 +319,27 @@ impl Config {
             file: overrides.metrics_file.or(raw.metrics.file),
             interval: std::time::Duration::from_secs(interval),
         };
-        hub.keep_history = raw.storage.keep_history.unwrap_or(true);
-        let defaults = LineRate::default();
+        // Every default below is the hub's own (`HubConfig::default()`), never a second copy.
+        let defaults = HubConfig::default();
+        hub.keep_history = raw.storage.keep_history.unwrap_or(defaults.keep_history);
+        let rate = defaults.line_rate.unwrap_or_default();
         let per_second = raw
             .security
             .messages_per_second
-            .unwrap_or(defaults.per_second);
+            .unwrap_or(rate.per_second);
         check_range(
             "security.messages_per_second",
             per_second as usize,
             0,
             1_000_000,
         )?;
-        let burst = raw.security.messages_burst.unwrap_or(defaults.burst);
+        let burst = raw.security.messages_burst.unwrap_or(rate.burst);
         check_range("security.messages_burst", burst as usize, 1, 1_000_000)?;
         hub.line_rate = (per_second > 0).then_some(LineRate { per_second, burst });
-        let identify = raw.security.identify_timeout_secs.unwrap_or(600);
+        let identify = raw
+            .security
+            .identify_timeout_secs
+            .unwrap_or(defaults.identify_timeout_secs.unwrap_or(0));
         check_range(
             "security.identify_timeout_secs",
             identify as usize,
@@ -342,14 +347,20 @@ impl Config {
             86_400,
         )?;
         hub.identify_timeout_secs = (identify > 0).then_some(identify);
-        hub.deferred_per_recipient = raw.storage.deferred_per_recipient.unwrap_or(100);
+        hub.deferred_per_recipient = raw
+            .storage
+            .deferred_per_recipient
+            .unwrap_or(defaults.deferred_per_recipient);
         check_range(
             "storage.deferred_per_recipient",
             hub.deferred_per_recipient as usize,
             0,
             100_000,
         )?;
-        hub.deferred_per_sender = raw.storage.deferred_per_sender.unwrap_or(50);
+        hub.deferred_per_sender = raw
+            .storage
+            .deferred_per_sender
+            .unwrap_or(defaults.deferred_per_sender);
         check_range(
             "storage.deferred_per_sender",
             hub.deferred_per_sender as usize,

@@ -319,6 +319,6 @@ pub(super) fn own_like(path: &Path, like: &Path) -> Result<(), OpsError> {
 
 /// The database file of a data folder (default `./classcord-data`, like `classcord serve`).
 pub fn database_in(data: Option<&Path>) -> PathBuf {
-    data.unwrap_or(Path::new(crate::config::DEFAULT_DATA_DIR))
-        .join(crate::config::DATABASE_FILE)
+    data.unwrap_or(Path::new(super::DEFAULT_DATA_DIR))
+        .join(super::DATABASE_FILE)
 }
