@@ -88,6 +88,9 @@ pub struct HubConfig {
     pub line_rate: Option<LineRate>,
     /// Seconds a connection may stay anonymous; `None`: no limit.
     pub identify_timeout_secs: Option<u32>,
+    /// Fewest characters a new account's password may have (`register`, and the operator's
+    /// `user add` / `user passwd`).
+    pub min_password_chars: usize,
 }
 
 impl Default for HubConfig {
@@ -103,6 +106,8 @@ impl Default for HubConfig {
             deferred_per_sender: 50,
             line_rate: Some(LineRate::default()),
             identify_timeout_secs: Some(600),
+            // Students type short passwords; their clients must show the refusal.
+            min_password_chars: 6,
         }
     }
 }
