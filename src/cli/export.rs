@@ -18,25 +18,25 @@ use crate::store::export::{export, export_to_file, parse_date, ExportOptions, Fo
 #[argh(subcommand, name = "export")]
 pub struct Export {
     /// dossier des données (défaut : ./classcord-data)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
     /// format : csv, json ou jsonl (un objet JSON par ligne)
-    #[argh(option)]
+    #[argh(option, arg_name = "format")]
     format: String,
     /// seulement ce salon (par ex. general ou "#Maths")
-    #[argh(option)]
+    #[argh(option, arg_name = "salon")]
     channel: Option<String>,
     /// à partir de cette date, heure locale du serveur : AAAA-MM-JJ ou AAAA-MM-JJTHH:MM[:SS]
-    #[argh(option)]
+    #[argh(option, arg_name = "date")]
     since: Option<String>,
     /// jusqu'à cette date incluse, même format (2026-12-01 : toute la journée)
-    #[argh(option)]
+    #[argh(option, arg_name = "date")]
     until: Option<String>,
     /// fichier à écrire (défaut : la sortie standard)
-    #[argh(option)]
+    #[argh(option, arg_name = "fichier")]
     out: Option<PathBuf>,
     /// CSV : séparateur de colonnes, « , » (défaut), « ; » (Excel en français) ou « tab »
-    #[argh(option)]
+    #[argh(option, arg_name = "sep")]
     delimiter: Option<String>,
     /// CSV : sans l'indicateur UTF-8 (BOM) en tête de fichier, pour les scripts
     #[argh(switch)]

@@ -168,6 +168,7 @@ struct RawPasswords {
     iterations: Option<u32>,
     parallelism: Option<u32>,
     max_concurrent_hashes: Option<usize>,
+    min_length: Option<usize>,
 }
 
 /// Why the configuration cannot be used. Messages are in French: operators read them.
@@ -323,10 +324,7 @@ impl Config {
         let defaults = HubConfig::default();
         hub.keep_history = raw.storage.keep_history.unwrap_or(defaults.keep_history);
         let rate = defaults.line_rate.unwrap_or_default();
-        let per_second = raw
-            .security
-            .messages_per_second
-            .unwrap_or(rate.per_second);
+        let per_second = raw.security.messages_per_second.unwrap_or(rate.per_second);
         check_range(
             "security.messages_per_second",
             per_second as usize,
@@ -357,6 +355,11 @@ impl Config {
             0,
             100_000,
         )?;
+        hub.min_password_chars = raw
+            .passwords
+            .min_length
+            .unwrap_or(defaults.min_password_chars);
+        check_range("passwords.min_length", hub.min_password_chars, 1, 64)?;
         hub.deferred_per_sender = raw
             .storage
             .deferred_per_sender

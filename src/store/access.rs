@@ -306,7 +306,7 @@ pub fn table_counts(txn: &ReadTransaction) -> Result<Vec<(String, u64)>, StoreEr
 
 /// When run as root, gives `path` the owner and group of `like` (a file root creates in the
 /// server's data folder must stay readable by the server's user). Does nothing otherwise.
-pub(super) fn own_like(path: &Path, like: &Path) -> Result<(), OpsError> {
+pub fn own_like(path: &Path, like: &Path) -> Result<(), OpsError> {
     use std::os::unix::fs::MetadataExt;
     if !nix::unistd::geteuid().is_root() {
         return Ok(());
