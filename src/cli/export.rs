@@ -10,7 +10,9 @@ use classcord_core::message::ChannelName;
 
 use super::fail;
 use crate::store::access::{database_in, OpsError};
-use crate::store::export::{export, export_to_file, parse_date, ExportOptions, Format};
+use crate::store::export::{
+    export, export_to_file, known_channels, parse_date, ExportOptions, Format,
+};
 
 /// Exporte les messages conservés (colonnes id, timestamp, from, to, channel, content), même
 /// pendant que le serveur tourne.
@@ -94,6 +96,21 @@ impl Export {
         let options = self.options()?;
         let db_path = database_in(self.data.as_deref());
         let txn = super::snapshot(&db_path)?;
+        if let Some(channel) = &options.channel {
+            let known = known_channels(&txn, &db_path)?;
+            if !known.contains(&channel.key) {
+                eprintln!(
+                    "classcord : attention : aucun salon {} dans la base (salons connus : {}) : \
+                     rien à exporter pour lui",
+                    channel.display,
+                    if known.is_empty() {
+                        "aucun".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            }
+        }
         let count = match &self.out {
             Some(out) => export_to_file(&txn, &db_path, &options, out)?,
             None => {

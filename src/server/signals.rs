@@ -7,7 +7,7 @@ use std::sync::Arc;
 use nix::sys::signal::{SigSet, Signal};
 use smol::channel::Sender;
 
-use super::ServeError;
+use super::startup::ServeError;
 use crate::control::{Desk, Operator, Request};
 use crate::net::hub_task::HubCommand;
 
