@@ -10,8 +10,9 @@
 #   c) the interactive console under a real terminal (tmux): banner, help, Tab completion of a
 #      command name and of a channel action, a command's output, two lines pasted in one go
 #      (bracketed paste) and two typed ahead, a duration with a space and a bare number, the
-#      oui/non question of a shutdown and of a network ban; the screen is printed (it is the
-#      transcript in FONCTIONNALITES.md);
+#      oui/non question of a shutdown and of a network ban, then `shutdown maintenant`; the
+#      screen and the server's ADMIN/ARRET lines are printed (the transcript in
+#      FONCTIONNALITES.md);
 #   d) under the packaged, hardened unit (systemd/classcord.service) in a Debian 12 root booted
 #      with systemd-nspawn (cached root, see lib/debian_root.sh): /run/classcord/admin.sock with
 #      mode 0660 and group classcord-admin; root and a group member administer, another user
@@ -207,10 +208,21 @@ keys "ban 10.0.0.0/8 2 heures triche" Enter
 wait_screen "(16 777 216 adresses) sera banni pour 2 h"
 keys "oui" Enter
 wait_screen "10.0.0.0/8 banni pour 2 h"
+# Last: the server stopped from the console, now (the log names the operator, not a signal).
+keys "shutdown maintenant" Enter
+wait_screen "Le serveur va s'arrêter tout de suite"
+keys "oui" Enter
+wait_screen "Arrêt du serveur en cours."
+for _ in $(seq 100); do grep -q "arrêt terminé" "$work/server.log" && break; sleep 0.1; done
 keys "quitter" Enter
 sleep 0.5
 echo "--- console screen (tmux capture-pane) ---"
 tmux -L "$tmux_socket" capture-pane -p -J -S - | sed -e '/^$/N;/^\n$/D'
+echo "--- the server's log meanwhile (ADMIN and ARRET lines) ---"
+grep -E '\[ADMIN\] uid|\[ARRET\]' "$work/server.log"
+grep -q "arrêt demandé par l'administrateur (uid 0)" "$work/server.log" ||
+    { echo "the stop is not logged as the operator's"; exit 1; }
+if grep -q SIGTERM "$work/server.log"; then echo "the log claims a SIGTERM"; exit 1; fi
 grep -q '\[ADMIN\] uid 0 : ban 10.0.0.0/8 2 h triche$' "$work/server.log" ||
     { grep ADMIN "$work/server.log"; echo "the ban is not logged in the console's words"; exit 1; }
 if grep -q 'shutdown 10 min' "$work/server.log"; then
