@@ -47,7 +47,10 @@ fn argument_mistakes_and_help_are_in_french() {
     for (args, expected) in [
         (&["serve", "--bogus"][..], "argument inconnu : --bogus"),
         (&["backup"][..], "option(s) obligatoire(s) absente(s) :"),
-        (&["user", "add"][..], "argument(s) obligatoire(s) absent(s) :"),
+        (
+            &["user", "add"][..],
+            "argument(s) obligatoire(s) absent(s) :",
+        ),
     ] {
         let output = classcord(args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
@@ -55,7 +58,10 @@ fn argument_mistakes_and_help_are_in_french() {
         assert!(text.starts_with("classcord : erreur : "), "{text}");
         assert!(text.contains(expected), "{args:?}: {text}");
         assert!(text.contains("Aide : classcord "), "{text}");
-        assert!(!text.contains("Run ") && !text.contains("Unrecognized"), "{text}");
+        assert!(
+            !text.contains("Run ") && !text.contains("Unrecognized"),
+            "{text}"
+        );
     }
     let help = classcord(&["user", "--help"]);
     assert!(help.status.success());

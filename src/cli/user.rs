@@ -27,7 +27,8 @@ use crate::store::access::{database_in, open_writer, OpsError};
 use crate::store::user_admin::list_users;
 use crate::store::{HashParams, PasswordHasher, RegisterError};
 
-/// Gère les comptes : list, add, del, passwd.
+/// Gère les comptes : list, add, del, passwd ; par le serveur quand il tourne (sans l'arrêter),
+/// sinon directement dans la base.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "user")]
 pub struct User {
