@@ -7,7 +7,8 @@
 //!   decision lives there, without I/O; this crate is the shell around it.
 //! - [`cli`]: the `classcord` command, one file per subcommand.
 //! - [`config`]: the TOML file and flags, validated into a [`config::Config`].
-//! - [`net`]: listeners, per-connection reader and writer tasks, the hub task, shutdown.
+//! - [`server`]: `serve()`: the parts started in order, wired together, stopped in order.
+//! - [`net`]: the accept loop, per-connection reader and writer tasks, the hub task.
 //! - [`accounts`]: password checks and registrations off the executor.
 //! - [`store`]: the redb database (accounts) and argon2id hashing.
 //! - [`security`]: defences that need the peer's address (allowlist, connection caps, password
@@ -16,17 +17,23 @@
 //! - [`metrics`]: counters and gauges, Prometheus text for node_exporter.
 //! - [`clock`]: wall-clock and local time for the hub.
 //! - [`systemd`]: readiness, watchdog and socket activation under systemd.
-//! - [`admin`]: the local control socket and the `classcord admin` console.
+//! - [`control`]: what an operator may ask of the running server (one vocabulary for every front
+//!   end) and the desk that carries it out.
+//! - [`admin`]: the local control socket, both ends.
+//! - [`console`]: `classcord admin`, one command or the interactive console.
 
 pub mod accounts;
 pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
+pub mod control;
 pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod security;
+pub mod server;
 pub mod store;
 pub mod systemd;
 pub mod web;

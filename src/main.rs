@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli: classcord::cli::Cli = argh::from_env();
+    // argh's parsing, with its help and refusals in French.
+    let cli = classcord::cli::from_env();
     cli.run()
 }

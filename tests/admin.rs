@@ -225,7 +225,14 @@ fn shutdown_counts_down_then_stops_cleanly() {
     account(&mut alice, "alice");
     let mut plain = server.client();
     account(&mut plain, "bob");
-    let text = server.admin_ok(&["shutdown", "2s", "mise", "à", "jour"]);
+    // Without --yes a one-shot shutdown says what it would do and does nothing.
+    let refused = server.admin(&["shutdown", "2s", "mise", "à", "jour"]);
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(error.contains("s'arrêtera dans 2 s"), "{error}");
+    assert!(error.contains("--yes"), "{error}");
+    alice.sync();
+    let text = server.admin_ok(&["--yes", "shutdown", "2s", "mise", "à", "jour"]);
     assert!(text.contains("Arrêt dans 2 s"), "{text}");
     for client in [&mut alice, &mut plain] {
         let notice = client.recv_until("the countdown", |l| {

@@ -52,8 +52,15 @@ fn a_banned_address_is_cut_off_and_refused_while_another_connects() {
     server.wait_for_log("CONN_REJECTED ip=127.0.0.3 reason=banned");
     server.wait_for_log("ADMIN_BAN ip=127.0.0.3 kind=address duration=3600");
     server.wait_for_log("BANNED ip=127.0.0.3 conn=1 user=\"mallory\"");
-    // A network.
-    server.admin_ok(&["ban", "127.0.0.8/29"]);
+    // A network: confirmed with --yes (it could cut a whole room).
+    let refused = server.admin(&["ban", "127.0.0.8/29"]);
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        error.contains("127.0.0.8/29 (8 adresses) sera banni"),
+        "{error}"
+    );
+    server.admin_ok(&["ban", "127.0.0.8/29", "--yes"]);
     assert_refused_at_accept(&server, 12);
     let mut outside = Client::connect_from(server.addr, ip(16));
     outside.sync();
@@ -169,7 +176,14 @@ fn account_commands_go_through_the_running_server() {
     assert!(changed.status.success());
     let mut again = server.client();
     assert_eq!(again.login("prof", "craie-blanche")["status"], "ok");
-    let deleted = user_command(&server, &["del", "prof"], "");
+    let unconfirmed = user_command(&server, &["del", "prof"], "");
+    assert!(!unconfirmed.status.success());
+    assert!(
+        String::from_utf8_lossy(&unconfirmed.stderr).contains("ajoutez --yes"),
+        "{}",
+        String::from_utf8_lossy(&unconfirmed.stderr)
+    );
+    let deleted = user_command(&server, &["del", "prof", "--yes"], "");
     let text = String::from_utf8_lossy(&deleted.stdout);
     assert!(text.contains("2 connexion(s) fermée(s)"), "{text}");
     for client in [&mut prof, &mut again] {
@@ -212,7 +226,7 @@ fn a_backup_goes_through_the_running_server_into_the_operators_file() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    server.wait_for_log("{\"cmd\":\"backup\"}");
+    server.wait_for_log(" : backup\n");
     // The same through the console, into a folder; the database itself is refused.
     let text = server.admin_ok(&["backup", &format!("{}/", out.path().display())]);
     assert!(text.contains("Sauvegarde vérifiée"), "{text}");

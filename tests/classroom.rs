@@ -322,7 +322,7 @@ fn many_accounts_guessed_from_one_address_are_judged_and_further_tries_refused()
         let refused = guess(&server, attacker, account, 1);
         assert!(refused[0].contains("votre adresse"), "{refused:?}");
     }
-    let register = json!({"type":"register","username":"nouveau","password":"pw"});
+    let register = json!({"type":"register","username":"nouveau","password":"secret-pw"});
     let (_, refused) = attempt(server.addr, attacker, register).expect("a reply");
     assert!(
         refused["message"]
@@ -331,5 +331,5 @@ fn many_accounts_guessed_from_one_address_are_judged_and_further_tries_refused()
         "{refused}"
     );
     let mut neighbour = Client::connect_from(server.addr, Ipv4Addr::new(127, 0, 0, 9));
-    neighbour.account_with("voisin", "pw");
+    neighbour.account_with("voisin", "secret-pw");
 }

@@ -245,7 +245,7 @@ fn failures_on_one_account_lock_it_whatever_the_address() {
         "{refused}"
     );
     let mut carol = Client::connect_from(server.addr, from(61));
-    carol.account_with("carol", "pw");
+    carol.account_with("carol", "mot-de-passe");
 }
 
 #[test]
@@ -256,9 +256,12 @@ fn registrations_per_address_are_rate_limited() {
     );
     let mut client = Client::connect_from(server.addr, from(70));
     for n in 0..3 {
-        assert_eq!(client.register(&format!("eleve{n}"), "pw")["status"], "ok");
+        assert_eq!(
+            client.register(&format!("eleve{n}"), "mot-de-passe")["status"],
+            "ok"
+        );
     }
-    let refused = client.register("eleve3", "pw");
+    let refused = client.register("eleve3", "mot-de-passe");
     assert!(
         refused["message"]
             .as_str()
@@ -268,5 +271,5 @@ fn registrations_per_address_are_rate_limited() {
     );
     server.wait_for_log("RATE_LIMIT ip=127.0.0.70 kind=register action=refuse");
     let mut neighbour = Client::connect_from(server.addr, from(71));
-    assert_eq!(neighbour.register("eleve3", "pw")["status"], "ok");
+    assert_eq!(neighbour.register("eleve3", "mot-de-passe")["status"], "ok");
 }

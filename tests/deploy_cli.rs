@@ -36,6 +36,44 @@ fn no_subcommand_prints_the_usage_and_fails() {
     assert!(text.contains("serve"), "{text}");
     assert!(text.contains("healthcheck"), "{text}");
     assert!(text.contains("indiquez une commande"), "{text}");
+    assert!(text.contains("Utilisation : classcord"), "{text}");
+    assert!(!text.contains("Usage:"), "{text}");
+}
+
+/// Regression: argh printed its own English (`Unrecognized argument`, `Required options not
+/// provided: --out`, `display usage information`).
+#[test]
+fn argument_mistakes_and_help_are_in_french() {
+    for (args, expected) in [
+        (&["serve", "--bogus"][..], "argument inconnu : --bogus"),
+        (&["backup"][..], "option(s) obligatoire(s) absente(s) :"),
+        (
+            &["user", "add"][..],
+            "argument(s) obligatoire(s) absent(s) :",
+        ),
+    ] {
+        let output = classcord(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let text = String::from_utf8(output.stderr).unwrap();
+        assert!(text.starts_with("classcord : erreur : "), "{text}");
+        assert!(text.contains(expected), "{args:?}: {text}");
+        assert!(text.contains("Aide : classcord "), "{text}");
+        assert!(
+            !text.contains("Run ") && !text.contains("Unrecognized"),
+            "{text}"
+        );
+    }
+    let help = classcord(&["user", "--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    assert!(text.contains("affiche cette aide"), "{text}");
+    assert!(!text.contains("display usage information"), "{text}");
+    // The account commands go through a running server: no "server stopped" left in the help.
+    for action in ["add", "del", "passwd"] {
+        let help = classcord(&["user", action, "--help"]);
+        let text = String::from_utf8(help.stdout).unwrap();
+        assert!(!text.contains("serveur arrêté"), "{action}: {text}");
+    }
 }
 
 #[test]

@@ -119,7 +119,7 @@ fn a_full_disk_is_survived_and_writes_resume_once_space_is_back() {
         server.log()
     );
     let mut newcomer = server.client();
-    let refused = newcomer.register("bob", "pw");
+    let refused = newcomer.register("bob", "mot-de-passe");
     assert_eq!(refused["type"], "error");
     assert!(
         refused["message"]
@@ -146,7 +146,7 @@ fn a_full_disk_is_survived_and_writes_resume_once_space_is_back() {
         server.log()
     );
     assert_eq!(
-        newcomer.register("carol", "pw"),
+        newcomer.register("carol", "mot-de-passe"),
         json!({"type":"register","status":"ok"})
     );
     alice.send(json!({"type":"message","content":"après la panne"}));

@@ -88,7 +88,7 @@ fn accounts_survive_a_restart() {
     assert_eq!(client.login("persistant", "secret-pw")["status"], "ok");
     client.recv_until("welcome", |l| l["from"] == "Serveur");
     assert_eq!(
-        client.register("PERSISTANT", "x")["message"],
+        client.register("PERSISTANT", "autre-mot-de-passe")["message"],
         "Username already exists."
     );
     assert!(server.stop().success());

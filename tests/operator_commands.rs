@@ -537,7 +537,7 @@ fn import_pickle_then_log_in_over_tcp() {
         &pickle,
         "{'alice': 'mdp alice, \"é\"', 'E\\u0301lodie': 'mdp-élodie', 'serveur': 'x', \
          'Admin': 'y', ' espace': 'z', 'vide': '', 'dupont': 'volé', 'x' * 40: 'long', \
-         'nombre': 42, 7: 'clé'}",
+         'nombre': 42, 7: 'clé', 'court': 'abc'}",
     );
     let said = ok(
         &[
@@ -550,8 +550,15 @@ fn import_pickle_then_log_in_over_tcp() {
         ],
         None,
     );
-    assert!(said.contains("10 compte(s) lu(s)"), "{said}");
-    assert!(said.contains("2 importé(s), 8 ignoré(s)"), "{said}");
+    assert!(said.contains("11 compte(s) lu(s)"), "{said}");
+    assert!(said.contains("3 importé(s), 8 ignoré(s)"), "{said}");
+    // A legacy password shorter than the minimum is kept (the student can still log in) and
+    // the account is listed for the teacher.
+    assert!(
+        said.contains("1 compte(s) importé(s) avec un mot de passe de moins de 6 caractères"),
+        "{said}"
+    );
+    assert!(said.contains("\n  court\n"), "{said}");
     for expected in [
         "importé : alice",
         "importé : Élodie",
@@ -578,6 +585,10 @@ fn import_pickle_then_log_in_over_tcp() {
         json!({"type":"login","status":"ok","username":"Élodie"})
     );
     assert_eq!(server.client().login("Dupont", "volé")["type"], "error");
+    assert_eq!(
+        server.client().login("court", "abc"),
+        json!({"type":"login","status":"ok","username":"court"})
+    );
     assert_eq!(
         server.client().login("Dupont", "mdp-original"),
         json!({"type":"login","status":"ok","username":"Dupont"})
@@ -607,13 +618,18 @@ fn user_commands_add_change_and_delete_with_what_belongs_to_the_account() {
     alice.sync();
     assert!(server.stop().success());
 
-    let said = ok(&["user", "del", "BOB", "--data", &data_arg], None);
+    refused(
+        &["user", "del", "BOB", "--data", &data_arg],
+        None,
+        "Le compte « BOB » sera supprimé",
+    );
+    let said = ok(&["user", "del", "BOB", "--data", &data_arg, "--yes"], None);
     assert!(said.contains("compte « bob » supprimé"), "{said}");
     assert!(said.contains("1 message(s) en attente"), "{said}");
     assert!(said.contains("1 salon(s) mémorisé(s)"), "{said}");
     assert!(said.contains("2 ligne(s) d'historique privé"), "{said}");
     refused(
-        &["user", "del", "bob", "--data", &data_arg],
+        &["user", "del", "bob", "--data", &data_arg, "--yes"],
         None,
         "aucun compte « bob »",
     );
@@ -677,7 +693,7 @@ fn bad_input_gets_one_french_line_and_a_failure_status() {
             "--config",
             path_str(&fast_config(dir)),
         ],
-        Some("pw\n"),
+        Some("mdp-alice\n"),
     );
     let good = dir.join("bonne.redb");
     ok(
@@ -749,7 +765,7 @@ fn bad_input_gets_one_french_line_and_a_failure_status() {
     );
     refused(&["compact", "--data", &m], None, "base introuvable");
     refused(
-        &["user", "del", "alice", "--data", &g],
+        &["user", "del", "alice", "--data", &g, "--yes"],
         None,
         "n'est pas une base",
     );
@@ -859,6 +875,12 @@ fn bad_input_gets_one_french_line_and_a_failure_status() {
         Some("\n"),
         "mot de passe vide",
     );
+    // The same minimum as the protocol's register (6 characters by default).
+    refused(
+        &["user", "add", "bob", "--data", &data_arg],
+        Some("court\n"),
+        "mot de passe trop court (6 caractères au moins)",
+    );
     refused(
         &["user", "add", "ALICE", "--data", &data_arg],
         Some("pw\n"),
@@ -874,4 +896,75 @@ fn bad_input_gets_one_french_line_and_a_failure_status() {
         listed.starts_with("alice ") && listed.contains("1 compte(s)"),
         "{listed}"
     );
+}
+
+/// Regression: on a fresh tarball install, `import-pickle` before the first start failed with
+/// « dossier de données introuvable ».
+#[test]
+fn import_pickle_into_a_data_folder_that_does_not_exist_yet_creates_it() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let config = fast_config(temp.path());
+    let data = temp.path().join("classcord-data");
+    let pickle = temp.path().join("users.pkl");
+    python_pickle(&pickle, "{'alice': 'motdepasse'}");
+    let said = ok(
+        &[
+            "import-pickle",
+            "--data",
+            path_str(&data),
+            "--config",
+            path_str(&config),
+            path_str(&pickle),
+        ],
+        None,
+    );
+    assert!(said.contains("dossier de données créé"), "{said}");
+    assert!(said.contains("1 importé(s)"), "{said}");
+    let server = TestServer::start_in(&data, &["--config", path_str(&config)]);
+    assert_eq!(server.client().login("alice", "motdepasse")["status"], "ok");
+    assert!(server.stop().success());
+}
+
+/// Regression: `export --channel nope` wrote an empty file without a word.
+#[test]
+fn export_of_an_unknown_channel_warns_that_it_does_not_exist() {
+    let server = TestServer::start();
+    let mut alice = server.client();
+    alice.account("alice");
+    alice.send(json!({"type":"join_channel","channel":"#maths"}));
+    alice.recv_type("join_channel");
+    alice.send(json!({"type":"message","channel":"#maths","content":"x"}));
+    alice.sync();
+    let data = path_str(&server.data).to_owned();
+    let export = |channel: &str| {
+        classcord(
+            &[
+                "export",
+                "--data",
+                &data,
+                "--format",
+                "csv",
+                "--channel",
+                channel,
+            ],
+            None,
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stdout(&export("maths")).contains(",x") {
+        assert!(Instant::now() < deadline, "the line never reached the base");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let known = export("Maths");
+    assert!(known.status.success());
+    assert!(!stderr(&known).contains("attention"), "{}", stderr(&known));
+    let unknown = export("nope");
+    assert!(unknown.status.success(), "a warning, not a failure");
+    let warning = stderr(&unknown);
+    assert!(
+        warning.contains("attention : aucun salon #nope dans la base"),
+        "{warning}"
+    );
+    assert!(warning.contains("#maths"), "{warning}");
+    assert!(warning.contains("0 ligne(s) exportée(s)"), "{warning}");
 }

@@ -31,11 +31,11 @@ fn item1_first_line_after_login_or_register_is_its_reply_while_others_chat() {
         let mut newcomer = Client::connect(addr);
         let name = format!("eleve{round}");
         assert_eq!(
-            newcomer.register(&name, "pw"),
+            newcomer.register(&name, "mot-de-passe"),
             json!({"type":"register","status":"ok"})
         );
         assert_eq!(
-            newcomer.login(&name, "pw"),
+            newcomer.login(&name, "mot-de-passe"),
             json!({"type":"login","status":"ok","username":name})
         );
     }
@@ -49,11 +49,11 @@ fn item2_login_and_register_ok_shapes() {
     let server = TestServer::start();
     let mut client = server.client();
     assert_eq!(
-        client.register("alice", "pw"),
+        client.register("alice", "mot-de-passe"),
         json!({"type":"register","status":"ok"})
     );
     assert_eq!(
-        client.login("alice", "pw"),
+        client.login("alice", "mot-de-passe"),
         json!({"type":"login","status":"ok","username":"alice"})
     );
 }
@@ -178,8 +178,8 @@ fn item7_output_is_ascii_json_with_lf_only() {
 fn item8_errors_have_both_keys_and_duplicate_says_already_exists() {
     let server = TestServer::start();
     let mut client = server.client();
-    client.register("alice", "pw");
-    let error = client.register("Alice", "other");
+    client.register("alice", "mot-de-passe");
+    let error = client.register("Alice", "autre-mot-de-passe");
     assert_eq!(error["type"], "error");
     assert_eq!(error["message"], "Username already exists.");
     assert_eq!(error["error"], "Username already exists.");

@@ -176,7 +176,7 @@ fn a_version_1_database_is_migrated_in_place_and_keeps_its_accounts() {
     assert_eq!(zoe.login("ZOÉ", "mdp-zoé")["username"], "Zoé");
     assert_eq!(zoe.recv()["from"], "Serveur", "the welcome");
     assert_eq!(
-        zoe.register("bob", "autre")["message"],
+        zoe.register("bob", "autre-mot-de-passe")["message"],
         "Username already exists."
     );
     alice.send(json!({"type":"message","content":"premier message gardé"}));
@@ -246,7 +246,7 @@ fn after_sigkill_under_load_acknowledged_writes_survive_and_ids_keep_increasing(
         let mut acknowledged = Vec::new();
         for n in 0..40 {
             let name = format!("compte{n}");
-            if client.register(&name, "pw")["status"] == "ok" {
+            if client.register(&name, "mot-de-passe")["status"] == "ok" {
                 acknowledged.push(name);
             }
         }
@@ -345,7 +345,7 @@ fn after_sigkill_under_load_acknowledged_writes_survive_and_ids_keep_increasing(
 
     let server = TestServer::start_in(&data, &["--config", &config]);
     let mut sender = server.client();
-    sender.account_with("après", "pw");
+    sender.account_with("après", "mot-de-passe");
     let mut receiver = server.client();
     receiver.guest("r");
     sender.send(json!({"type":"message","content":"après le crash"}));

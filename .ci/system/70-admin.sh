@@ -8,8 +8,11 @@
 #      /etc/group, and primary group) is let in; nobody is refused by the file mode, then, with the
 #      file opened to all, by SO_PEERCRED (French refusal, ADMIN_REFUSED uid= in the log);
 #   c) the interactive console under a real terminal (tmux): banner, help, Tab completion of a
-#      command name and of a channel action, a command's output; the screen is printed (it is
-#      the transcript in FONCTIONNALITES.md);
+#      command name and of a channel action, a command's output, two lines pasted in one go
+#      (bracketed paste) and two typed ahead, a duration with a space and a bare number, the
+#      oui/non question of a shutdown and of a network ban, then `shutdown maintenant`; the
+#      screen and the server's ADMIN/ARRET lines are printed (the transcript in
+#      FONCTIONNALITES.md);
 #   d) under the packaged, hardened unit (systemd/classcord.service) in a Debian 12 root booted
 #      with systemd-nspawn (cached root, see lib/debian_root.sh): /run/classcord/admin.sock with
 #      mode 0660 and group classcord-admin; root and a group member administer, another user
@@ -186,10 +189,45 @@ keys "kick zoé bavardage" Enter
 wait_screen "1 connexion(s) fermée(s)."
 keys "danse" Enter
 wait_screen "Commande inconnue : « danse »"
+# Two lines pasted in one go (the terminal's bracketed paste), then Enter: both run, in order.
+printf 'info\nbans\n' > "$work/paste.txt"
+tmux -L "$tmux_socket" load-buffer "$work/paste.txt"
+tmux -L "$tmux_socket" paste-buffer -p
+keys Enter
+wait_screen "Aucun bannissement en cours."
+# Two lines typed without waiting for the first to finish: both run too.
+keys "channel create tp" Enter "channels" Enter
+wait_screen "#tp       0"
+keys "shutdown 10" Enter
+wait_screen "Durée « 10 » sans unité"
+keys "shutdown 10 min" Enter
+wait_screen "Confirmer ? (oui/non)"
+keys "non" Enter
+wait_screen "Annulé : rien n'a été fait."
+keys "ban 10.0.0.0/8 2 heures triche" Enter
+wait_screen "(16 777 216 adresses) sera banni pour 2 h"
+keys "oui" Enter
+wait_screen "10.0.0.0/8 banni pour 2 h"
+# Last: the server stopped from the console, now (the log names the operator, not a signal).
+keys "shutdown maintenant" Enter
+wait_screen "Le serveur va s'arrêter tout de suite"
+keys "oui" Enter
+wait_screen "Arrêt du serveur en cours."
+for _ in $(seq 100); do grep -q "arrêt terminé" "$work/server.log" && break; sleep 0.1; done
 keys "quitter" Enter
 sleep 0.5
 echo "--- console screen (tmux capture-pane) ---"
-screen | sed -e '/^$/N;/^\n$/D'
+tmux -L "$tmux_socket" capture-pane -p -J -S - | sed -e '/^$/N;/^\n$/D'
+echo "--- the server's log meanwhile (ADMIN and ARRET lines) ---"
+grep -E '\[ADMIN\] uid|\[ARRET\]' "$work/server.log"
+grep -q "arrêt demandé par l'administrateur (uid 0)" "$work/server.log" ||
+    { echo "the stop is not logged as the operator's"; exit 1; }
+if grep -q SIGTERM "$work/server.log"; then echo "the log claims a SIGTERM"; exit 1; fi
+grep -q '\[ADMIN\] uid 0 : ban 10.0.0.0/8 2 h triche$' "$work/server.log" ||
+    { grep ADMIN "$work/server.log"; echo "the ban is not logged in the console's words"; exit 1; }
+if grep -q 'shutdown 10 min' "$work/server.log"; then
+    echo "a refused shutdown reached the server"; exit 1
+fi
 grep -q "who" "$work/.classcord_admin_history" || { echo "no history file"; exit 1; }
 echo "c) console: $(( $(date +%s) - t0 ))s"
 
@@ -243,7 +281,7 @@ done
 in_ct journalctl -u classcord --no-pager -o cat | grep -E "ADMIN|socket d'administration" || true
 in_ct journalctl -u classcord --no-pager -o cat | grep -q "Appliqué tout de suite : welcome" ||
     fail "reload not applied"
-in_ct journalctl -u classcord --no-pager -o cat | grep -q '"cmd":"backup"' ||
+in_ct journalctl -u classcord --no-pager -o cat | grep -q '\[ADMIN\] uid 0 : backup$' ||
     fail "the backup did not go through the server"
 in_ct systemctl stop classcord
 in_ct test ! -e "$sock" || fail "socket left after stop"

@@ -713,6 +713,50 @@ impl fmt::Display for NameProblem {
     }
 }
 
+/// Why a password cannot be chosen for an account (the protocol's `register`, and the operator's
+/// `user add` / `user passwd`: one rule for both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    Empty,
+    /// Fewer characters than the configured minimum.
+    TooShort {
+        min: usize,
+    },
+    TooLong,
+}
+
+/// Checks a new password: at least `min_chars` characters (never fewer than one), at most
+/// [`MAX_PASSWORD_BYTES`] bytes.
+pub fn check_password(password: &str, min_chars: usize) -> Result<(), PasswordProblem> {
+    if password.is_empty() {
+        Err(PasswordProblem::Empty)
+    } else if password.len() > MAX_PASSWORD_BYTES {
+        Err(PasswordProblem::TooLong)
+    } else if password.chars().count() < min_chars {
+        Err(PasswordProblem::TooShort { min: min_chars })
+    } else {
+        Ok(())
+    }
+}
+
+impl fmt::Display for PasswordProblem {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordProblem::Empty => formatter.write_str("mot de passe vide"),
+            PasswordProblem::TooShort { min } => {
+                write!(
+                    formatter,
+                    "mot de passe trop court ({min} caractères au moins)"
+                )
+            }
+            PasswordProblem::TooLong => write!(
+                formatter,
+                "mot de passe trop long ({MAX_PASSWORD_BYTES} octets au plus)"
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -720,6 +764,26 @@ mod tests {
 
     fn parse(line: &str) -> Result<Request, RequestError> {
         parse_request(line)
+    }
+
+    #[test]
+    fn passwords_have_a_minimum_length_in_characters() {
+        assert_eq!(check_password("", 6), Err(PasswordProblem::Empty));
+        assert_eq!(
+            check_password("abcde", 6),
+            Err(PasswordProblem::TooShort { min: 6 })
+        );
+        assert_eq!(check_password("abcdef", 6), Ok(()));
+        // Characters, not bytes: a French password is not shorter than it looks.
+        assert_eq!(check_password("élève", 5), Ok(()));
+        assert_eq!(
+            check_password(&"x".repeat(MAX_PASSWORD_BYTES + 1), 6),
+            Err(PasswordProblem::TooLong)
+        );
+        assert_eq!(
+            PasswordProblem::TooShort { min: 6 }.to_string(),
+            "mot de passe trop court (6 caractères au moins)"
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn shutdown_notice_reaches_a_session_before_its_register_reply() {
         send(0, r#"{"type":"message","content":"salut","from":"zoe"}"#),
         send(
             0,
-            r#"{"type":"register","username":"zoe2","password":"pw"}"#,
+            r#"{"type":"register","username":"zoe2","password":"secret"}"#,
         ),
     ];
     hub_model::run_in(&mut world, &ops, true);

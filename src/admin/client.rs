@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
-use super::protocol::{Reply, Request};
+use super::wire::{request_line, Reply};
 use super::{SOCKET_NAME, SYSTEM_SOCKET};
-use crate::config::DEFAULT_DATA_DIR;
+use crate::control::Request;
+use crate::store::DEFAULT_DATA_DIR;
 
 /// How long a reply may take (a backup of a large database is the slowest).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -136,7 +137,7 @@ impl AdminClient {
 
     /// Sends a request and reads its reply.
     pub fn request(&mut self, request: &Request) -> Result<Reply, ClientError> {
-        let written = self.stream.write_all(request.to_line().as_bytes());
+        let written = self.stream.write_all(request_line(request).as_bytes());
         self.after_write(written)
     }
 
@@ -155,7 +156,7 @@ impl AdminClient {
         request: &Request,
         file: &impl AsFd,
     ) -> Result<Reply, ClientError> {
-        let line = request.to_line();
+        let line = request_line(request);
         let fds = [file.as_fd().as_raw_fd()];
         let controls = [ControlMessage::ScmRights(&fds)];
         let iov = [IoSlice::new(line.as_bytes())];

@@ -1,32 +1,17 @@
-//! Administration: a local control socket with kernel-checked credentials, never a TCP port, and
-//! the `classcord admin` console that talks to it (docs/ADMIN.md).
+//! The control socket: a local UNIX socket with kernel-checked credentials, never a TCP port
+//! (docs/ADMIN.md). It is one front end of the operator's vocabulary (`crate::control`): each
+//! request line is handed to the [`Desk`](crate::control::Desk).
 //!
-//! - [`protocol`]: the versioned JSON lines both sides speak;
-//! - [`server`]: the socket (stale file, mode, group) and its connections;
+//! - [`wire`]: the versioned JSON lines both ends speak;
+//! - [`socket`]: the server's end (stale file, mode, group, connections);
 //! - [`peer`]: who is connected (SO_PEERCRED) and whether they may administer;
-//! - [`context`]: what requests need (the hub task, the store thread, the configuration);
-//! - [`dispatch`]: each request carried out: chat state through the hub task
-//!   (`net::hub_task::admin`), backups through the store thread; [`accounts`], [`reload`] and
-//!   [`shutdown`] for the account commands, `reload` and the shutdown countdown;
-//! - [`bans`], [`stats`], [`report`], [`audit`]: bans, the metrics summary, French tables,
-//!   security lines;
-//! - [`client`], [`commands`], [`console`]: the operator's side (one-shot and interactive).
+//! - [`client`]: the operator's end (`classcord admin`, `user`, `backup`): finding the socket of
+//!   the right server, sending a request, a backup's file descriptor.
 
-pub mod accounts;
-pub mod audit;
-pub mod bans;
 pub mod client;
-pub mod commands;
-pub mod console;
-pub mod context;
-pub mod dispatch;
 pub mod peer;
-pub mod protocol;
-pub mod reload;
-pub mod report;
-pub mod server;
-pub mod shutdown;
-pub mod stats;
+pub mod socket;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 

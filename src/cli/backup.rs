@@ -20,13 +20,13 @@ use crate::store::backup::{backup, print_counts, rotate, timestamped_path};
 #[argh(subcommand, name = "backup")]
 pub struct Backup {
     /// dossier des données (défaut : ./classcord-data)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
     /// fichier de sauvegarde à écrire, ou dossier : il y reçoit classcord-AAAAMMJJ-HHMMSS.redb
-    #[argh(option)]
+    #[argh(option, arg_name = "fichier")]
     out: PathBuf,
     /// avec un dossier : ne garder que les N sauvegardes les plus récentes
-    #[argh(option)]
+    #[argh(option, arg_name = "n")]
     keep: Option<usize>,
 }
 

@@ -13,7 +13,7 @@ use crate::config::{Config, Overrides};
 #[argh(subcommand, name = "check-config")]
 pub struct CheckConfig {
     /// fichier de configuration TOML
-    #[argh(positional)]
+    #[argh(positional, arg_name = "fichier")]
     file: PathBuf,
 }
 

@@ -14,7 +14,7 @@ use crate::store::user_admin::compact;
 #[argh(subcommand, name = "compact")]
 pub struct Compact {
     /// dossier des données (défaut : ./classcord-data)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
 }
 

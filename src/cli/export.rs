@@ -10,7 +10,9 @@ use classcord_core::message::ChannelName;
 
 use super::fail;
 use crate::store::access::{database_in, OpsError};
-use crate::store::export::{export, export_to_file, parse_date, ExportOptions, Format};
+use crate::store::export::{
+    export, export_to_file, known_channels, parse_date, ExportOptions, Format,
+};
 
 /// Exporte les messages conservés (colonnes id, timestamp, from, to, channel, content), même
 /// pendant que le serveur tourne.
@@ -18,25 +20,25 @@ use crate::store::export::{export, export_to_file, parse_date, ExportOptions, Fo
 #[argh(subcommand, name = "export")]
 pub struct Export {
     /// dossier des données (défaut : ./classcord-data)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
     /// format : csv, json ou jsonl (un objet JSON par ligne)
-    #[argh(option)]
+    #[argh(option, arg_name = "format")]
     format: String,
     /// seulement ce salon (par ex. general ou "#Maths")
-    #[argh(option)]
+    #[argh(option, arg_name = "salon")]
     channel: Option<String>,
     /// à partir de cette date, heure locale du serveur : AAAA-MM-JJ ou AAAA-MM-JJTHH:MM[:SS]
-    #[argh(option)]
+    #[argh(option, arg_name = "date")]
     since: Option<String>,
     /// jusqu'à cette date incluse, même format (2026-12-01 : toute la journée)
-    #[argh(option)]
+    #[argh(option, arg_name = "date")]
     until: Option<String>,
     /// fichier à écrire (défaut : la sortie standard)
-    #[argh(option)]
+    #[argh(option, arg_name = "fichier")]
     out: Option<PathBuf>,
     /// CSV : séparateur de colonnes, « , » (défaut), « ; » (Excel en français) ou « tab »
-    #[argh(option)]
+    #[argh(option, arg_name = "sep")]
     delimiter: Option<String>,
     /// CSV : sans l'indicateur UTF-8 (BOM) en tête de fichier, pour les scripts
     #[argh(switch)]
@@ -94,6 +96,21 @@ impl Export {
         let options = self.options()?;
         let db_path = database_in(self.data.as_deref());
         let txn = super::snapshot(&db_path)?;
+        if let Some(channel) = &options.channel {
+            let known = known_channels(&txn, &db_path)?;
+            if !known.contains(&channel.key) {
+                eprintln!(
+                    "classcord : attention : aucun salon {} dans la base (salons connus : {}) : \
+                     rien à exporter pour lui",
+                    channel.display,
+                    if known.is_empty() {
+                        "aucun".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            }
+        }
         let count = match &self.out {
             Some(out) => export_to_file(&txn, &db_path, &options, out)?,
             None => {

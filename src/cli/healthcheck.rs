@@ -17,10 +17,14 @@ use super::fail;
 #[argh(subcommand, name = "healthcheck")]
 pub struct Healthcheck {
     /// adresse du serveur (défaut : 127.0.0.1:12345)
-    #[argh(option, default = "String::from(\"127.0.0.1:12345\")")]
+    #[argh(
+        option,
+        default = "String::from(\"127.0.0.1:12345\")",
+        arg_name = "adresse"
+    )]
     addr: String,
     /// délai maximal en secondes (défaut : 3)
-    #[argh(option, default = "3")]
+    #[argh(option, default = "3", arg_name = "secondes")]
     timeout: u64,
     /// n'affiche rien en cas de succès
     #[argh(switch, short = 'q')]

@@ -6,11 +6,12 @@ mod backup;
 mod check_config;
 mod compact;
 mod export;
+mod french;
 mod healthcheck;
 mod import_pickle;
 mod restore;
 mod serve;
-pub(crate) mod user;
+mod user;
 
 use std::fmt::Display;
 use std::path::Path;
@@ -32,7 +33,7 @@ pub struct Cli {
 
 #[derive(FromArgs)]
 #[argh(subcommand)]
-enum Command {
+pub(crate) enum Command {
     Serve(serve::Serve),
     Admin(admin::Admin),
     CheckConfig(check_config::CheckConfig),
@@ -67,7 +68,7 @@ impl Cli {
                 // No subcommand: show the usage (argh's own `--help` text) and fail, so a script
                 // that forgot `serve` does not look like it succeeded.
                 if let Err(help) = Cli::from_args(&["classcord"], &["--help"]) {
-                    eprintln!("{}", help.output.trim_end());
+                    eprintln!("{}", french::french(&help.output).trim_end());
                 }
                 eprintln!("\nclasscord : erreur : indiquez une commande (par exemple « classcord serve »)");
                 ExitCode::from(2)
@@ -86,6 +87,8 @@ pub fn version_line() -> String {
         env!("CLASSCORD_GIT_REV")
     )
 }
+
+pub use french::from_env;
 
 /// Prints `classcord : erreur : ...` on stderr and returns a failure status.
 pub fn fail(error: &dyn Display) -> ExitCode {

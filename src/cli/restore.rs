@@ -17,10 +17,10 @@ use crate::store::restore::restore;
 #[argh(subcommand, name = "restore")]
 pub struct Restore {
     /// dossier des données (défaut : ./classcord-data)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
     /// fichier de sauvegarde (fait par classcord backup)
-    #[argh(option)]
+    #[argh(option, arg_name = "fichier")]
     from: PathBuf,
 }
 

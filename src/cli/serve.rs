@@ -7,30 +7,30 @@ use argh::FromArgs;
 
 use super::fail;
 use crate::config::{ConfigSource, Overrides};
-use crate::{logging, net};
+use crate::{logging, server};
 
 /// Lance le serveur (port 12345 par défaut, données dans ./classcord-data).
 #[derive(FromArgs)]
 #[argh(subcommand, name = "serve")]
 pub struct Serve {
     /// adresse d'écoute, par ex. 0.0.0.0:12345 ou [::]:12345 (répétable)
-    #[argh(option)]
+    #[argh(option, arg_name = "adresse")]
     listen: Vec<String>,
     /// dossier des données (base de comptes)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
     /// fichier de configuration TOML (toutes les clés sont facultatives)
-    #[argh(option)]
+    #[argh(option, arg_name = "fichier")]
     config: Option<PathBuf>,
     /// niveau de journal : error, warn, info (défaut), debug, trace
-    #[argh(option)]
+    #[argh(option, arg_name = "niveau")]
     log_level: Option<String>,
     /// sortie du journal : syslog, console ou auto (défaut : syslog si lancé par systemd,
     /// console sinon)
-    #[argh(option)]
+    #[argh(option, arg_name = "sortie")]
     log: Option<String>,
     /// fichier de métriques (format texte Prometheus, réécrit toutes les 15 s)
-    #[argh(option)]
+    #[argh(option, arg_name = "fichier")]
     metrics_file: Option<PathBuf>,
     /// adresse d'écoute de la page web (client de discussion dans le navigateur), par ex.
     /// 0.0.0.0:8080 (répétable ; défaut : port 8080)
@@ -55,13 +55,13 @@ impl Serve {
             Ok(config) => config,
             Err(error) => return fail(&error),
         };
-        if let Err(error) = net::block_shutdown_signals() {
+        if let Err(error) = server::block_shutdown_signals() {
             return fail(&error);
         }
         if let Err(error) = logging::init(&config.log, config.log_level) {
             return fail(&error);
         }
-        let result = net::serve(config, source);
+        let result = server::serve(config, source);
         logging::flush();
         match result {
             Ok(()) => ExitCode::SUCCESS,

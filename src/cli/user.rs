@@ -1,26 +1,34 @@
 //! `classcord user list|add|del|passwd`: account administration. While a server runs on the
 //! database, every action goes through its control socket (the server holds the file; it also
 //! updates the chat at once: a deleted account's sessions are closed); otherwise the file is
-//! opened directly. Passwords are read from the terminal without echo, or as one line from
-//! standard input when it is not a terminal (`echo "$MDP" | classcord user add alice`); they are
-//! never printed.
+//! opened directly. Names and passwords follow the protocol's `register` rules (a name may hold
+//! spaces; `[passwords] min_length`). Passwords are read from the terminal without echo, or as
+//! one line from standard input when it is not a terminal (`echo "$MDP" | classcord user add
+//! alice`); they are never printed. `del` says what it deletes and asks `oui/non` on a terminal;
+//! without one it needs `--yes`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use classcord_core::message::{check_name, NameProblem};
+use classcord_core::hub::HubConfig;
+use classcord_core::message::check_password;
 use unicode_normalization::UnicodeNormalization;
 
 use super::fail;
+use crate::admin::client::AdminClient;
 use crate::config::{Config, Overrides};
+use crate::console::confirm::{understood, Answer, QUESTION};
+use crate::console::password::read_password;
+use crate::control::accounts::account_name;
+use crate::control::Request;
 use crate::store::access::{database_in, open_writer, OpsError};
-use crate::store::import::password_problem;
 use crate::store::user_admin::list_users;
 use crate::store::{HashParams, PasswordHasher, RegisterError};
 
-/// Gère les comptes : list, add, del, passwd.
+/// Gère les comptes : list, add, del, passwd ; par le serveur quand il tourne (sans l'arrêter),
+/// sinon directement dans la base.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "user")]
 pub struct User {
@@ -30,7 +38,7 @@ pub struct User {
 
 #[derive(FromArgs)]
 #[argh(subcommand)]
-enum Action {
+pub(super) enum Action {
     List(List),
     Add(Add),
     Del(Del),
@@ -40,57 +48,66 @@ enum Action {
 /// Liste les comptes (aussi pendant que le serveur tourne).
 #[derive(FromArgs)]
 #[argh(subcommand, name = "list")]
-struct List {
+pub(super) struct List {
     /// dossier des données (défaut : ./classcord-data)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
 }
 
-/// Crée un compte (serveur arrêté) ; le mot de passe est demandé sans écho, ou lu sur l'entrée
-/// standard.
+/// Crée un compte (par le serveur s'il tourne, sinon dans la base) ; le mot de passe est demandé
+/// sans écho, ou lu sur l'entrée standard.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "add")]
-struct Add {
+pub(super) struct Add {
     /// nom du compte
-    #[argh(positional)]
+    #[argh(positional, arg_name = "nom")]
     name: String,
     /// dossier des données (défaut : ./classcord-data, ou celui du fichier de configuration)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
-    /// fichier de configuration (coût du hachage : section [passwords])
-    #[argh(option)]
+    /// fichier de configuration (section [passwords] : coût du hachage, longueur minimale)
+    #[argh(option, arg_name = "fichier")]
     config: Option<PathBuf>,
 }
 
-/// Supprime un compte, ses messages en attente et ses salons mémorisés (serveur arrêté).
+/// Supprime un compte, ses messages en attente et ses salons mémorisés (par le serveur s'il
+/// tourne : ses connexions sont fermées) ; demande confirmation.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "del")]
-struct Del {
+pub(super) struct Del {
     /// nom du compte
-    #[argh(positional)]
+    #[argh(positional, arg_name = "nom")]
     name: String,
     /// dossier des données (défaut : ./classcord-data)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
+    /// confirme d'avance (indispensable sans terminal, dans un script)
+    #[argh(switch)]
+    yes: bool,
 }
 
-/// Change le mot de passe d'un compte (serveur arrêté).
+/// Change le mot de passe d'un compte (par le serveur s'il tourne, sinon dans la base).
 #[derive(FromArgs)]
 #[argh(subcommand, name = "passwd")]
-struct Passwd {
+pub(super) struct Passwd {
     /// nom du compte
-    #[argh(positional)]
+    #[argh(positional, arg_name = "nom")]
     name: String,
     /// dossier des données (défaut : ./classcord-data, ou celui du fichier de configuration)
-    #[argh(option)]
+    #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
-    /// fichier de configuration (coût du hachage : section [passwords])
-    #[argh(option)]
+    /// fichier de configuration (section [passwords] : coût du hachage, longueur minimale)
+    #[argh(option, arg_name = "fichier")]
     config: Option<PathBuf>,
 }
 
 impl User {
     pub fn run(self) -> ExitCode {
+        if let Action::Del(del) = &self.action {
+            if let Err(error) = del.confirmed() {
+                return fail(&error);
+            }
+        }
         let (data, config) = match &self.action {
             Action::List(a) => (a.data.clone(), None),
             Action::Add(a) => (a.data.clone(), a.config.clone()),
@@ -121,7 +138,7 @@ impl User {
 pub(super) fn running_server(
     data: Option<PathBuf>,
     config: Option<&Path>,
-) -> Result<Option<crate::admin::client::AdminClient>, String> {
+) -> Result<Option<AdminClient>, String> {
     let (db_path, configured) = match config {
         None => (database_in(data.as_deref()), None),
         Some(file) => {
@@ -141,8 +158,7 @@ pub(super) fn running_server(
 }
 
 /// The action carried out by the running server.
-fn through_server(mut client: crate::admin::client::AdminClient, action: Action) -> ExitCode {
-    use crate::admin::protocol::Request;
+fn through_server(mut client: AdminClient, action: Action) -> ExitCode {
     let request = match action {
         Action::List(_) => Ok(Request::UserList),
         Action::Del(del) => Ok(Request::UserDel { name: del.name }),
@@ -187,9 +203,10 @@ impl List {
 
 impl Add {
     fn run(self) -> Result<(), OpsError> {
-        let name = account_name(&self.name)?;
-        let (db_path, params) = settings(self.data, self.config.as_deref())?;
-        let hasher = hasher(params)?;
+        let name = account_name(&self.name).map_err(invalid)?;
+        let settings = settings(self.data, self.config.as_deref())?;
+        let db_path = settings.db_path;
+        let hasher = hasher(settings.hash)?;
         let store = open_writer(&db_path, true)?;
         let taken = store
             .find_user(&name)
@@ -200,8 +217,8 @@ impl Add {
                 existing.name
             )));
         }
-        let password = read_password(&name)?;
-        let hash = hash(&hasher, &password)?;
+        let password = read_password(&name).map_err(invalid)?;
+        let hash = hash(&hasher, &password, settings.min_password_chars)?;
         match store.register_user(&name, &hash, now_unix()) {
             Ok(()) => {
                 println!("compte « {name} » créé dans {}", db_path.display());
@@ -216,6 +233,36 @@ impl Add {
 }
 
 impl Del {
+    /// Says what will be deleted; asks on a terminal, needs `--yes` otherwise.
+    fn confirmed(&self) -> Result<(), String> {
+        if self.yes {
+            return Ok(());
+        }
+        let request = Request::UserDel {
+            name: self.name.clone(),
+        };
+        let what = request.confirmation().unwrap_or_default();
+        if !std::io::stdin().is_terminal() {
+            return Err(format!(
+                "{what} Pour confirmer sans terminal, ajoutez --yes : classcord user del \
+                 {} --yes",
+                crate::control::words::render(&request).trim_start_matches("user del ")
+            ));
+        }
+        eprint!("{what}\n{QUESTION}");
+        let _ = std::io::stderr().flush();
+        let mut typed = String::new();
+        let _ = std::io::stdin().read_line(&mut typed);
+        match understood(&typed) {
+            Answer::Yes => Ok(()),
+            Answer::No => Err("annulé : rien n'a été supprimé".into()),
+            Answer::Unclear(said) => Err(format!(
+                "réponse « {said} » non comprise : annulé, rien n'a été supprimé (répondez oui \
+                 pour confirmer)"
+            )),
+        }
+    }
+
     fn run(self) -> Result<(), OpsError> {
         let db_path = database_in(self.data.as_deref());
         let store = open_writer(&db_path, false)?;
@@ -240,8 +287,9 @@ impl Del {
 impl Passwd {
     fn run(self) -> Result<(), OpsError> {
         let name: String = self.name.nfc().collect();
-        let (db_path, params) = settings(self.data, self.config.as_deref())?;
-        let hasher = hasher(params)?;
+        let settings = settings(self.data, self.config.as_deref())?;
+        let db_path = settings.db_path;
+        let hasher = hasher(settings.hash)?;
         let store = open_writer(&db_path, false)?;
         let Some(record) = store
             .find_user(&name)
@@ -249,8 +297,8 @@ impl Passwd {
         else {
             return Err(no_such_account(&name));
         };
-        let password = read_password(&record.name)?;
-        let hash = hash(&hasher, &password)?;
+        let password = read_password(&record.name).map_err(invalid)?;
+        let hash = hash(&hasher, &password, settings.min_password_chars)?;
         if !store
             .set_password_hash(&name, &hash)
             .map_err(|e| OpsError::store(&db_path, e))?
@@ -268,28 +316,29 @@ fn no_such_account(name: &str) -> OpsError {
     ))
 }
 
-/// The name as the server registers it (NFC), checked like a registration.
-fn account_name(raw: &str) -> Result<String, OpsError> {
-    let name: String = raw.nfc().collect();
-    match check_name(&name) {
-        Ok(()) => Ok(name),
-        Err(NameProblem::Reserved) => Err(OpsError::Invalid(format!(
-            "« {raw} » est un nom réservé (serveur, admin...) : choisissez-en un autre"
-        ))),
-        Err(problem) => Err(OpsError::Invalid(format!(
-            "nom de compte invalide « {raw} » : {problem}"
-        ))),
-    }
+fn invalid(text: String) -> OpsError {
+    OpsError::Invalid(text)
 }
 
-/// The database and hashing parameters: from `--config` if given (its `data_dir` unless `--data`
-/// says otherwise), else the defaults.
+/// What the offline account commands take from the configuration.
+pub(super) struct AccountSettings {
+    pub db_path: PathBuf,
+    pub hash: HashParams,
+    pub min_password_chars: usize,
+}
+
+/// The database, hashing parameters and password rule: from `--config` if given (its
+/// `data_dir` unless `--data` says otherwise), else the defaults.
 pub(super) fn settings(
     data: Option<PathBuf>,
     config: Option<&Path>,
-) -> Result<(PathBuf, HashParams), OpsError> {
+) -> Result<AccountSettings, OpsError> {
     match config {
-        None => Ok((database_in(data.as_deref()), HashParams::default())),
+        None => Ok(AccountSettings {
+            db_path: database_in(data.as_deref()),
+            hash: HashParams::default(),
+            min_password_chars: HubConfig::default().min_password_chars,
+        }),
         Some(file) => {
             let overrides = Overrides {
                 data_dir: data,
@@ -297,7 +346,11 @@ pub(super) fn settings(
             };
             let config = Config::load(Some(file), overrides)
                 .map_err(|e| OpsError::Invalid(e.to_string()))?;
-            Ok((config.database_path(), config.hash))
+            Ok(AccountSettings {
+                db_path: config.database_path(),
+                hash: config.hash,
+                min_password_chars: config.hub.min_password_chars,
+            })
         }
     }
 }
@@ -307,7 +360,13 @@ pub(super) fn hasher(params: HashParams) -> Result<PasswordHasher, OpsError> {
         .map_err(|e| OpsError::Invalid(format!("paramètres de hachage invalides : {e}")))
 }
 
-fn hash(hasher: &PasswordHasher, password: &str) -> Result<String, OpsError> {
+/// The password checked like a registration (`check_password`), then hashed.
+fn hash(hasher: &PasswordHasher, password: &str, min_chars: usize) -> Result<String, OpsError> {
+    if let Err(problem) = check_password(password, min_chars) {
+        return Err(OpsError::Invalid(format!(
+            "{problem} : rien n'a été changé"
+        )));
+    }
     hasher
         .hash(password)
         .map_err(|e| OpsError::Invalid(format!("hachage impossible : {e}")))
@@ -318,71 +377,4 @@ pub(super) fn now_unix() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Asks twice without echo on a terminal; otherwise reads one line from standard input.
-pub(crate) fn read_password(name: &str) -> Result<String, OpsError> {
-    let stdin = std::io::stdin();
-    let password = if stdin.is_terminal() {
-        let first = prompt_hidden(&format!("Mot de passe pour « {name} » : "))?;
-        let second = prompt_hidden("Confirmez le mot de passe : ")?;
-        if first != second {
-            return Err(OpsError::Invalid(
-                "les deux mots de passe diffèrent : rien n'a été changé".into(),
-            ));
-        }
-        first
-    } else {
-        let mut line = String::new();
-        let read = stdin.lock().read_line(&mut line).map_err(|e| {
-            OpsError::io("lecture impossible de", Path::new("(entrée standard)"), e)
-        })?;
-        if read == 0 {
-            return Err(OpsError::Invalid(
-                "aucun mot de passe reçu sur l'entrée standard".into(),
-            ));
-        }
-        trim_line_end(line)
-    };
-    if let Some(problem) = password_problem(&password) {
-        return Err(OpsError::Invalid(format!(
-            "{problem} : rien n'a été changé"
-        )));
-    }
-    Ok(password)
-}
-
-fn trim_line_end(mut line: String) -> String {
-    if line.ends_with('\n') {
-        line.pop();
-        if line.ends_with('\r') {
-            line.pop();
-        }
-    }
-    line
-}
-
-/// Reads one line from the terminal with echo off (restored even if the read fails).
-fn prompt_hidden(prompt: &str) -> Result<String, OpsError> {
-    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
-    let terminal = Path::new("(terminal)");
-    let stdin = std::io::stdin();
-    let mut stderr = std::io::stderr();
-    let _ = write!(stderr, "{prompt}");
-    let _ = stderr.flush();
-    let original =
-        tcgetattr(&stdin).map_err(|e| OpsError::io("lecture impossible de", terminal, e.into()))?;
-    let mut silent = original.clone();
-    silent.local_flags.remove(LocalFlags::ECHO);
-    silent.local_flags.insert(LocalFlags::ECHONL);
-    tcsetattr(&stdin, SetArg::TCSANOW, &silent)
-        .map_err(|e| OpsError::io("lecture impossible de", terminal, e.into()))?;
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &original);
-    match read {
-        Ok(0) => Err(OpsError::Invalid("aucun mot de passe saisi".into())),
-        Ok(_) => Ok(trim_line_end(line)),
-        Err(e) => Err(OpsError::io("lecture impossible de", terminal, e)),
-    }
 }

@@ -42,8 +42,8 @@ use web::{web_config, RawWeb};
 pub use web::{WebConfig, DEFAULT_WEB_PORT};
 
 pub const DEFAULT_PORT: u16 = 12345;
-pub const DEFAULT_DATA_DIR: &str = "classcord-data";
-pub const DATABASE_FILE: &str = "classcord.redb";
+/// The data folder and the database file in it belong to the store, which opens them.
+pub use crate::store::{DATABASE_FILE, DEFAULT_DATA_DIR};
 
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone)]
@@ -181,6 +181,7 @@ struct RawPasswords {
     iterations: Option<u32>,
     parallelism: Option<u32>,
     max_concurrent_hashes: Option<usize>,
+    min_length: Option<usize>,
 }
 
 /// Why the configuration cannot be used. Messages are in French: operators read them.
@@ -335,19 +336,18 @@ impl Config {
             file: overrides.metrics_file.or(raw.metrics.file),
             interval: std::time::Duration::from_secs(interval),
         };
-        hub.keep_history = raw.storage.keep_history.unwrap_or(true);
-        let defaults = LineRate::default();
-        let per_second = raw
-            .security
-            .messages_per_second
-            .unwrap_or(defaults.per_second);
+        // Every default below is the hub's own (`HubConfig::default()`), never a second copy.
+        let defaults = HubConfig::default();
+        hub.keep_history = raw.storage.keep_history.unwrap_or(defaults.keep_history);
+        let rate = defaults.line_rate.unwrap_or_default();
+        let per_second = raw.security.messages_per_second.unwrap_or(rate.per_second);
         check_range(
             "security.messages_per_second",
             per_second as usize,
             0,
             1_000_000,
         )?;
-        let burst = raw.security.messages_burst.unwrap_or(defaults.burst);
+        let burst = raw.security.messages_burst.unwrap_or(rate.burst);
         check_range("security.messages_burst", burst as usize, 1, 1_000_000)?;
         hub.line_rate = (per_second > 0).then_some(LineRate { per_second, burst });
         let limit = InvalidLines::default();
@@ -367,8 +367,7 @@ impl Config {
         let identify = raw
             .security
             .identify_timeout_secs
-            .or(HubConfig::default().identify_timeout_secs)
-            .unwrap_or(0);
+            .unwrap_or(defaults.identify_timeout_secs.unwrap_or(0));
         check_range(
             "security.identify_timeout_secs",
             identify as usize,
@@ -376,7 +375,6 @@ impl Config {
             86_400,
         )?;
         hub.identify_timeout_secs = (identify > 0).then_some(identify);
-        let defaults = HubConfig::default();
         hub.deferred_per_recipient = raw
             .storage
             .deferred_per_recipient
@@ -387,6 +385,11 @@ impl Config {
             0,
             100_000,
         )?;
+        hub.min_password_chars = raw
+            .passwords
+            .min_length
+            .unwrap_or(defaults.min_password_chars);
+        check_range("passwords.min_length", hub.min_password_chars, 1, 64)?;
         hub.deferred_per_sender = raw
             .storage
             .deferred_per_sender

@@ -67,6 +67,20 @@ fn every_key_can_be_set() {
     assert!(config.hub.welcome.is_empty());
 }
 
+/// Each hub default has one home, `HubConfig::default()`: an empty file gives exactly it (the
+/// config once repeated 600 s, 100 and 50 on its own).
+#[test]
+fn an_empty_file_gives_the_hubs_own_defaults() {
+    let config = from_text("").unwrap();
+    assert_eq!(config.hub, HubConfig::default());
+    let set = from_text("[passwords]\nmin_length = 8\n").unwrap();
+    assert_eq!(set.hub.min_password_chars, 8);
+    let error = from_text("[passwords]\nmin_length = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("passwords.min_length"), "{error}");
+}
+
 #[test]
 fn the_example_file_holds_the_defaults() {
     let text = include_str!("../../etc/classcord.toml");

@@ -306,7 +306,7 @@ pub fn table_counts(txn: &ReadTransaction) -> Result<Vec<(String, u64)>, StoreEr
 
 /// When run as root, gives `path` the owner and group of `like` (a file root creates in the
 /// server's data folder must stay readable by the server's user). Does nothing otherwise.
-pub(super) fn own_like(path: &Path, like: &Path) -> Result<(), OpsError> {
+pub fn own_like(path: &Path, like: &Path) -> Result<(), OpsError> {
     use std::os::unix::fs::MetadataExt;
     if !nix::unistd::geteuid().is_root() {
         return Ok(());
@@ -319,6 +319,6 @@ pub(super) fn own_like(path: &Path, like: &Path) -> Result<(), OpsError> {
 
 /// The database file of a data folder (default `./classcord-data`, like `classcord serve`).
 pub fn database_in(data: Option<&Path>) -> PathBuf {
-    data.unwrap_or(Path::new(crate::config::DEFAULT_DATA_DIR))
-        .join(crate::config::DATABASE_FILE)
+    data.unwrap_or(Path::new(super::DEFAULT_DATA_DIR))
+        .join(super::DATABASE_FILE)
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::access::OpsError;
 use super::records;
-use super::schema::MESSAGES;
+use super::schema::{CHANNEL_LINES, CREATED_CHANNELS, MESSAGES};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +143,42 @@ fn days_in_month(year: u32, month: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
+}
+
+/// The channels the snapshot knows (lines kept for them, or created by the operator), as their
+/// keys (`#général`, `#maths`), sorted: `export --channel` warns when its channel is not one.
+pub fn known_channels(txn: &ReadTransaction, db_path: &Path) -> Result<Vec<String>, OpsError> {
+    let mut known = std::collections::BTreeSet::new();
+    match txn.open_table(CHANNEL_LINES) {
+        Ok(lines) => {
+            // One range query per channel: jump past each channel's lines to the next one.
+            let mut from = String::new();
+            loop {
+                let next = lines
+                    .range((from.as_str(), 0)..)
+                    .map_err(|e| OpsError::store(db_path, e))?
+                    .next();
+                let Some(entry) = next else { break };
+                let (key, _) = entry.map_err(|e| OpsError::store(db_path, e))?;
+                let channel = key.value().0.to_owned();
+                from = format!("{channel}\0");
+                known.insert(channel);
+            }
+        }
+        Err(TableError::TableDoesNotExist(_)) => {}
+        Err(err) => return Err(OpsError::store(db_path, err)),
+    }
+    match txn.open_table(CREATED_CHANNELS) {
+        Ok(created) => {
+            for entry in created.iter().map_err(|e| OpsError::store(db_path, e))? {
+                let (key, _) = entry.map_err(|e| OpsError::store(db_path, e))?;
+                known.insert(key.value().to_owned());
+            }
+        }
+        Err(TableError::TableDoesNotExist(_)) => {}
+        Err(err) => return Err(OpsError::store(db_path, err)),
+    }
+    Ok(known.into_iter().collect())
 }
 
 /// One exported line (the same keys in every format).

@@ -5,12 +5,14 @@
 //!
 //! Each name is normalised like the server does (NFC) and checked like a registration
 //! ([`check_name`]); each password is hashed with argon2id. Invalid or reserved names, unusable
-//! passwords and names that already have an account are reported and skipped: an existing
-//! account is never overwritten.
+//! passwords (empty, too long) and names that already have an account are reported and skipped:
+//! an existing account is never overwritten. A password shorter than today's minimum
+//! (`[passwords] min_length`) is imported all the same (the student could no longer log in
+//! otherwise), and the account is listed so the teacher can ask for a change.
 
 use std::path::Path;
 
-use classcord_core::message::{check_name, NameProblem, MAX_PASSWORD_BYTES};
+use classcord_core::message::{check_name, check_password, NameProblem, PasswordProblem};
 use serde_pickle::{DeOptions, HashableValue, Value};
 use unicode_normalization::UnicodeNormalization;
 
@@ -92,17 +94,21 @@ pub fn parse_pickle(bytes: &[u8]) -> Result<Vec<Entry>, String> {
 #[derive(Debug, Default)]
 pub struct ImportReport {
     pub imported: Vec<String>,
+    /// Imported accounts whose password is shorter than the minimum for new ones.
+    pub short_passwords: Vec<String>,
     /// (name as found, why it was skipped).
     pub skipped: Vec<(String, String)>,
 }
 
-/// Hashes and registers every usable entry, one durable commit each.
+/// Hashes and registers every usable entry, one durable commit each; `min_chars`: the minimum
+/// length for new passwords (shorter ones are imported and listed).
 pub fn import(
     store: &Store,
     hasher: &PasswordHasher,
     entries: Vec<Entry>,
     created_unix: u64,
     db_path: &Path,
+    min_chars: usize,
 ) -> Result<ImportReport, OpsError> {
     let mut report = ImportReport::default();
     for (raw_name, password) in entries {
@@ -122,10 +128,14 @@ pub fn import(
             report.skipped.push((raw_name, why));
             continue;
         }
-        if let Some(why) = password_problem(&password) {
-            report.skipped.push((raw_name, why.to_owned()));
+        if let Err(problem) = check_password(&password, 1) {
+            report.skipped.push((raw_name, problem.to_string()));
             continue;
         }
+        let short = matches!(
+            check_password(&password, min_chars),
+            Err(PasswordProblem::TooShort { .. })
+        );
         // Cheap check first: no hash for an existing account.
         if store
             .find_user(&name)
@@ -142,7 +152,12 @@ pub fn import(
             .hash(&password)
             .map_err(|e| OpsError::Invalid(format!("hachage impossible : {e}")))?;
         match store.register_user(&name, &hash, created_unix) {
-            Ok(()) => report.imported.push(name),
+            Ok(()) => {
+                if short {
+                    report.short_passwords.push(name.clone());
+                }
+                report.imported.push(name)
+            }
             Err(RegisterError::AlreadyExists) => report.skipped.push((
                 raw_name,
                 "un compte de ce nom existe déjà (inchangé)".to_owned(),
@@ -151,17 +166,6 @@ pub fn import(
         }
     }
     Ok(report)
-}
-
-/// Why a password cannot be used for an account (the server's own rules), if it cannot.
-pub fn password_problem(password: &str) -> Option<&'static str> {
-    if password.is_empty() {
-        Some("mot de passe vide")
-    } else if password.len() > MAX_PASSWORD_BYTES {
-        Some("mot de passe trop long (1024 octets au plus)")
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]

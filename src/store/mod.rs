@@ -35,6 +35,11 @@ pub use schema::SCHEMA_VERSION;
 pub use thread::{Loaded, StoreHandle, StoreSettings, StoreStats, StoreThread, Unavailable};
 pub use users::NewUser;
 
+/// The data folder `classcord serve` and the operator commands use without `--data`.
+pub const DEFAULT_DATA_DIR: &str = "classcord-data";
+/// The database file in the data folder.
+pub const DATABASE_FILE: &str = "classcord.redb";
+
 use std::fmt;
 use std::path::Path;
 

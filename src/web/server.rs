@@ -17,7 +17,6 @@ use smol::Timer;
 
 use super::assets;
 use super::http::{self, HeadError, Request};
-use crate::config::WebConfig;
 use crate::logging::{audit, SecurityEvent};
 use crate::net::flood::ReadGate;
 use crate::net::hub_task::Transport;
@@ -25,7 +24,6 @@ use crate::net::listener::AcceptContext;
 use crate::net::reader::{read_loop, Reader};
 use crate::net::websocket::{accept_key, WsFraming};
 use crate::net::writer::Stream;
-use crate::net::ServeError;
 use crate::security::{Admitted, Cidr};
 
 /// The web port's own settings, beside what every accepted connection needs.
@@ -33,31 +31,6 @@ use crate::security::{Admitted, Cidr};
 pub struct WebSettings {
     /// Proxies (nginx adding TLS) whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<Cidr>,
-}
-
-/// Binds the web port's sockets. A default port already taken (another web server on the
-/// machine) costs a warning only: the students' clients still have the chat port.
-pub fn bind(config: &WebConfig) -> Result<Vec<std::net::TcpListener>, ServeError> {
-    let mut listeners = Vec::new();
-    if !config.enabled {
-        log::info!("[DEMARRAGE] page web désactivée ([web] enabled = false)");
-        return Ok(listeners);
-    }
-    for &addr in &config.listen {
-        match crate::net::listener::bind(addr) {
-            Ok(listener) => {
-                let bound = listener.local_addr().unwrap_or(addr);
-                log::info!("[DEMARRAGE] page web sur {bound} : http://{bound}/");
-                listeners.push(listener);
-            }
-            Err(source) if config.listen_is_default => log::warn!(
-                "[DEMARRAGE] page web indisponible sur {addr} ({source}) : choisissez un autre \
-                 port avec [web] listen, ou coupez-la avec [web] enabled = false"
-            ),
-            Err(source) => return Err(ServeError::Bind { addr, source }),
-        }
-    }
-    Ok(listeners)
 }
 
 /// How long a browser may take to send its request head.

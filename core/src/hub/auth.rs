@@ -8,7 +8,9 @@ use alloc::string::String;
 use super::waiting::{Waiting, WaitingFor};
 use super::{nfc, AuthOutcome, Effect, Event, Hub, Now, Output, SessionId, StoreRequest};
 use crate::frame::JsonLine;
-use crate::message::{check_name, fold_name, NameProblem, Secret, MAX_PASSWORD_BYTES};
+use crate::message::{
+    check_name, check_password, fold_name, NameProblem, PasswordProblem, Secret, MAX_PASSWORD_BYTES,
+};
 
 /// Exact error texts clients depend on (PROTOCOL.md §3).
 pub const USERNAME_TAKEN: &str = "Username already exists.";
@@ -113,15 +115,7 @@ impl Hub {
                 format!("Nom d'utilisateur invalide : {problem}."),
                 "invalid-name",
             )),
-            Ok(()) if password.expose().is_empty() => Some((
-                String::from("Mot de passe vide : choisissez un mot de passe."),
-                "empty-password",
-            )),
-            Ok(()) if password.expose().len() > MAX_PASSWORD_BYTES => Some((
-                format!("Mot de passe trop long ({MAX_PASSWORD_BYTES} octets maximum)."),
-                "password-too-long",
-            )),
-            Ok(()) => None,
+            Ok(()) => password_refusal(password.expose(), self.config.min_password_chars),
         };
         if let Some((text, reason)) = refusal {
             self.send_error(session, &text, out);
@@ -166,5 +160,25 @@ impl Hub {
             username: String::from(username),
         };
         self.start_waiting(session, Waiting::new(reason));
+    }
+}
+
+/// The error text and log reason refusing a new account's password, if it is refused (the
+/// same rule as the operator's `user add`: `check_password`).
+fn password_refusal(password: &str, min_chars: usize) -> Option<(String, &'static str)> {
+    match check_password(password, min_chars) {
+        Ok(()) => None,
+        Err(PasswordProblem::Empty) => Some((
+            String::from("Mot de passe vide : choisissez un mot de passe."),
+            "empty-password",
+        )),
+        Err(PasswordProblem::TooShort { min }) => Some((
+            format!("Mot de passe trop court : {min} caractères au moins."),
+            "password-too-short",
+        )),
+        Err(PasswordProblem::TooLong) => Some((
+            format!("Mot de passe trop long ({MAX_PASSWORD_BYTES} octets maximum)."),
+            "password-too-long",
+        )),
     }
 }

@@ -100,6 +100,9 @@ pub struct HubConfig {
     /// Bytes one connection's held lines may take before they all go out at once (the shell's
     /// outbound queue bound).
     pub hold_bytes_limit: usize,
+    /// Fewest characters a new account's password may have (`register`, and the operator's
+    /// `user add` / `user passwd`).
+    pub min_password_chars: usize,
 }
 
 impl Default for HubConfig {
@@ -118,6 +121,8 @@ impl Default for HubConfig {
             identify_timeout_secs: Some(600),
             login_hold: LoginHold::default(),
             hold_bytes_limit: 256 * 1024,
+            // Students type short passwords; their clients must show the refusal.
+            min_password_chars: 6,
         }
     }
 }

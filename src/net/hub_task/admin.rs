@@ -1,92 +1,36 @@
-//! The console's requests that need the chat state, carried out by the hub task (the one owner
-//! of that state): the hub answers what it knows (sessions, channels, kicks, alerts, channel
-//! changes, notices), and this file adds what only the shell knows: peers' addresses for `who`,
-//! the bans (kept in the store, enforced by the access guard at accept and by the hub at login),
-//! the metrics' gauges. Replies go back on the request's own channel; store writes are awaited on
-//! the executor, never by the hub.
+//! The part of the operator's vocabulary that needs the chat state (`crate::control::HubJob`),
+//! carried out by the hub task (the one owner of that state): the hub answers what it knows
+//! (sessions, channels, kicks, alerts, channel changes, notices), and this file adds what only
+//! the shell knows: peers' addresses for `who`, the bans (kept in the store, enforced by the
+//! access guard at accept and by the hub at login), the metrics' gauges. Replies go back on the
+//! job's own channel; store writes are awaited on the executor, never by the hub.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classcord_core::hub::{
-    AdminCommand, AdminReply, ChannelAction, HubConfig, Output, SessionId, SessionKind,
+    AdminCommand, AdminReply, ChannelAction, Output, SessionId, SessionKind,
 };
-use classcord_core::message::fold_name;
+use classcord_core::message::{fold_name, ChannelName};
 use serde_json::{json, Value};
 use smol::channel::Sender;
 
 use super::HubTask;
-use crate::admin::bans::{describe_duration, now_unix, BanList};
-use crate::admin::{audit, report};
 use crate::clock;
+use crate::control::accounts::longer_name_hint;
+use crate::control::bans::{ban_record, now_unix, BanList};
+use crate::control::desk::clean;
+use crate::control::duration::describe;
+use crate::control::{
+    audit, report, stats, Answer, ChannelVerb, HubAsk, HubJob, LiveSettings, Outcome, Request,
+};
 use crate::metrics::{HubGauges, Metrics};
-use crate::security::{AccessGuard, AccessSettings, AttemptSettings, Cidr};
+use crate::security::{AccessGuard, Cidr};
 use crate::store::bans::{BanKind, BanRecord};
 
-/// What the console asks of the hub task.
-#[derive(Debug)]
-pub enum AdminAsk {
-    Who,
-    Channels,
-    Stats,
-    Kick {
-        name: String,
-        reason: Option<String>,
-    },
-    Ban(BanRecord),
-    Unban {
-        target: String,
-    },
-    Bans,
-    Alert {
-        text: String,
-    },
-    Say {
-        name: String,
-        text: String,
-    },
-    Channel {
-        action: ChannelAction,
-        name: String,
-    },
-    AccountCreated {
-        name: String,
-    },
-    /// Closes the account's sessions and forgets it.
-    AccountDeleted {
-        name: String,
-    },
-    Reconfigure(Box<LiveSettings>),
-    ShutdownSoon {
-        delay: String,
-        reason: Option<String>,
-    },
-}
-
-/// What `reload` changes while the server runs.
-#[derive(Debug, Clone)]
-pub struct LiveSettings {
-    pub hub: HubConfig,
-    pub access: AccessSettings,
-    pub attempts: AttemptSettings,
-}
-
-/// A reply: a French summary and the same facts for scripts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    pub text: String,
-    pub data: Value,
-}
-
-/// `Err`: the French reason it was not done.
-pub type AdminResult = Result<Answer, String>;
-
-fn done(text: impl Into<String>, data: Value) -> AdminResult {
-    Ok(Answer {
-        text: text.into(),
-        data,
-    })
+fn done(text: impl Into<String>, data: Value) -> Outcome {
+    Ok(Answer::new(text, data))
 }
 
 /// What the hub task keeps for the console.
@@ -122,82 +66,19 @@ impl AdminState {
 }
 
 impl HubTask {
-    /// Carries out one request; the reply goes to `reply` (now, or once the store has it).
-    pub(super) fn admin_request(
-        &mut self,
-        ask: AdminAsk,
-        reply: Sender<AdminResult>,
-        output: &mut Output,
-    ) {
+    /// Carries out one job; the answer goes to its reply channel (now, or once the store has
+    /// it).
+    pub(super) fn admin_request(&mut self, job: HubJob, output: &mut Output) {
+        let HubJob { ask, reply } = job;
         let now = clock::now();
         let answer = match ask {
-            AdminAsk::Who => self.who(),
-            AdminAsk::Channels => self.channel_list(output),
-            AdminAsk::Stats => self.stats(),
-            AdminAsk::Kick { name, reason } => {
-                let command = AdminCommand::Kick { name, reason };
-                match self.hub.admin(command, &now, output) {
-                    AdminReply::Done { affected } => done(
-                        format!("{affected} connexion(s) fermée(s)."),
-                        json!({ "closed": affected }),
-                    ),
-                    other => refused(other),
-                }
-            }
-            AdminAsk::Ban(ban) => return self.ban(ban, reply, output),
-            AdminAsk::Unban { target } => return self.unban(&target, reply, output),
-            AdminAsk::Bans => done(
-                report::bans(self.admin.bans.all()),
-                json!(self.admin.bans.all()),
-            ),
-            AdminAsk::Alert { text } => {
-                match self.hub.admin(AdminCommand::Alert { text }, &now, output) {
-                    AdminReply::Done { affected } => done(
-                        format!("Alerte envoyée à {affected} personne(s)."),
-                        json!({ "reached": affected }),
-                    ),
-                    other => refused(other),
-                }
-            }
-            AdminAsk::Say { name, text } => {
-                match self
-                    .hub
-                    .admin(AdminCommand::Say { name, text }, &now, output)
-                {
-                    AdminReply::Done { affected } => done(
-                        format!("Message remis à {affected} connexion(s)."),
-                        json!({ "reached": affected }),
-                    ),
-                    other => refused(other),
-                }
-            }
-            AdminAsk::Channel { action, name } => {
-                let command = AdminCommand::Channel {
-                    action,
-                    name: name.clone(),
-                };
-                match self.hub.admin(command, &now, output) {
-                    AdminReply::Done { affected } => {
-                        let what = match action {
-                            ChannelAction::Create => "créé",
-                            ChannelAction::Close => "fermé",
-                            ChannelAction::Open => "rouvert",
-                            ChannelAction::Delete => "supprimé",
-                        };
-                        done(
-                            format!("Salon {name} {what} ({affected} membre(s) prévenu(s))."),
-                            json!({ "members": affected }),
-                        )
-                    }
-                    other => refused(other),
-                }
-            }
-            AdminAsk::AccountCreated { name } => {
+            HubAsk::Request(request) => return self.request(request, reply, output),
+            HubAsk::AccountCreated { name } => {
                 self.hub
                     .admin(AdminCommand::AccountCreated { name }, &now, output);
                 done("", Value::Null)
             }
-            AdminAsk::AccountDeleted { name } => {
+            HubAsk::AccountDeleted { name } => {
                 let kick = AdminCommand::Kick {
                     name: name.clone(),
                     reason: Some("compte supprimé".into()),
@@ -210,7 +91,7 @@ impl HubTask {
                     .admin(AdminCommand::AccountDeleted { name }, &now, output);
                 done("", json!({ "closed": closed }))
             }
-            AdminAsk::Reconfigure(live) => {
+            HubAsk::Reconfigure(live) => {
                 let LiveSettings {
                     hub,
                     access,
@@ -222,7 +103,7 @@ impl HubTask {
                 self.attempts.set_settings(attempts);
                 done("", Value::Null)
             }
-            AdminAsk::ShutdownSoon { delay, reason } => {
+            HubAsk::ShutdownSoon { delay, reason } => {
                 let command = AdminCommand::ShutdownSoon { delay, reason };
                 match self.hub.admin(command, &now, output) {
                     AdminReply::Done { affected } => done("", json!({ "reached": affected })),
@@ -231,6 +112,113 @@ impl HubTask {
             }
         };
         let _ = reply.try_send(answer);
+    }
+
+    /// An operator's request about the chat.
+    fn request(&mut self, request: Request, reply: Sender<Outcome>, output: &mut Output) {
+        let now = clock::now();
+        let answer = match request {
+            Request::Who => self.who(),
+            Request::Channels => self.channel_list(output),
+            Request::Stats => self.stats(),
+            Request::Bans => done(
+                report::bans(self.admin.bans.all()),
+                json!(self.admin.bans.all()),
+            ),
+            Request::Kick { name, reason } => {
+                let command = AdminCommand::Kick {
+                    name: name.clone(),
+                    reason: clean(reason),
+                };
+                match self.hub.admin(command, &now, output) {
+                    AdminReply::Done { affected } => done(
+                        format!("{affected} connexion(s) fermée(s)."),
+                        json!({ "closed": affected }),
+                    ),
+                    other => self.refused_name(other, &name),
+                }
+            }
+            Request::Ban {
+                target,
+                duration,
+                reason,
+            } => match ban_record(&target, duration, clean(reason), now_unix()) {
+                Ok(ban) => return self.ban(ban, reply, output),
+                Err(error) => Err(error),
+            },
+            Request::Unban { target } => return self.unban(&target, reply, output),
+            Request::Alert { text } => match clean(Some(text)) {
+                None => Err("Alerte vide : écrivez le texte à envoyer.".into()),
+                Some(text) => match self.hub.admin(AdminCommand::Alert { text }, &now, output) {
+                    AdminReply::Done { affected } => done(
+                        format!("Alerte envoyée à {affected} personne(s)."),
+                        json!({ "reached": affected }),
+                    ),
+                    other => refused(other),
+                },
+            },
+            Request::Say { name, text } => match clean(Some(text)) {
+                None => Err("Message vide : écrivez le texte à envoyer.".into()),
+                Some(text) => {
+                    let command = AdminCommand::Say {
+                        name: name.clone(),
+                        text,
+                    };
+                    match self.hub.admin(command, &now, output) {
+                        AdminReply::Done { affected } => done(
+                            format!("Message remis à {affected} connexion(s)."),
+                            json!({ "reached": affected }),
+                        ),
+                        other => self.refused_name(other, &name),
+                    }
+                }
+            },
+            Request::Channel { action, name } => self.channel(action, &name, output),
+            other => Err(format!(
+                "« {} » ne concerne pas la discussion : demande non traitée.",
+                crate::control::words::render(&other)
+            )),
+        };
+        let _ = reply.try_send(answer);
+    }
+
+    fn channel(&mut self, verb: ChannelVerb, name: &str, output: &mut Output) -> Outcome {
+        let (action, what) = match verb {
+            ChannelVerb::Create => (ChannelAction::Create, "créé"),
+            ChannelVerb::Close => (ChannelAction::Close, "fermé"),
+            ChannelVerb::Open => (ChannelAction::Open, "rouvert"),
+            ChannelVerb::Delete => (ChannelAction::Delete, "supprimé"),
+        };
+        // The name as the server lists it (`projet` -> `#projet`).
+        let shown = ChannelName::parse(name).map_or_else(|_| name.to_owned(), |c| c.display);
+        let command = AdminCommand::Channel {
+            action,
+            name: name.to_owned(),
+        };
+        match self.hub.admin(command, &clock::now(), output) {
+            AdminReply::Done { affected } if verb == ChannelVerb::Create => done(
+                format!("Salon {shown} créé."),
+                json!({ "name": shown, "members": affected }),
+            ),
+            AdminReply::Done { affected } => done(
+                format!("Salon {shown} {what} ({affected} membre(s) prévenu(s))."),
+                json!({ "name": shown, "members": affected }),
+            ),
+            other => refused(other),
+        }
+    }
+
+    /// A refusal about a name, pointing to connected names it may be the first word of.
+    fn refused_name(&mut self, reply: AdminReply, name: &str) -> Outcome {
+        let refusal = refused(reply);
+        let AdminReply::Sessions(sessions) =
+            self.hub
+                .admin(AdminCommand::Who, &clock::now(), &mut Output::new())
+        else {
+            return refusal;
+        };
+        let names: Vec<String> = sessions.into_iter().filter_map(|info| info.name).collect();
+        refusal.map_err(|text| format!("{text}{}", longer_name_hint(name, &names)))
     }
 
     /// Housekeeping on every tick: gauges, the message rate, expired bans.
@@ -297,7 +285,7 @@ impl HubTask {
         );
     }
 
-    fn who(&mut self) -> AdminResult {
+    fn who(&mut self) -> Outcome {
         let AdminReply::Sessions(mut sessions) =
             self.hub
                 .admin(AdminCommand::Who, &clock::now(), &mut Output::new())
@@ -333,7 +321,7 @@ impl HubTask {
         done(report::who(&rows), json!(rows))
     }
 
-    fn channel_list(&mut self, output: &mut Output) -> AdminResult {
+    fn channel_list(&mut self, output: &mut Output) -> Outcome {
         let AdminReply::Channels(channels) =
             self.hub
                 .admin(AdminCommand::Channels, &clock::now(), output)
@@ -352,7 +340,7 @@ impl HubTask {
         done(report::channels(&rows), json!(rows))
     }
 
-    fn stats(&mut self) -> AdminResult {
+    fn stats(&mut self) -> Outcome {
         self.refresh_gauges();
         let metrics = &self.admin.metrics;
         let relayed = metrics
@@ -361,15 +349,15 @@ impl HubTask {
             .load(std::sync::atomic::Ordering::Relaxed);
         let rate = self.admin.messages_per_second(Instant::now(), relayed);
         let rendered = metrics.render();
-        let samples = crate::admin::stats::samples(&rendered);
-        let text = crate::admin::stats::summary(&samples, rate);
+        let samples = stats::samples(&rendered);
+        let text = stats::summary(&samples, rate);
         done(
             text,
             json!({ "messages_per_second": rate, "metrics": samples }),
         )
     }
 
-    fn ban(&mut self, ban: BanRecord, reply: Sender<AdminResult>, output: &mut Output) {
+    fn ban(&mut self, ban: BanRecord, reply: Sender<Outcome>, output: &mut Output) {
         let sessions: Vec<SessionId> = match ban.kind {
             BanKind::Name => {
                 let key = fold_name(&ban.target);
@@ -409,7 +397,7 @@ impl HubTask {
             |until| {
                 format!(
                     "pour {} (jusqu'au {})",
-                    describe_duration(Duration::from_secs(until.saturating_sub(ban.created_unix))),
+                    describe(Duration::from_secs(until.saturating_sub(ban.created_unix))),
                     report::local_minute(until)
                 )
             },
@@ -435,7 +423,7 @@ impl HubTask {
             .detach();
     }
 
-    fn unban(&mut self, target: &str, reply: Sender<AdminResult>, output: &mut Output) {
+    fn unban(&mut self, target: &str, reply: Sender<Outcome>, output: &mut Output) {
         let Some(ban) = self.admin.bans.remove(target) else {
             let _ = reply.try_send(Err(format!(
                 "Aucun bannissement pour « {target} » (classcord admin bans les liste)."
@@ -462,7 +450,7 @@ impl HubTask {
     }
 }
 
-fn refused(reply: AdminReply) -> AdminResult {
+fn refused(reply: AdminReply) -> Outcome {
     match reply {
         AdminReply::Refused(text) => Err(text),
         _ => Err("Réponse inattendue du serveur.".into()),

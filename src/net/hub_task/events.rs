@@ -138,7 +138,7 @@ impl HubTask {
                     add(&self.metrics.counters.bans_enforced, 1);
                     if let Some(peer) = self.peers.get(&session) {
                         let name = peer.name.as_deref();
-                        crate::admin::audit::banned(peer.ip(), session.0, name);
+                        crate::control::audit::banned(peer.ip(), session.0, name);
                     }
                 } else {
                     add(&self.metrics.counters.kicks, 1);

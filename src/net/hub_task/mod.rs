@@ -100,11 +100,9 @@ pub enum HubCommand {
     },
     /// Look at deep queues again while senders are paused (every [`RECHECK_EVERY`]).
     Recheck,
-    /// A console request (`crate::admin`); the answer goes to `reply`.
-    Admin {
-        ask: admin::AdminAsk,
-        reply: Sender<admin::AdminResult>,
-    },
+    /// An operator's request about the chat, or a follow-up of one (`crate::control::HubJob`);
+    /// the answer goes to the job's reply channel.
+    Admin(crate::control::HubJob),
     Shutdown,
 }
 
@@ -367,8 +365,8 @@ impl HubTask {
                 }
                 true
             }
-            HubCommand::Admin { ask, reply } => {
-                self.admin_request(ask, reply, &mut output);
+            HubCommand::Admin(job) => {
+                self.admin_request(job, &mut output);
                 true
             }
             HubCommand::Shutdown => {

@@ -42,7 +42,7 @@ fn register_reply_is_the_next_line_even_while_others_chat() {
     let guest = h.guest("zoe");
     let sent = h.send_json(
         guest,
-        json!({"type":"register","username":"zoe","password":"x"}),
+        json!({"type":"register","username":"zoe","password":"secret"}),
     );
     assert!(matches!(sent.effects.as_slice(), [Effect::Register { .. }]));
     assert!(h
@@ -142,7 +142,7 @@ fn register_replies_ok_and_does_not_log_in() {
     let session = h.connect();
     h.send_json(
         session,
-        json!({"type":"register","username":"zoe","password":"pw"}),
+        json!({"type":"register","username":"zoe","password":"secret"}),
     );
     let after = h.auth(session, AuthOutcome::Registered { name: "zoe".into() });
     assert_eq!(
@@ -167,7 +167,7 @@ fn duplicate_username_error_says_already_exists() {
     let session = h.connect();
     h.send_json(
         session,
-        json!({"type":"register","username":"alice","password":"pw"}),
+        json!({"type":"register","username":"alice","password":"secret"}),
     );
     let after = h.auth(session, AuthOutcome::RegisterTaken);
     let error = after.first_to(session);
@@ -265,7 +265,7 @@ fn register_from_a_guest_or_a_user_keeps_their_identity() {
     for (session, name) in [(guest, "zoé"), (alice, "alice")] {
         let asked = h.send_json(
             session,
-            json!({"type":"register","username":format!("new-{name}"),"password":"pw"}),
+            json!({"type":"register","username":format!("new-{name}"),"password":"secret"}),
         );
         assert!(asked.lines.is_empty(), "nothing before the commit");
         let after = h.auth(
@@ -301,4 +301,41 @@ fn disconnect_while_a_check_is_pending_drops_the_late_result() {
         },
     );
     assert!(late.lines.is_empty(), "{:?}", late.to(bob));
+}
+
+/// The same rule as the operator's `user add`: a password shorter than
+/// `HubConfig::min_password_chars` (6 by default, in characters) is refused in clear French,
+/// before any hashing, and the refusal is logged with its reason.
+#[test]
+fn register_refuses_a_password_shorter_than_the_minimum() {
+    let mut h = Harness::new();
+    let session = h.connect();
+    let sent = h.send_json(
+        session,
+        json!({"type":"register","username":"zoe","password":"pw123"}),
+    );
+    assert!(
+        !sent
+            .effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::Register { .. })),
+        "no hashing for a refused password"
+    );
+    assert_eq!(
+        sent.first_to(session)["message"],
+        "Mot de passe trop court : 6 caractères au moins."
+    );
+    assert!(sent.effects.iter().any(|effect| matches!(
+        effect,
+        Effect::Log(Event::RegisterRefused {
+            reason: "password-too-short",
+            ..
+        })
+    )));
+    // Six characters, accents counted as one each, are enough.
+    let sent = h.send_json(
+        session,
+        json!({"type":"register","username":"zoe","password":"élève1"}),
+    );
+    assert!(matches!(sent.effects.as_slice(), [Effect::Register { .. }]));
 }

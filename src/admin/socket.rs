@@ -1,4 +1,4 @@
-//! The control socket: bound at start (a stale file left by a crash is removed, a live server
+//! The control socket, the server's end: bound at start (a stale file left by a crash is removed, a live server
 //! is not disturbed), mode 0660 and the admin group; each connection's credentials are checked
 //! before anything is read, then it is served line by line until it closes. Requests are read
 //! with `recvmsg` so that a file descriptor sent along (backup) is received.
@@ -16,9 +16,9 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use smol::channel::Receiver;
 use smol::Async;
 
-use super::context::AdminContext;
-use super::protocol::{Reply, Request, MAX_LINE};
-use super::{audit, peer};
+use super::peer;
+use super::wire::{parse_request, Reply, MAX_LINE};
+use crate::control::{audit, Desk, Operator, Request};
 
 /// Why the socket could not be set up (French: the operator reads it).
 #[derive(Debug)]
@@ -118,8 +118,15 @@ impl AdminSocket {
         &self.path
     }
 
-    /// Accepts until `stop` closes (the file is removed when `self` is dropped).
-    pub async fn serve(mut self, context: Arc<AdminContext>, stop: Receiver<()>) {
+    /// Accepts until `stop` closes (the file is removed when `self` is dropped). Members of
+    /// `group` may administer, besides root and the server's own user.
+    pub async fn serve(
+        mut self,
+        desk: Arc<Desk>,
+        group: String,
+        executor: Arc<smol::Executor<'static>>,
+        stop: Receiver<()>,
+    ) {
         let Some(listener) = self.listener.take() else {
             return;
         };
@@ -140,11 +147,8 @@ impl AdminSocket {
             match accepted {
                 None => return,
                 Some(Ok((stream, _))) => {
-                    let context = context.clone();
-                    context
-                        .executor
-                        .clone()
-                        .spawn(connection(stream, context))
+                    executor
+                        .spawn(connection(stream, desk.clone(), group.clone()))
                         .detach();
                 }
                 Some(Err(error)) => {
@@ -157,7 +161,7 @@ impl AdminSocket {
 }
 
 /// One console: credentials first, then one reply per request line.
-async fn connection(mut stream: Async<UnixStream>, context: Arc<AdminContext>) {
+async fn connection(mut stream: Async<UnixStream>, desk: Arc<Desk>, group: String) {
     let cred = match peer::credentials(stream.get_ref()) {
         Ok(cred) => cred,
         Err(error) => {
@@ -165,14 +169,16 @@ async fn connection(mut stream: Async<UnixStream>, context: Arc<AdminContext>) {
             return;
         }
     };
-    let group = context.admin_group.clone();
-    let allowed = smol::unblock(move || peer::allowed(&cred, &group)).await;
+    let allowed = {
+        let group = group.clone();
+        smol::unblock(move || peer::allowed(&cred, &group)).await
+    };
     if !allowed {
         audit::refused(cred.uid, cred.pid);
         let refusal = Reply::error(format!(
             "Accès refusé : seuls root, l'utilisateur du serveur et les membres du groupe {} \
              peuvent administrer ClassCord (sudo usermod -aG {} VOTRE_NOM, puis reconnectez-vous).",
-            context.admin_group, context.admin_group
+            group, group
         ));
         let _ = stream.write_all(refusal.to_line().as_bytes()).await;
         return;
@@ -182,6 +188,7 @@ async fn connection(mut stream: Async<UnixStream>, context: Arc<AdminContext>) {
         cred.uid,
         cred.pid
     );
+    let operator = Operator::Uid(cred.uid);
     let mut pending: Vec<u8> = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
@@ -193,14 +200,13 @@ async fn connection(mut stream: Async<UnixStream>, context: Arc<AdminContext>) {
             if text.is_empty() {
                 continue;
             }
-            let reply = match Request::parse(text) {
+            let reply = match parse_request(text) {
                 Ok(request) => {
-                    let fd = if matches!(request, Request::Backup) {
-                        fds.pop()
-                    } else {
-                        None
+                    let file = match request {
+                        Request::Backup => fds.pop().map(std::fs::File::from),
+                        _ => None,
                     };
-                    context.handle(request, fd, cred.uid).await
+                    Reply::from(desk.run(request, &operator, file).await)
                 }
                 Err(error) => Reply::error(error),
             };

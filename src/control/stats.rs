@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::bans::describe_duration;
+use super::duration::describe;
 use super::report::bytes;
 
 /// Every sample of a rendered metrics text: `name{labels}` -> value.
@@ -41,7 +41,7 @@ pub fn summary(samples: &BTreeMap<String, f64>, rate: f64) -> String {
     let lines = [
         format!(
             "En service depuis {}.",
-            describe_duration(Duration::from_secs(g("uptime_seconds")))
+            describe(Duration::from_secs(g("uptime_seconds")))
         ),
         format!(
             "Connexions ouvertes : {} (anonymes {}, invités {}, comptes {}) ; acceptées depuis \
@@ -56,7 +56,7 @@ pub fn summary(samples: &BTreeMap<String, f64>, rate: f64) -> String {
         format!("Salons : {}.", g("channels")),
         format!(
             "Messages : {} par seconde (dernière minute) ; {} relayés, {} lignes reçues, {} \
-             remises.",
+             copies distribuées aux destinataires.",
             format!("{rate:.2}").replace('.', ","),
             g("messages_relayed_total"),
             g("lines_received_total"),

@@ -30,6 +30,17 @@ pub struct ChannelRow {
     pub permanent: bool,
 }
 
+/// A presence state as a French reader says it (`data` keeps the protocol's word).
+fn state_fr(state: &str) -> &str {
+    match state {
+        "online" => "en ligne",
+        "away" => "absent",
+        "dnd" => "ne pas déranger",
+        "invisible" => "invisible",
+        other => other,
+    }
+}
+
 fn kind_fr(kind: &str) -> &'static str {
     match kind {
         "guest" => "invité",
@@ -80,7 +91,7 @@ pub fn who(rows: &[WhoRow]) -> String {
                 row.name.clone().unwrap_or_else(|| "-".into()),
                 kind_fr(row.kind).into(),
                 row.ip.clone(),
-                row.state.into(),
+                state_fr(row.state).into(),
                 row.channels.join(", "),
                 row.since.clone(),
                 row.messages.to_string(),
@@ -184,5 +195,7 @@ mod tests {
         assert_eq!(column(lines[1], '1'), column(lines[2], '2'));
         assert_eq!(bytes(1536), "1,5 Kio");
         assert_eq!(bytes(12), "12 o");
+        assert_eq!(state_fr("online"), "en ligne");
+        assert_eq!(state_fr("dnd"), "ne pas déranger");
     }
 }

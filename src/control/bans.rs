@@ -1,12 +1,14 @@
-//! The operator's bans in memory: parsed targets (a name, an address or a CIDR network),
-//! durations, expiry. The hub task owns the list (`net::hub_task::admin`); the store keeps it
-//! (`store::bans`); the access guard enforces addresses at accept, the hub names at login.
+//! The operator's bans in memory: parsed targets (a name, an address or a CIDR network), the
+//! record a `ban` request makes, expiry. The hub task owns the list (`net::hub_task::admin`); the
+//! store keeps it (`store::bans`); the access guard enforces addresses at accept, the hub names at
+//! login.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use classcord_core::message::fold_name;
 
+use super::duration::BanLength;
 use crate::security::{BannedNet, Cidr};
 use crate::store::bans::{BanKind, BanRecord};
 
@@ -39,45 +41,36 @@ pub fn parse_target(text: &str) -> Result<(BanKind, String), String> {
     Ok((BanKind::Name, text.to_owned()))
 }
 
-/// `30s`, `10m`, `10min`, `2h`, `1j`/`1d`, or a bare number of seconds; `None` if not a duration.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim().to_lowercase();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "" | "s" | "sec" | "secondes" | "seconde" => 1,
-        "m" | "min" | "minute" | "minutes" => 60,
-        "h" | "heure" | "heures" => 3600,
-        "j" | "d" | "jour" | "jours" => 86_400,
-        _ => return None,
-    };
-    let total = number.checked_mul(seconds)?;
-    (total > 0 && total <= 10 * 365 * 86_400).then(|| Duration::from_secs(total))
+/// The record a `ban` request makes, starting at `now_unix`.
+pub fn ban_record(
+    target: &str,
+    length: BanLength,
+    reason: Option<String>,
+    now_unix: u64,
+) -> Result<BanRecord, String> {
+    let (kind, target) = parse_target(target)?;
+    Ok(BanRecord {
+        kind,
+        target,
+        created_unix: now_unix,
+        until_unix: match length {
+            BanLength::Permanent => None,
+            BanLength::For(span) => Some(now_unix + span.secs()),
+        },
+        reason,
+    })
 }
 
-/// A duration in French words: `45 s`, `10 min`, `2 h 30 min`, `3 j`.
-pub fn describe_duration(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    let (days, hours, minutes, seconds) = (
-        secs / 86_400,
-        secs % 86_400 / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    );
-    let mut parts = Vec::new();
-    for (value, unit) in [(days, "j"), (hours, "h"), (minutes, "min"), (seconds, "s")] {
-        if value > 0 {
-            parts.push(format!("{value} {unit}"));
-        }
-    }
-    if parts.is_empty() {
-        "0 s".into()
-    } else {
-        parts.join(" ")
-    }
+/// How many addresses a ban target covers when it is a network wider than one address
+/// (`10.0.0.0/8`: 16 777 216); `None` for a name or a single address.
+pub fn network_size(target: &str) -> Option<u128> {
+    let (BanKind::Address, canonical) = parse_target(target).ok()? else {
+        return None;
+    };
+    let (address, prefix) = canonical.split_once('/')?;
+    let bits: u32 = if address.contains(':') { 128 } else { 32 };
+    let host_bits = bits.checked_sub(prefix.parse().ok()?)?;
+    (host_bits > 0).then(|| 1u128.checked_shl(host_bits).unwrap_or(u128::MAX))
 }
 
 /// Seconds since the Unix epoch.
@@ -196,14 +189,14 @@ mod tests {
     }
 
     #[test]
-    fn durations_in_french_units() {
-        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("10min"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("1j"), Some(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("trop"), None);
-        assert_eq!(parse_duration("0s"), None);
-        assert_eq!(describe_duration(Duration::from_secs(9000)), "2 h 30 min");
+    fn only_networks_wider_than_one_address_have_a_size() {
+        assert_eq!(network_size("10.0.0.0/8"), Some(1 << 24));
+        assert_eq!(network_size("10.1.2.3/31"), Some(2));
+        assert_eq!(network_size("10.0.0.5"), None);
+        assert_eq!(network_size("10.0.0.5/32"), None);
+        assert_eq!(network_size("fd00::/64"), Some(1 << 64));
+        assert_eq!(network_size("::/0"), Some(u128::MAX));
+        assert_eq!(network_size("alice"), None);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 
 use serde_json::json;
 
-use super::context::AdminContext;
+use super::desk::{lock, Desk};
+use super::hub::{HubAsk, LiveSettings};
+use super::request::{Answer, Outcome};
 use crate::config::Config;
-use crate::net::hub_task::admin::{AdminAsk, AdminResult, Answer, LiveSettings};
 
 /// One configuration item, whether it changes live, and whether it differs.
 struct Item {
@@ -49,6 +50,11 @@ fn items(old: &Config, new: &Config) -> Vec<Item> {
             "security.invalid_lines_max / invalid_lines_window_secs",
             true,
             old.hub.invalid_lines != new.hub.invalid_lines,
+        ),
+        item(
+            "passwords.min_length",
+            true,
+            old.hub.min_password_chars != new.hub.min_password_chars,
         ),
         item(
             "security.identify_timeout_secs",
@@ -112,8 +118,14 @@ fn items(old: &Config, new: &Config) -> Vec<Item> {
     ]
 }
 
-/// Reads the configuration again and applies it (see the module doc).
-pub async fn reload(context: &AdminContext) -> AdminResult {
+impl Desk {
+    /// Reads the configuration again and applies it (see the module doc).
+    pub(super) async fn reload(&self) -> Outcome {
+        reload(self).await
+    }
+}
+
+async fn reload(context: &Desk) -> Outcome {
     let Some(file) = context.source.file.clone() else {
         return Err(
             "Le serveur a démarré sans fichier de configuration (--config) : rien à relire.".into(),
@@ -142,7 +154,7 @@ pub async fn reload(context: &AdminContext) -> AdminResult {
         access: new.security.access_settings(),
         attempts: new.security.attempts.clone(),
     };
-    context.ask(AdminAsk::Reconfigure(Box::new(live))).await?;
+    context.hub.ask(HubAsk::Reconfigure(Box::new(live))).await?;
     crate::logging::set_level(new.log_level);
     *lock(&context.current) = new;
     let mut lines = vec![format!("Configuration relue : {}.", file.display())];
@@ -159,16 +171,10 @@ pub async fn reload(context: &AdminContext) -> AdminResult {
     }
     let text = lines.join("\n");
     log::info!("[ADMIN] {}", text.replace('\n', " "));
-    Ok(Answer {
+    Ok(Answer::new(
         text,
-        data: json!({ "applied": applied, "needs_restart": restart }),
-    })
-}
-
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        json!({ "applied": applied, "needs_restart": restart }),
+    ))
 }
 
 #[cfg(test)]
