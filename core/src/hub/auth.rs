@@ -1,6 +1,6 @@
 //! `register` and `login`: validation, the password check the shell performs, and the reply-first
 //! rule. While a check runs, the session's later lines wait (bounded) and frames for it are held,
-//! so its reply is the very next line it receives (PROTOCOL.md §2, sync-readers).
+//! so its reply is the very next line it receives (docs/PROTOCOL.md §2.3, sync-readers).
 
 use alloc::format;
 use alloc::string::String;
@@ -10,7 +10,7 @@ use super::{nfc, AuthOutcome, Effect, Event, Hub, Now, Output, SessionId, StoreR
 use crate::frame::JsonLine;
 use crate::message::{check_name, fold_name, NameProblem, Secret, MAX_PASSWORD_BYTES};
 
-/// Exact error texts clients depend on (PROTOCOL.md §3).
+/// Exact error texts clients depend on (docs/PROTOCOL.md §4.5).
 pub const USERNAME_TAKEN: &str = "Username already exists.";
 
 pub const LOGIN_FAILED: &str = "Login failed.";

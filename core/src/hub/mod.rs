@@ -126,7 +126,7 @@ struct Name {
     key: String,
 }
 
-/// Who a session is (PROTOCOL.md §2).
+/// Who a session is (docs/PROTOCOL.md §2).
 #[derive(Debug, Clone)]
 enum Identity {
     Anonymous,
@@ -448,7 +448,7 @@ impl Hub {
     }
 
     /// The next wire id. Half-way through the reserved block, the store is asked to reserve the
-    /// next one, so ids never repeat after a restart (PROTOCOL.md §4).
+    /// next one, so ids never repeat after a restart (docs/PROTOCOL.md §4.1).
     /// Closes a session with a reason the client reads first (an error line), logging `event`.
     /// Its later lines are ignored.
     pub(super) fn close_with_error(
