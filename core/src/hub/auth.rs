@@ -5,6 +5,7 @@
 use alloc::format;
 use alloc::string::String;
 
+use super::output::reasons;
 use super::waiting::{Waiting, WaitingFor};
 use super::{nfc, AuthOutcome, Effect, Event, Hub, Now, Output, SessionId, StoreRequest};
 use crate::frame::JsonLine;
@@ -47,7 +48,7 @@ impl Hub {
                 out.log(Event::RegisterRefused {
                     session,
                     username,
-                    reason: "exists",
+                    reason: reasons::EXISTS,
                 });
             }
             AuthOutcome::LoggedIn { name } if self.is_banned(&fold_name(&name)) => {
@@ -108,18 +109,18 @@ impl Hub {
         let username: String = nfc(&username);
         let refusal = match check_name(&username) {
             // Reserved names behave as taken accounts: guest-retry flows match "already exists".
-            Err(NameProblem::Reserved) => Some((String::from(USERNAME_TAKEN), "reserved")),
+            Err(NameProblem::Reserved) => Some((String::from(USERNAME_TAKEN), reasons::RESERVED)),
             Err(problem) => Some((
                 format!("Nom d'utilisateur invalide : {problem}."),
-                "invalid-name",
+                reasons::INVALID_NAME,
             )),
             Ok(()) if password.expose().is_empty() => Some((
                 String::from("Mot de passe vide : choisissez un mot de passe."),
-                "empty-password",
+                reasons::EMPTY_PASSWORD,
             )),
             Ok(()) if password.expose().len() > MAX_PASSWORD_BYTES => Some((
                 format!("Mot de passe trop long ({MAX_PASSWORD_BYTES} octets maximum)."),
-                "password-too-long",
+                reasons::PASSWORD_TOO_LONG,
             )),
             Ok(()) => None,
         };

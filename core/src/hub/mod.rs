@@ -401,7 +401,7 @@ impl Hub {
                     format!("Ligne trop longue (maximum {limit} octets) : connexion fermée.");
                 let event = Event::Rejected {
                     session,
-                    reason: "line-too-long",
+                    reason: output::reasons::LINE_TOO_LONG,
                 };
                 self.close_with_error(session, &text, CloseReason::LineTooLong, event, out);
             }

@@ -107,7 +107,7 @@ impl Hub {
             self.notice(NoticeTo::Session(session), &text, now, out);
             out.log(Event::Rejected {
                 session,
-                reason: "deferred-limit",
+                reason: super::output::reasons::DEFERRED_LIMIT,
             });
             return;
         }

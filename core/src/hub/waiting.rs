@@ -128,7 +128,7 @@ impl Hub {
             self.send_error(session, &text, out);
             out.log(Event::Rejected {
                 session,
-                reason: "flood-during-check",
+                reason: super::output::reasons::FLOOD_DURING_CHECK,
             });
         }
         let mut queued = waiting.queued;
