@@ -105,7 +105,8 @@ fn securite_md_documents_every_token_and_reason_and_no_other() {
                     .collect();
                 if &listed != expected {
                     problems.push(format!(
-                        "SECURITE.md:{line}: `{token}` reasons: the doc has {listed:?}, the code {expected:?}"
+                        "SECURITE.md:{line}: `{token}` reasons: {}",
+                        difference(&listed, expected)
                     ));
                 }
             }
@@ -132,6 +133,13 @@ fn securite_md_documents_every_token_and_reason_and_no_other() {
         "SECURITE.md against the security log of the code",
         &problems,
     );
+}
+
+/// What a document's list lacks and what it has too many, against the code's.
+fn difference(listed: &BTreeSet<String>, code: &BTreeSet<String>) -> String {
+    let missing: Vec<&String> = code.difference(listed).collect();
+    let extra: Vec<&String> = listed.difference(code).collect();
+    format!("the doc lacks {missing:?} and has {extra:?}, which the code does not write")
 }
 
 /// `TOKEN key=...` written anywhere in a document (code spans and fenced examples) with a token
@@ -205,8 +213,8 @@ fn readme_lists_the_reasons_of_its_journal_lines() {
             .collect();
         if &listed != reasons.get(token).unwrap() {
             problems.push(format!(
-                "README.md:{line}: `{token}` reasons: the README has {listed:?}, the code {:?}",
-                reasons[token]
+                "README.md:{line}: `{token}` reasons: {}",
+                difference(&listed, &reasons[token])
             ));
         }
     }

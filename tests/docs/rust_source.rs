@@ -243,20 +243,54 @@ impl Pattern {
 
     /// Whether the whole of `text` is this pattern with its holes filled.
     pub fn matches(&self, text: &str) -> bool {
+        self.holes(text).is_some()
+    }
+
+    /// What fills each hole when the whole of `text` is this pattern (leftmost fit).
+    pub fn holes<'t>(&self, text: &'t str) -> Option<Vec<&'t str>> {
         let (first, rest) = self.fragments.split_first().expect("one fragment at least");
-        let Some(mut remaining) = text.strip_prefix(first.as_str()) else {
+        let mut remaining = text.strip_prefix(first.as_str())?;
+        let Some((last, middle)) = rest.split_last() else {
+            return remaining.is_empty().then(Vec::new);
+        };
+        let mut holes = Vec::new();
+        for fragment in middle {
+            let at = remaining.find(fragment.as_str())?;
+            holes.push(&remaining[..at]);
+            remaining = &remaining[at + fragment.len()..];
+        }
+        let end = remaining.len().checked_sub(last.len())?;
+        if !remaining.ends_with(last.as_str()) {
+            return None;
+        }
+        holes.push(&remaining[..end]);
+        Some(holes)
+    }
+
+    fn fixed_chars(&self) -> usize {
+        self.fragments.iter().map(|f| f.chars().count()).sum()
+    }
+
+    /// Whether `text` is this pattern with values in its holes: each hole holds a short value
+    /// (`#SIO`, `…`, a name) or a whole text of `others` (`{refused} Message non envoyé.` with
+    /// `Le salon #… est fermé.` in its hole). `{}` alone, or `{} : {}`, would match anything and
+    /// tells nothing: a pattern needs 8 characters of its own.
+    pub fn accounts_for(&self, text: &str, others: &[Pattern]) -> bool {
+        if self.fixed_chars() < 8 {
+            return false;
+        }
+        let Some(holes) = self.holes(text) else {
             return false;
         };
-        let Some((last, middle)) = rest.split_last() else {
-            return remaining.is_empty();
-        };
-        for fragment in middle {
-            match remaining.find(fragment.as_str()) {
-                Some(at) => remaining = &remaining[at + fragment.len()..],
-                None => return false,
-            }
-        }
-        remaining.ends_with(last.as_str())
+        holes.iter().all(|hole| {
+            hole.chars().count() <= 20
+                || others.iter().any(|other| {
+                    other.fixed_chars() >= 8
+                        && other
+                            .holes(hole)
+                            .is_some_and(|inner| inner.iter().all(|h| h.chars().count() <= 20))
+                })
+        })
     }
 
     /// Whether this pattern occurs somewhere inside `text`.
@@ -308,4 +342,14 @@ fn placeholders_match_any_text() {
     assert!(pattern.occurs_in("Le salon #… est fermé. Message non envoyé."));
     assert!(Pattern::of("Vous êtes banni.{raison}").matches("Vous êtes banni."));
     assert_eq!(Pattern::of("a {{b}} {:04X}").fragments, ["a {b} ", ""]);
+    assert!(Pattern::of("{}").matches("Compte introuvable."));
+    let others = [Pattern::of("Le salon {channel} est fermé.")];
+    assert!(!Pattern::of("{}").accounts_for("Compte introuvable.", &others));
+    assert!(!Pattern::of("{what} {} : {}").accounts_for("Compte introuvable : x", &others));
+    let composed = Pattern::of("{refused} Message non envoyé.");
+    assert!(composed.accounts_for("Le salon #… est fermé. Message non envoyé.", &others));
+    assert!(!composed.accounts_for(
+        "Un texte inventé, bien plus long. Message non envoyé.",
+        &others
+    ));
 }
