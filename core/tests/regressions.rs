@@ -108,12 +108,11 @@ fn kick_notice_reaches_a_session_before_its_login_reply() {
     hub_model::run_in(&mut world, &ops, false);
 }
 
-/// A guest that logs in with the right password as a name the console banned: the hub answers in
+/// A guest that logs in with the right password as a name the console banned: the hub answered in
 /// the login reply slot with a private `message` notice from Serveur and a `kick` line, then
-/// closes. A sync-reader reads that notice as its login answer; docs/PROTOCOL.md §2.3 says the
-/// reply is exactly one line, `login` ok or an `error` (an anonymous connection does get an `error`
-/// here). Debatable, as the connection closes anyway; kept so the choice is made on purpose
-/// (core/src/hub/auth.rs `refuse_banned`, core/src/hub/admin.rs `kick`).
+/// closed. A sync-reader reads that notice as its login answer; docs/PROTOCOL.md §2.3 says the
+/// reply is exactly one line, `login` ok or an `error`. Fixed: the ban text is the error reply,
+/// alone, then the close (core/src/hub/auth.rs `refuse_banned`, core/src/hub/admin.rs `kick`).
 #[test]
 fn banned_login_from_a_guest_gets_a_notice_instead_of_an_error_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);

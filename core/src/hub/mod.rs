@@ -447,8 +447,6 @@ impl Hub {
         }
     }
 
-    /// The next wire id. Half-way through the reserved block, the store is asked to reserve the
-    /// next one, so ids never repeat after a restart (docs/PROTOCOL.md §4.1).
     /// Closes a session with a reason the client reads first (an error line), logging `event`.
     /// Its later lines are ignored.
     pub(super) fn close_with_error(
@@ -468,6 +466,8 @@ impl Hub {
         }
     }
 
+    /// The next wire id. Half-way through the reserved block, the store is asked to reserve the
+    /// next one, so ids never repeat after a restart (docs/PROTOCOL.md §4.1).
     pub(super) fn take_message_id(&mut self, out: &mut Output) -> u64 {
         let id = self.next_message_id;
         self.next_message_id += 1;
