@@ -74,17 +74,12 @@ fn cited_doc(token: &str) -> Option<String> {
 fn section_refs(line: &str, default: Option<&str>) -> Vec<(Option<String>, String)> {
     let mut refs = Vec::new();
     let mut current = default.map(str::to_owned);
-    let mut words = line
-        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '`' | ','))
-        .peekable();
-    while let Some(word) = words.next() {
+    let words =
+        line.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '`' | ','));
+    for word in words {
         if let Some(at) = word.find(".md") {
-            let name = &word[..at + 3];
-            if let Some(doc) = cited_doc(name) {
-                current = Some(doc);
-            } else {
-                current = None; // a document outside the repository (DESIGN.md)
-            }
+            // None for a document outside the repository (DESIGN.md).
+            current = cited_doc(&word[..at + 3]);
         }
         for part in word.split('§').skip(1) {
             let number: String = part
