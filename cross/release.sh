@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Release artifacts for VERSION (must be the version in Cargo.toml), in dist/:
-#   classcord-VERSION-TARGET.tar.gz   binary, systemd/, etc/, README.md, DOC_CONNEXION.md, LICENSE
+#   classcord-VERSION-TARGET.tar.gz   binary, systemd/, etc/, README.md, DOC_CONNEXION.md, LICENSE,
+#                                     docs/PROTOCOL.md (where the README links it)
 #   classcord_VERSION-1_ARCH.deb      amd64, arm64, armhf (cargo-deb)
 #   SHA256SUMS                        check with: sha256sum -c SHA256SUMS
 # Built with plain cargo and Debian's cross linkers (no Docker); tarballs are byte-for-byte
@@ -31,12 +32,13 @@ for target in "${targets[@]}"; do
     build_release "$target"
     name="classcord-$version-$target"
     stage="$dist/$name"
-    install -d -m 755 "$stage/systemd/optional" "$stage/etc"
+    install -d -m 755 "$stage/systemd/optional" "$stage/etc" "$stage/docs"
     install -m 755 "target/$target/release/classcord" "$stage/"
     install -m 644 systemd/*.[st][eio]* systemd/classcord.sysusers "$stage/systemd/"
     install -m 644 systemd/optional/* "$stage/systemd/optional/"
     install -m 644 etc/classcord.toml "$stage/etc/"
     install -m 644 README.md DOC_CONNEXION.md LICENSE "$stage/"
+    install -m 644 docs/PROTOCOL.md "$stage/docs/"
     tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
         -C "$dist" -cf - "$name" | gzip -n -9 > "$dist/$name.tar.gz"
     rm -rf "$stage"

@@ -1,5 +1,6 @@
-//! Reads the wall clock for the hub: UTC microseconds plus the local broken-down time that the
-//! wire format's `timestamp` uses (PROTOCOL.md §4). The only place the server asks for the time zone.
+//! Reads the wall clock for the hub: UTC microseconds plus the local broken-down time that the wire
+//! format's `timestamp` uses (docs/PROTOCOL.md §4.1). The only place the server asks for the time
+//! zone.
 
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,6 +1,6 @@
 //! ClassCord: a chat server appliance for school networks, wire-compatible with the Java chat
-//! clients students write (see `PROTOCOL.md` in the shared docs: TCP port 12345, one JSON object
-//! per line).
+//! clients students write (the wire contract is docs/PROTOCOL.md: TCP port 12345, one JSON
+//! object per line).
 //!
 //! # Layout
 //! - `classcord_core` (the `core/` crate): framing, typed messages and the chat hub. Every protocol

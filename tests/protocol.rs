@@ -1,4 +1,4 @@
-//! PROTOCOL.md §6 acceptance checklist, item by item, plus channels and bad input, over real
+//! docs/PROTOCOL.md §6 acceptance checklist, item by item, plus channels and bad input, over real
 //! loopback TCP against a freshly started server per test.
 
 mod common;

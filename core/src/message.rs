@@ -67,16 +67,33 @@ impl Presence {
         }
     }
 
-    /// Normalises what clients send (PROTOCOL.md §3); `None` for an unknown state.
+    /// Every spelling a client may send (compared trimmed, NFC, lower case) and the state it
+    /// means (docs/PROTOCOL.md §3.5). The docs' lists are tested against this table
+    /// (tests/docs). `offline` means disconnected and is server-generated only: a client that
+    /// sends it becomes `invisible`.
+    pub const SPELLINGS: [(&'static str, Presence); 12] = [
+        ("online", Presence::Online),
+        ("disponible", Presence::Online),
+        ("en ligne", Presence::Online),
+        ("away", Presence::Away),
+        ("absent", Presence::Away),
+        ("dnd", Presence::Dnd),
+        ("do not disturb", Presence::Dnd),
+        ("busy", Presence::Dnd),
+        ("ne pas déranger", Presence::Dnd),
+        // French for "busy": what a student's status menu says, so it means what `busy` means.
+        ("occupé", Presence::Dnd),
+        ("invisible", Presence::Invisible),
+        ("offline", Presence::Invisible),
+    ];
+
+    /// Normalises what clients send (docs/PROTOCOL.md §3.5); `None` for an unknown state.
     pub fn parse(raw: &str) -> Option<Presence> {
-        let folded = raw.trim().to_lowercase();
-        Some(match folded.as_str() {
-            "online" | "disponible" | "en ligne" => Presence::Online,
-            "away" | "absent" => Presence::Away,
-            "dnd" | "do not disturb" | "busy" | "ne pas déranger" => Presence::Dnd,
-            "invisible" | "offline" => Presence::Invisible,
-            _ => return None,
-        })
+        let folded = fold_name(raw.trim());
+        Presence::SPELLINGS
+            .iter()
+            .find(|(spelling, _)| *spelling == folded)
+            .map(|&(_, state)| state)
     }
 }
 
@@ -131,7 +148,7 @@ pub fn fold_name(name: &str) -> String {
     lowered.nfc().collect()
 }
 
-/// Reserved names (PROTOCOL.md §2), compared case-insensitively.
+/// Reserved names (docs/PROTOCOL.md §2.7), compared case-insensitively.
 pub fn is_reserved_name(name: &str) -> bool {
     let folded = fold_name(name.trim());
     RESERVED_NAMES.contains(&folded.as_str())
@@ -323,7 +340,7 @@ pub enum Request {
     Channels,
     History(HistoryQuery),
     Ping,
-    /// `hello`: the client names the extensions it understands (PROTOCOL.md §2, "hello").
+    /// `hello`: the client names the extensions it understands (docs/PROTOCOL.md §2.5).
     Hello {
         features: Features,
     },
@@ -401,22 +418,35 @@ pub enum RequestError {
     NotText,
 }
 
-impl RequestError {
-    /// Stable code for logs (`PROTOCOL_ERROR ip=... reason=...`).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            RequestError::InvalidJson => "bad-json",
-            RequestError::NotAnObject => "not-an-object",
-            RequestError::MissingType => "missing-type",
-            RequestError::UnknownType(_) => "unknown-type",
-            RequestError::MissingField(_) => "missing-field",
-            RequestError::WrongType { .. } => "wrong-field-type",
-            RequestError::InvalidState(_) => "bad-state",
-            RequestError::InvalidChannel(_) => "bad-channel",
-            RequestError::InvalidSubtype(_) => "bad-subtype",
-            RequestError::InvalidNumber(_) => "bad-number",
-            RequestError::NotText => "binary-frame",
+/// Writes [`RequestError::reason`] and [`RequestError::REASONS`] from one table: a variant
+/// without a reason does not compile, and the list the docs are tested against misses none.
+macro_rules! reason_table {
+    ($($variant:ident => $reason:literal,)+) => {
+        /// Every [`RequestError::reason`], in declaration order.
+        pub const REASONS: &'static [&'static str] = &[$($reason),+];
+
+        /// Stable code for logs (`PROTOCOL_ERROR ip=... reason=...`).
+        pub fn reason(&self) -> &'static str {
+            match self {
+                $(RequestError::$variant { .. } => $reason,)+
+            }
         }
+    };
+}
+
+impl RequestError {
+    reason_table! {
+        InvalidJson => "bad-json",
+        NotAnObject => "not-an-object",
+        MissingType => "missing-type",
+        UnknownType => "unknown-type",
+        MissingField => "missing-field",
+        WrongType => "wrong-field-type",
+        InvalidState => "bad-state",
+        InvalidChannel => "bad-channel",
+        InvalidSubtype => "bad-subtype",
+        InvalidNumber => "bad-number",
+        NotText => "binary-frame",
     }
 }
 
@@ -892,6 +922,8 @@ mod tests {
             ("ne pas déranger", Presence::Dnd),
             ("offline", Presence::Invisible),
             ("Invisible", Presence::Invisible),
+            ("Occupé", Presence::Dnd),
+            (" ne pas de\u{301}ranger ", Presence::Dnd),
         ] {
             assert_eq!(Presence::parse(raw), Some(expected), "{raw}");
         }

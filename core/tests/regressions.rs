@@ -11,10 +11,10 @@ fn send(session: u8, line: &str) -> Op {
     Op::Send(session, line.to_owned(), 0)
 }
 
-/// PROTOCOL.md §2: "Queries never name anyone": a `users` request from an anonymous connection is
-/// answered but the connection stays anonymous. The hub named it guest `invité`, announced it
-/// `online` to everybody and welcomed it, so it then received every broadcast. Found by the `hub`
-/// property test on its first run; fixed on main meanwhile (8ec4c65, issue 6).
+/// docs/PROTOCOL.md §2.1: "Queries never name anyone": a `users` request from an anonymous
+/// connection is answered but the connection stays anonymous. The hub named it guest `invité`,
+/// announced it `online` to everybody and welcomed it, so it then received every broadcast. Found
+/// by the `hub` property test on its first run; fixed on main meanwhile (8ec4c65, issue 6).
 #[test]
 fn users_query_from_an_anonymous_connection_names_a_guest() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
@@ -27,9 +27,9 @@ fn users_query_from_an_anonymous_connection_names_a_guest() {
     hub_model::run_in(&mut world, &ops, false);
 }
 
-/// PROTOCOL.md §2: "A `status` without `user` from an anonymous connection is accepted silently
-/// (no error, not relayed) and does not name it either." The hub named it `invité` and announced
-/// it. Found by the `hub` property test; fixed on main meanwhile (8ec4c65, issue 6).
+/// docs/PROTOCOL.md §2.1: "A `status` without `user` from an anonymous connection is accepted
+/// silently (no error, not relayed) and does not name it either." The hub named it `invité` and
+/// announced it. Found by the `hub` property test; fixed on main meanwhile (8ec4c65, issue 6).
 #[test]
 fn status_without_user_from_an_anonymous_connection_names_a_guest() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
@@ -42,12 +42,12 @@ fn status_without_user_from_an_anonymous_connection_names_a_guest() {
     hub_model::run_in(&mut world, &ops, false);
 }
 
-/// PROTOCOL.md §2/§6.1: after `register`/`login` the very next line to that socket is its reply
-/// (sync-readers read exactly one line). On shutdown the hub sends its notice and `shutdown` line
-/// to every identified session at once, also to one whose check is still running, so such a
+/// docs/PROTOCOL.md §2.3/§6.1: after `register`/`login` the very next line to that socket is its
+/// reply (sync-readers read exactly one line). On shutdown the hub sends its notice and `shutdown`
+/// line to every identified session at once, also to one whose check is still running, so such a
 /// client reads the notice as its register/login answer. Found by the `hub` property test
-/// (core/src/hub/notices.rs, `Hub::shutdown` bypasses the frames held for a pending check; a
-/// kick does the same, core/src/hub/admin.rs `kick`).
+/// (core/src/hub/notices.rs, `Hub::shutdown` bypasses the frames held for a pending check; a kick
+/// does the same, core/src/hub/admin.rs `kick`).
 #[test]
 fn shutdown_notice_reaches_a_session_before_its_register_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);
@@ -74,10 +74,10 @@ fn shutdown_notice_reaches_a_session_before_its_login_reply_fuzz_input() {
     hub_model::run_in(&mut world, &hub_model::decode_ops(&input), true);
 }
 
-/// PROTOCOL.md §2/§6.1 again: a session that sends more lines than the rate limit allows while
-/// its login is being checked gets the rate-limit warning (then the close) before its login
-/// reply: the limit is charged before the line joins the bounded queue of a waiting session.
-/// Found by the `hub` property test once floods (`Op::Repeat`) were in its vocabulary
+/// docs/PROTOCOL.md §2.3/§6.1 again: a session that sends more lines than the rate limit allows
+/// while its login is being checked gets the rate-limit warning (then the close) before its login
+/// reply: the limit is charged before the line joins the bounded queue of a waiting session. Found
+/// by the `hub` property test once floods (`Op::Repeat`) were in its vocabulary
 /// (core/src/hub/mod.rs `Hub::handle` calls `admit` first; core/src/hub/limits.rs).
 #[test]
 fn rate_limit_warning_reaches_a_session_before_its_login_reply() {
@@ -108,12 +108,11 @@ fn kick_notice_reaches_a_session_before_its_login_reply() {
     hub_model::run_in(&mut world, &ops, false);
 }
 
-/// A guest that logs in with the right password as a name the console banned: the hub answers
-/// in the login reply slot with a private `message` notice from Serveur and a `kick` line, then
-/// closes. A sync-reader reads that notice as its login answer; PROTOCOL.md §3 says the reply is
-/// exactly one line, `login` ok or an `error` (an anonymous connection does get an `error` here).
-/// Debatable, as the connection closes anyway; kept so the choice is made on purpose
-/// (core/src/hub/auth.rs `refuse_banned`, core/src/hub/admin.rs `kick`).
+/// A guest that logs in with the right password as a name the console banned: the hub answered in
+/// the login reply slot with a private `message` notice from Serveur and a `kick` line, then
+/// closed. A sync-reader reads that notice as its login answer; docs/PROTOCOL.md §2.3 says the
+/// reply is exactly one line, `login` ok or an `error`. Fixed: the ban text is the error reply,
+/// alone, then the close (core/src/hub/auth.rs `refuse_banned`, core/src/hub/admin.rs `kick`).
 #[test]
 fn banned_login_from_a_guest_gets_a_notice_instead_of_an_error_reply() {
     let mut world = World::with_known_bugs(KnownBugs::NONE);

@@ -120,22 +120,35 @@ pub enum SecurityEvent<'a> {
     },
 }
 
-impl SecurityEvent<'_> {
-    /// The stable token the line starts with.
-    pub fn token(&self) -> &'static str {
-        match self {
-            SecurityEvent::AuthFail { .. } => "AUTH_FAIL",
-            SecurityEvent::RegisterRefused { .. } => "REGISTER_REFUSED",
-            SecurityEvent::ProtocolError { .. } => "PROTOCOL_ERROR",
-            SecurityEvent::RateLimit { .. } => "RATE_LIMIT",
-            SecurityEvent::ConnRejected { .. } => "CONN_REJECTED",
-            SecurityEvent::Flood { .. } => "FLOOD",
-            SecurityEvent::SlowClient { .. } => "SLOW_CLIENT",
-            SecurityEvent::LineTooLong { .. } => "LINE_TOO_LONG",
-            SecurityEvent::Timeout { .. } => "TIMEOUT",
-            SecurityEvent::BruteForce { .. } => "BRUTE_FORCE",
-            SecurityEvent::ConnFlood { .. } => "CONN_FLOOD",
+/// Writes [`SecurityEvent::token`] and [`SecurityEvent::TOKENS`] from one table: a variant
+/// without a token does not compile, and the list SECURITE.md is tested against misses none.
+macro_rules! token_table {
+    ($($variant:ident => $token:literal,)+) => {
+        /// Every token, in declaration order (SECURITE.md §3.2 documents each; tests/docs).
+        pub const TOKENS: &'static [&'static str] = &[$($token),+];
+
+        /// The stable token the line starts with.
+        pub fn token(&self) -> &'static str {
+            match self {
+                $(SecurityEvent::$variant { .. } => $token,)+
+            }
         }
+    };
+}
+
+impl SecurityEvent<'_> {
+    token_table! {
+        AuthFail => "AUTH_FAIL",
+        RegisterRefused => "REGISTER_REFUSED",
+        ProtocolError => "PROTOCOL_ERROR",
+        RateLimit => "RATE_LIMIT",
+        ConnRejected => "CONN_REJECTED",
+        Flood => "FLOOD",
+        SlowClient => "SLOW_CLIENT",
+        LineTooLong => "LINE_TOO_LONG",
+        Timeout => "TIMEOUT",
+        BruteForce => "BRUTE_FORCE",
+        ConnFlood => "CONN_FLOOD",
     }
 
     /// The French tag that starts the console line (`[AUTH] AUTH_FAIL ...`).

@@ -66,6 +66,15 @@ pub struct BannedNet {
 }
 
 impl Refusal {
+    /// Every refusal (SECURITE.md §3.2 and docs/PROTOCOL.md §8.3 list their tokens; tests/docs).
+    pub const ALL: [Refusal; 5] = [
+        Refusal::NotAllowed,
+        Refusal::TooMany,
+        Refusal::Rate,
+        Refusal::ServerFull,
+        Refusal::Banned,
+    ];
+
     /// The `reason=` word of the `CONN_REJECTED` log line and the metrics label (stable: the
     /// fail2ban filter and dashboards match it).
     pub fn token(self) -> &'static str {
@@ -339,6 +348,21 @@ fn sweep(state: &mut State, settings: &AccessSettings, now: Instant) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn all_lists_every_refusal_in_order() {
+        for refusal in Refusal::ALL {
+            // No wildcard: a new variant does not compile here until it has its place in `ALL`.
+            let position = match refusal {
+                Refusal::NotAllowed => 0,
+                Refusal::TooMany => 1,
+                Refusal::Rate => 2,
+                Refusal::ServerFull => 3,
+                Refusal::Banned => 4,
+            };
+            assert_eq!(Refusal::ALL.get(position), Some(&refusal));
+        }
+    }
 
     fn settings() -> AccessSettings {
         AccessSettings {

@@ -1,5 +1,5 @@
 //! Test harness: a real `classcord` process on a free loopback port with its own data folder, and a
-//! line-oriented client that checks every received line against PROTOCOL.md §1 and §7.
+//! line-oriented client that checks every received line against docs/PROTOCOL.md §1.2 and §6.7.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -406,7 +406,7 @@ pub fn connect_from(addr: SocketAddr, source: std::net::Ipv4Addr) -> std::io::Re
     Ok(TcpStream::from(fd))
 }
 
-/// PROTOCOL.md §1 and §6.7: ASCII-only JSON object, `\n` only, never empty.
+/// docs/PROTOCOL.md §1.2 and §6.7: ASCII-only JSON object, `\n` only, never empty.
 pub fn check_line(line: &[u8]) -> Value {
     assert!(
         line.ends_with(b"\n"),

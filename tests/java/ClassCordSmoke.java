@@ -1,5 +1,5 @@
 // ClassCordSmoke: a JDK-only (Java 17, no external jars) smoke test that talks to a ClassCord
-// server the way the real student Java clients do (see /work/shared/PROTOCOL.md).
+// server the way the real student Java clients do (see docs/PROTOCOL.md).
 //
 // Usage:  javac -Xlint:all -d classes ClassCordSmoke.java
 //         java -cp classes ClassCordSmoke HOST PORT

@@ -1,10 +1,11 @@
 //! `register` and `login`: validation, the password check the shell performs, and the reply-first
 //! rule. While a check runs, the session's later lines wait (bounded) and frames for it are held,
-//! so its reply is the very next line it receives (PROTOCOL.md §2, sync-readers).
+//! so its reply is the very next line it receives (docs/PROTOCOL.md §2.3, sync-readers).
 
 use alloc::format;
 use alloc::string::String;
 
+use super::output::reasons;
 use super::waiting::{Waiting, WaitingFor};
 use super::{nfc, AuthOutcome, Effect, Event, Hub, Now, Output, SessionId, StoreRequest};
 use crate::frame::JsonLine;
@@ -12,7 +13,7 @@ use crate::message::{
     check_name, check_password, fold_name, NameProblem, PasswordProblem, Secret, MAX_PASSWORD_BYTES,
 };
 
-/// Exact error texts clients depend on (PROTOCOL.md §3).
+/// Exact error texts clients depend on (docs/PROTOCOL.md §4.5).
 pub const USERNAME_TAKEN: &str = "Username already exists.";
 
 pub const LOGIN_FAILED: &str = "Login failed.";
@@ -49,7 +50,7 @@ impl Hub {
                 out.log(Event::RegisterRefused {
                     session,
                     username,
-                    reason: "exists",
+                    reason: reasons::EXISTS,
                 });
             }
             AuthOutcome::LoggedIn { name } if self.is_banned(&fold_name(&name)) => {
@@ -110,10 +111,10 @@ impl Hub {
         let username: String = nfc(&username);
         let refusal = match check_name(&username) {
             // Reserved names behave as taken accounts: guest-retry flows match "already exists".
-            Err(NameProblem::Reserved) => Some((String::from(USERNAME_TAKEN), "reserved")),
+            Err(NameProblem::Reserved) => Some((String::from(USERNAME_TAKEN), reasons::RESERVED)),
             Err(problem) => Some((
                 format!("Nom d'utilisateur invalide : {problem}."),
-                "invalid-name",
+                reasons::INVALID_NAME,
             )),
             Ok(()) => password_refusal(password.expose(), self.config.min_password_chars),
         };
@@ -170,15 +171,15 @@ fn password_refusal(password: &str, min_chars: usize) -> Option<(String, &'stati
         Ok(()) => None,
         Err(PasswordProblem::Empty) => Some((
             String::from("Mot de passe vide : choisissez un mot de passe."),
-            "empty-password",
+            reasons::EMPTY_PASSWORD,
         )),
         Err(PasswordProblem::TooShort { min }) => Some((
             format!("Mot de passe trop court : {min} caractères au moins."),
-            "password-too-short",
+            reasons::PASSWORD_TOO_SHORT,
         )),
         Err(PasswordProblem::TooLong) => Some((
             format!("Mot de passe trop long ({MAX_PASSWORD_BYTES} octets maximum)."),
-            "password-too-long",
+            reasons::PASSWORD_TOO_LONG,
         )),
     }
 }

@@ -1,5 +1,5 @@
-//! Channels (PROTOCOL.md §5): joining (creating), leaving, closing, the notices members get, and
-//! the bounds on how many channels exist and how many one connection joins.
+//! Channels (docs/PROTOCOL.md §5): joining (creating), leaving, closing, the notices members get,
+//! and the bounds on how many channels exist and how many one connection joins.
 
 use alloc::collections::BTreeSet;
 use alloc::format;

@@ -169,7 +169,7 @@ pub(super) struct RecordLine {
     pub(super) content: String,
 }
 
-/// The relayed line: the sender's object with the server-owned keys set (PROTOCOL.md §4).
+/// The relayed line: the sender's object with the server-owned keys set (docs/PROTOCOL.md §4.1).
 pub(super) fn encode_chat(
     message: &ChatMessage,
     from: &str,

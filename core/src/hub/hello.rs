@@ -1,4 +1,4 @@
-//! `hello`: a client names the extensions it understands (PROTOCOL.md §2, "hello"). Extension
+//! `hello`: a client names the extensions it understands (docs/PROTOCOL.md §2.5). Extension
 //! lines (`kick`, `shutdown`, and any later type) go only to a connection that announced them:
 //! student clients print unknown line types raw, or show only the last line they received, so an
 //! extension line sent to them hides the French notice that says the same thing. `hello` never

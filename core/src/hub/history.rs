@@ -1,6 +1,7 @@
-//! `history` (PROTOCOL.md §3): a channel's past lines, or the requester's private conversation with
-//! another account (accounts only). The hub checks who may read what and asks the store for the
-//! page; the reply is built when the page comes back, oldest first. Never pushed unasked.
+//! `history` (docs/PROTOCOL.md §3.9): a channel's past lines, or the requester's private
+//! conversation with another account (accounts only). The hub checks who may read what and asks the
+//! store for the page; the reply is built when the page comes back, oldest first. Never pushed
+//! unasked.
 
 use alloc::format;
 use alloc::vec::Vec;

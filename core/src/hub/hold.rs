@@ -1,4 +1,4 @@
-//! The login hold (PROTOCOL.md §2, "After the login reply"). Student clients often read the
+//! The login hold (docs/PROTOCOL.md §2.4). Student clients often read the
 //! socket with one listener on their login screen and another once their chat window is open:
 //! lines that arrive in between (deferred private messages, the welcome, a classmate's message)
 //! are read by the first listener and lost, or overwritten by the next line on screens that show

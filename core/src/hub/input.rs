@@ -23,7 +23,7 @@ pub struct LocalTime {
 }
 
 impl LocalTime {
-    /// `YYYY-MM-DDTHH:MM:SS.ffffff`, always six fraction digits (PROTOCOL.md §4).
+    /// `YYYY-MM-DDTHH:MM:SS.ffffff`, always six fraction digits (docs/PROTOCOL.md §4.1).
     pub fn iso(&self) -> String {
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",

@@ -134,7 +134,7 @@ struct Name {
     key: String,
 }
 
-/// Who a session is (PROTOCOL.md §2).
+/// Who a session is (docs/PROTOCOL.md §2).
 #[derive(Debug, Clone)]
 enum Identity {
     Anonymous,
@@ -412,7 +412,7 @@ impl Hub {
                     format!("Ligne trop longue (maximum {limit} octets) : connexion fermée.");
                 let event = Event::Rejected {
                     session,
-                    reason: "line-too-long",
+                    reason: output::reasons::LINE_TOO_LONG,
                 };
                 self.close_with_error(session, &text, CloseReason::LineTooLong, event, out);
             }
@@ -458,8 +458,6 @@ impl Hub {
         }
     }
 
-    /// The next wire id. Half-way through the reserved block, the store is asked to reserve the
-    /// next one, so ids never repeat after a restart (PROTOCOL.md §4).
     /// Closes a session with a reason the client reads first (an error line), logging `event`.
     /// Its later lines are ignored.
     pub(super) fn close_with_error(
@@ -479,6 +477,8 @@ impl Hub {
         }
     }
 
+    /// The next wire id. Half-way through the reserved block, the store is asked to reserve the
+    /// next one, so ids never repeat after a restart (docs/PROTOCOL.md §4.1).
     pub(super) fn take_message_id(&mut self, out: &mut Output) -> u64 {
         let id = self.next_message_id;
         self.next_message_id += 1;

@@ -1,4 +1,4 @@
-//! Who a session is: anonymous, a guest or an account. Guest naming (PROTOCOL.md §2), logins
+//! Who a session is: anonymous, a guest or an account. Guest naming (docs/PROTOCOL.md §2.2), logins
 //! switching names, and name groups: several sessions may share a name; `online` is announced for
 //! a name's first session and `offline` after its last.
 
@@ -12,8 +12,8 @@ use super::{CloseReason, Event, Hub, Identity, Name, NameGroup, Now, Output, Ses
 use crate::message::{fold_name, guest_name, Presence, DEFAULT_CHANNEL, REPLACED_CHAR};
 
 impl Hub {
-    /// Makes an anonymous session a guest (PROTOCOL.md §2) and welcomes it. Returns whether it
-    /// was anonymous.
+    /// Makes an anonymous session a guest (docs/PROTOCOL.md §2.2) and welcomes it. Returns whether
+    /// it was anonymous.
     pub(super) fn ensure_identified(
         &mut self,
         session: SessionId,

@@ -1,8 +1,8 @@
-//! Server notices (PROTOCOL.md §4): ordinary message lines from `Serveur` with `system: true`.
-//! Every notice goes through [`Hub::notice`]: the welcome (after the login reply, never before),
-//! arrivals and departures in a channel, private notices, admin alerts, kicks, bans, closed
-//! channels and the shutdown. Their French texts are [`NoticeTexts`], each overridable in the
-//! configuration (`[notices]`); `{nom}`, `{salon}` and `{raison}` are filled in.
+//! Server notices (docs/PROTOCOL.md §4.3): ordinary message lines from `Serveur` with `system:
+//! true`. Every notice goes through [`Hub::notice`]: the welcome (after the login reply, never
+//! before), arrivals and departures in a channel, private notices, admin alerts, kicks, bans,
+//! closed channels and the shutdown. Their French texts are [`NoticeTexts`], each overridable in
+//! the configuration (`[notices]`); `{nom}`, `{salon}` and `{raison}` are filled in.
 
 use alloc::string::String;
 use alloc::sync::Arc;

@@ -134,6 +134,36 @@ pub enum Event {
     },
 }
 
+/// The `reason` words of [`Event::Rejected`] and [`Event::RegisterRefused`], each written once
+/// here (SECURITE.md §3.2 and docs/PROTOCOL.md §8 list them; tests/docs holds the lists together).
+pub mod reasons {
+    /// A line over the cap (the connection closes).
+    pub const LINE_TOO_LONG: &str = "line-too-long";
+    /// Lines dropped because too many waited behind a password check or a history read.
+    pub const FLOOD_DURING_CHECK: &str = "flood-during-check";
+    /// A private line for an absent account past the deferred bounds.
+    pub const DEFERRED_LIMIT: &str = "deferred-limit";
+    /// Every [`Event::Rejected`](super::Event::Rejected) reason the hub writes itself; the others
+    /// are [`RequestError::REASONS`](crate::message::RequestError::REASONS).
+    pub const REJECTED: [&str; 3] = [LINE_TOO_LONG, FLOOD_DURING_CHECK, DEFERRED_LIMIT];
+
+    pub const EXISTS: &str = "exists";
+    pub const RESERVED: &str = "reserved";
+    pub const INVALID_NAME: &str = "invalid-name";
+    pub const EMPTY_PASSWORD: &str = "empty-password";
+    pub const PASSWORD_TOO_SHORT: &str = "password-too-short";
+    pub const PASSWORD_TOO_LONG: &str = "password-too-long";
+    /// Every [`Event::RegisterRefused`](super::Event::RegisterRefused) reason.
+    pub const REGISTER_REFUSED: [&str; 6] = [
+        EXISTS,
+        RESERVED,
+        INVALID_NAME,
+        EMPTY_PASSWORD,
+        PASSWORD_TOO_SHORT,
+        PASSWORD_TOO_LONG,
+    ];
+}
+
 /// Frames to deliver and effects to perform. Reuse one across calls (call [`Output::clear`]).
 #[derive(Debug, Default)]
 pub struct Output {

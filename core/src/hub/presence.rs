@@ -21,7 +21,8 @@ impl Hub {
             .get(&session)
             .is_some_and(|state| matches!(state.identity, Identity::Anonymous));
         if anonymous && user.is_none() {
-            // Accepted silently: only a `user` (or a first message) names a guest (PROTOCOL.md §2).
+            // Accepted silently: only a `user` or a first message names a guest
+            // (docs/PROTOCOL.md §2.1).
             return;
         }
         let was_anonymous = self.ensure_identified(session, user.as_deref(), now, out);

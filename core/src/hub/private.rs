@@ -1,7 +1,7 @@
-//! Private messages (PROTOCOL.md §4): routed to every session of the recipient's name, with `to`
-//! set. To a registered account with no open session, the line is deferred: stored, and delivered
-//! right after that account's next login reply, marked `"deferred": true`. Deferred lines are
-//! bounded per recipient and per sender, so a flood to an absent account cannot fill the disk.
+//! Private messages (docs/PROTOCOL.md §4.2): routed to every session of the recipient's name, with
+//! `to` set. To a registered account with no open session, the line is deferred: stored, and
+//! delivered right after that account's next login reply, marked `"deferred": true`. Deferred lines
+//! are bounded per recipient and per sender, so a flood to an absent account cannot fill the disk.
 
 use alloc::format;
 use alloc::string::String;
@@ -107,7 +107,7 @@ impl Hub {
             self.notice(NoticeTo::Session(session), &text, now, out);
             out.log(Event::Rejected {
                 session,
-                reason: "deferred-limit",
+                reason: super::output::reasons::DEFERRED_LIMIT,
             });
             return;
         }

@@ -1,5 +1,5 @@
 //! Read-only requests answered from the hub's state: `users` (and aliases), `who` and `channels`.
-//! Queries never name anyone (PROTOCOL.md §2).
+//! Queries never name anyone (docs/PROTOCOL.md §2.1).
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -10,8 +10,8 @@ use crate::frame::JsonLine;
 use crate::message::{ChannelName, Presence, UsersAlias};
 
 impl Hub {
-    /// Queries never name anyone (PROTOCOL.md §2): an anonymous requester gets the identified
-    /// names and stays anonymous.
+    /// Queries never name anyone (docs/PROTOCOL.md §2.1): an anonymous requester gets the
+    /// identified names and stays anonymous.
     pub(super) fn users(&mut self, session: SessionId, alias: UsersAlias, out: &mut Output) {
         let own = self.own_key(session);
         let names: Vec<&str> = self

@@ -31,7 +31,7 @@ pub enum Destination {
     },
 }
 
-/// One chat line as stored (PROTOCOL.md §3 `history` items, §4 ids).
+/// One chat line as stored (docs/PROTOCOL.md §3.9 `history` items, §4.1 ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatRecord {
     /// The wire `id`: unique, increasing, never reused after a restart.

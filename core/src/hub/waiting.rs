@@ -1,7 +1,7 @@
 //! A session waiting for the shell: a password check, its deferred private messages after a login,
 //! or a history page. Meanwhile its later lines wait here (bounded) so replies keep their order;
 //! for a check and the deferred delivery, frames for it are held too, so that its login reply and
-//! then its deferred messages are the very next lines it receives (PROTOCOL.md §2 and §4).
+//! then its deferred messages are the very next lines it receives (docs/PROTOCOL.md §2.3 and §4.2).
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -128,7 +128,7 @@ impl Hub {
             self.send_error(session, &text, out);
             out.log(Event::Rejected {
                 session,
-                reason: "flood-during-check",
+                reason: super::output::reasons::FLOOD_DURING_CHECK,
             });
         }
         let mut queued = waiting.queued;

@@ -1,6 +1,7 @@
 //! The checks run after every hub call (the rules listed in hub_model.rs), and what every frame
-//! must look like (PROTOCOL.md §1, §6): one valid line (see wire.rs) whose fields are what strict
-//! clients read with `getString`. A child module of hub_model.rs, so it sees the world's state.
+//! must look like (docs/PROTOCOL.md §1.2, §6): one valid line (see wire.rs) whose fields are what
+//! strict clients read with `getString`. A child module of hub_model.rs, so it sees the world's
+//! state.
 
 use std::collections::BTreeSet;
 

@@ -5,7 +5,7 @@
 //! core/tests/properties_hub.rs (proptest, stable) and fuzz/fuzz_targets/hub.rs (`#[path]`).
 //! Public API only: nothing here knows how the hub is built inside.
 //!
-//! Invariants (PROTOCOL.md §1, §2, §4, §6), each a panic naming the rule and the last calls:
+//! Invariants (docs/PROTOCOL.md §1, §2, §4, §6), each a panic naming the rule and the last calls:
 //! - every frame is one non-empty ASCII JSON object with a string `type`, ending in exactly one
 //!   `\n`, with the string fields strict clients read (hub_checks.rs);
 //! - recipients are live sessions, each at most once per frame;

@@ -12,7 +12,8 @@ use classcord_core::message::{
 use serde_json::{Map, Value};
 
 /// What the splitter must produce for `stream` fed in one go: the trimmed non-empty lines, and
-/// whether it stops on an over-long line. Written from PROTOCOL.md §1, not from the splitter.
+/// whether it stops on an over-long line. Written from docs/PROTOCOL.md §1.1, not from the
+/// splitter.
 pub fn reference_split(cap: usize, stream: &[u8]) -> (Vec<Vec<u8>>, bool) {
     let mut lines = Vec::new();
     let mut pieces: Vec<&[u8]> = stream.split(|&b| b == b'\n').collect();

@@ -1,4 +1,4 @@
-//! Channels (channels.rs). PROTOCOL.md §5.
+//! Channels (channels.rs). docs/PROTOCOL.md §5.
 
 use alloc::format;
 use serde_json::json;

@@ -1,4 +1,5 @@
-//! Channel messages as relayed (chat.rs): server-owned keys, no echo, encoding. PROTOCOL.md §4.
+//! Channel messages as relayed (chat.rs): server-owned keys, no echo, encoding.
+//! docs/PROTOCOL.md §4.1.
 
 use alloc::string::ToString;
 use alloc::vec::Vec;

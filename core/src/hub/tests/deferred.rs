@@ -1,6 +1,6 @@
 //! Deferred private messages (private.rs): a line to an account with no open session is stored
 //! and delivered right after that account's next login reply, marked, in order; bounded per
-//! recipient and per sender. PROTOCOL.md §4.
+//! recipient and per sender. docs/PROTOCOL.md §4.2.
 
 use alloc::string::ToString;
 use alloc::vec::Vec;

@@ -1,5 +1,5 @@
 //! `history` (history.rs): channel pages, private conversations between accounts only, paging
-//! with `limit` and `before`, never pushed unasked. PROTOCOL.md §3.
+//! with `limit` and `before`, never pushed unasked. docs/PROTOCOL.md §3.9.
 
 use alloc::string::ToString;
 use alloc::vec::Vec;

@@ -1,5 +1,5 @@
-//! Wire ids (PROTOCOL.md §4): increasing, and never reused after a restart: the hub asks the store
-//! to reserve the next block of ids before the current one runs out.
+//! Wire ids (docs/PROTOCOL.md §4.1): increasing, and never reused after a restart: the hub asks the
+//! store to reserve the next block of ids before the current one runs out.
 
 use alloc::vec::Vec;
 use serde_json::json;

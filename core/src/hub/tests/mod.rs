@@ -1,6 +1,7 @@
-//! The hub's tests: one test per PROTOCOL.md rule, named after the rule, run without sockets, one
-//! file per concern (named like the hub file it tests). This file holds the harness: every frame
-//! any test produces is checked against §1/§7: one ASCII JSON object, `\n`-terminated.
+//! The hub's tests: one test per docs/PROTOCOL.md rule, named after the rule, run without sockets,
+//! one file per concern (named like the hub file it tests). This file holds the harness: every
+//! frame any test produces is checked against docs/PROTOCOL.md §1.2 and §6.7: one ASCII JSON
+//! object, `\n`-terminated.
 
 mod admin;
 mod auth;

@@ -1,4 +1,5 @@
-//! Anonymous, guest or account: guest naming, name groups, online/offline (names.rs). PROTOCOL.md §2.
+//! Anonymous, guest or account: guest naming, name groups, online/offline (names.rs).
+//! docs/PROTOCOL.md §2.
 
 use alloc::vec::Vec;
 use alloc::{format, vec};
