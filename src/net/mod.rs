@@ -5,6 +5,7 @@
 //!
 //! - [`listener`]: sockets and the accept loop.
 //! - [`reader`]: the per-connection reader task (bytes -> requests -> hub).
+//! - [`framing`]: how a transport's bytes become lines (JSON lines; WebSocket in `websocket`).
 //! - [`hub_task`]: the task that owns the chat state and carries out its effects.
 //! - [`outbox`]: the bounded per-connection outbound queue the hub writes from.
 //! - [`flood`]: back-pressure: the hub stops reading a sender whose lines deepen queues.
@@ -12,6 +13,7 @@
 //! - [`websocket`]: WebSocket framing for browsers (the reader decodes, the hub task encodes).
 
 pub mod flood;
+pub mod framing;
 pub mod hub_task;
 pub mod listener;
 pub mod outbox;

@@ -8,14 +8,13 @@ use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use classcord_core::frame::{decode_line, LineSplitter, LineTooLong};
 use classcord_core::hub::{Inbound, SessionId};
-use classcord_core::message::parse_request;
 use futures_lite::future;
 use smol::channel::Sender;
 use smol::Timer;
 
 use super::flood::ReadGate;
+pub use super::framing::{Framing, LineFraming, Stop};
 use super::hub_task::{Connection, HubCommand, Transport};
 use super::writer::Stream;
 use crate::logging::{audit, bare_ip, SecurityEvent};
@@ -37,66 +36,6 @@ enum ReadOutcome {
     Eof,
     Stopped(Stop),
     Failed(io::Error),
-}
-
-/// Why a framing stops reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    /// A line (or message) over the cap: the hub answers, then the connection closes.
-    TooLong { limit: usize },
-    /// The peer closed the conversation (a WebSocket close): replied to already.
-    Closed,
-    /// Bytes no client of this transport sends; `reason` is logged.
-    Protocol(&'static str),
-}
-
-/// How a transport's bytes become the hub's lines.
-pub trait Framing: Send + 'static {
-    /// Decodes `bytes`: lines for the hub go to `lines`, transport-level answers (a WebSocket
-    /// pong or close) to `replies`, written to the peer in order with the hub's frames.
-    fn feed(
-        &mut self,
-        bytes: &[u8],
-        lines: &mut Vec<Inbound>,
-        replies: &mut Vec<Vec<u8>>,
-    ) -> Result<(), Stop>;
-
-    /// Bytes of an unfinished line held (for the partial-line deadline).
-    fn buffered(&self) -> usize;
-}
-
-/// Newline-delimited JSON: the students' clients over TCP.
-pub struct LineFraming(LineSplitter);
-
-impl LineFraming {
-    pub fn new(max_line: usize) -> LineFraming {
-        LineFraming(LineSplitter::new(max_line))
-    }
-}
-
-impl Framing for LineFraming {
-    fn feed(
-        &mut self,
-        bytes: &[u8],
-        lines: &mut Vec<Inbound>,
-        _replies: &mut Vec<Vec<u8>>,
-    ) -> Result<(), Stop> {
-        self.0
-            .feed(bytes, |line| lines.push(to_inbound(line)))
-            .map_err(|LineTooLong { limit }| Stop::TooLong { limit })
-    }
-
-    fn buffered(&self) -> usize {
-        self.0.buffered()
-    }
-}
-
-/// One line of text as the hub's input (UTF-8, or windows-1252 as the students' clients send).
-pub fn to_inbound(line: &[u8]) -> Inbound {
-    match parse_request(&decode_line(line)) {
-        Ok(request) => Inbound::Request(request),
-        Err(error) => Inbound::Invalid(error),
-    }
 }
 
 /// Everything the reader task of one connection starts with.
@@ -241,14 +180,17 @@ pub async fn read_loop<F: Framing>(reader: Reader<F>) {
                 break;
             }
             ReadOutcome::Stopped(Stop::Closed) => break,
-            ReadOutcome::Stopped(Stop::Protocol(reason)) => {
+            ReadOutcome::Stopped(Stop::Protocol { reason, reply }) => {
                 audit(&SecurityEvent::ProtocolError {
                     ip: bare_ip(peer.ip()),
                     reason,
                     conn: session.0,
                 });
-                let bytes = super::websocket::close_frame(super::websocket::CLOSE_PROTOCOL);
-                if hub.send(HubCommand::Raw { session, bytes }).await.is_err() {
+                let command = HubCommand::Raw {
+                    session,
+                    bytes: reply,
+                };
+                if hub.send(command).await.is_err() {
                     return;
                 }
                 break;

@@ -14,7 +14,7 @@ use classcord_core::message::RequestError;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
-use super::reader::{to_inbound, Framing, Stop};
+use super::framing::{to_inbound, Framing, Stop};
 
 /// What a browser sent, frame by frame (messages reassembled).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +217,10 @@ impl Framing for WsFraming {
         });
         match decoded {
             Err(WsStop::TooLong { limit }) => Err(Stop::TooLong { limit }),
-            Err(WsStop::Protocol(reason)) => Err(Stop::Protocol(reason)),
+            Err(WsStop::Protocol(reason)) => Err(Stop::Protocol {
+                reason,
+                reply: close_frame(CLOSE_PROTOCOL),
+            }),
             Ok(()) if closed => Err(Stop::Closed),
             Ok(()) => Ok(()),
         }

@@ -1,0 +1,71 @@
+//! How a transport's bytes become the hub's lines: the [`Framing`] a reader task uses, and the
+//! newline-delimited JSON of the students' TCP clients ([`LineFraming`]). The WebSocket framing
+//! of browsers is `websocket.rs`.
+
+use classcord_core::frame::{decode_line, LineSplitter, LineTooLong};
+use classcord_core::hub::Inbound;
+use classcord_core::message::parse_request;
+
+/// Why a framing stops reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// A line (or message) over the cap: the hub answers, then the connection closes.
+    TooLong { limit: usize },
+    /// The peer closed the conversation (a WebSocket close): replied to already.
+    Closed,
+    /// Bytes no client of this transport sends: `reason` is logged, `reply` (a WebSocket close)
+    /// is written before the connection ends.
+    Protocol {
+        reason: &'static str,
+        reply: Vec<u8>,
+    },
+}
+
+/// How a transport's bytes become the hub's lines.
+pub trait Framing: Send + 'static {
+    /// Decodes `bytes`: lines for the hub go to `lines`, transport-level answers (a WebSocket
+    /// pong or close) to `replies`, written to the peer in order with the hub's frames.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        lines: &mut Vec<Inbound>,
+        replies: &mut Vec<Vec<u8>>,
+    ) -> Result<(), Stop>;
+
+    /// Bytes of an unfinished line held (for the partial-line deadline).
+    fn buffered(&self) -> usize;
+}
+
+/// Newline-delimited JSON: the students' clients over TCP.
+pub struct LineFraming(LineSplitter);
+
+impl LineFraming {
+    pub fn new(max_line: usize) -> LineFraming {
+        LineFraming(LineSplitter::new(max_line))
+    }
+}
+
+impl Framing for LineFraming {
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        lines: &mut Vec<Inbound>,
+        _replies: &mut Vec<Vec<u8>>,
+    ) -> Result<(), Stop> {
+        self.0
+            .feed(bytes, |line| lines.push(to_inbound(line)))
+            .map_err(|LineTooLong { limit }| Stop::TooLong { limit })
+    }
+
+    fn buffered(&self) -> usize {
+        self.0.buffered()
+    }
+}
+
+/// One line of text as the hub's input (UTF-8, or windows-1252 as the students' clients send).
+pub fn to_inbound(line: &[u8]) -> Inbound {
+    match parse_request(&decode_line(line)) {
+        Ok(request) => Inbound::Request(request),
+        Err(error) => Inbound::Invalid(error),
+    }
+}
