@@ -17,9 +17,12 @@
 //! - [`clock`]: wall-clock and local time for the hub.
 //! - [`systemd`]: readiness, watchdog and socket activation under systemd.
 //! - [`admin`]: the local control socket and the `classcord admin` console.
+//! - [`chat`]: `classcord chat`, the terminal chat client (a second implementation of the
+//!   protocol, used by the tests).
 
 pub mod accounts;
 pub mod admin;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod backup;
+mod chat;
 mod check_config;
 mod compact;
 mod export;
@@ -43,6 +44,7 @@ enum Command {
     User(user::User),
     Compact(compact::Compact),
     Healthcheck(healthcheck::Healthcheck),
+    Chat(chat::Chat),
 }
 
 impl Cli {
@@ -63,6 +65,7 @@ impl Cli {
             Some(Command::User(command)) => command.run(),
             Some(Command::Compact(command)) => command.run(),
             Some(Command::Healthcheck(command)) => command.run(),
+            Some(Command::Chat(command)) => command.run(),
             None => {
                 // No subcommand: show the usage (argh's own `--help` text) and fail, so a script
                 // that forgot `serve` does not look like it succeeded.

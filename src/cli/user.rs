@@ -363,7 +363,7 @@ fn trim_line_end(mut line: String) -> String {
 }
 
 /// Reads one line from the terminal with echo off (restored even if the read fails).
-fn prompt_hidden(prompt: &str) -> Result<String, OpsError> {
+pub(crate) fn prompt_hidden(prompt: &str) -> Result<String, OpsError> {
     use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
     let terminal = Path::new("(terminal)");
     let stdin = std::io::stdin();
