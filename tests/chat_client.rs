@@ -132,7 +132,9 @@ fn two_clients_exchange_global_private_and_channel_messages_and_see_each_other()
     bob.wait_for("alice est en ligne");
 
     alice.say("bonjour la classe");
-    assert!(bob.wait_for("<alice> bonjour la classe").ends_with("<alice> bonjour la classe"));
+    assert!(bob
+        .wait_for("<alice> bonjour la classe")
+        .ends_with("<alice> bonjour la classe"));
     alice.say("/msg bob psst, c'est privé");
     bob.wait_for("[privé] alice → bob : psst, c'est privé");
 
@@ -189,10 +191,19 @@ fn an_account_gets_the_private_message_kept_while_it_was_away() {
     let mut alice = Chat::start(&server, &["--compte", "alice"]);
     alice.say("mot-de-passe");
     let kept = alice.wait_for("tu verras ça en rentrant");
-    assert!(kept.contains("[privé] bob → alice, gardé pour vous depuis le"), "{kept}");
+    assert!(
+        kept.contains("[privé] bob → alice, gardé pour vous depuis le"),
+        "{kept}"
+    );
     let lines = alice.lines();
-    let login = lines.iter().position(|l| l.contains("Connecté(e)")).unwrap();
-    let message = lines.iter().position(|l| l.contains("en rentrant")).unwrap();
+    let login = lines
+        .iter()
+        .position(|l| l.contains("Connecté(e)"))
+        .unwrap();
+    let message = lines
+        .iter()
+        .position(|l| l.contains("en rentrant"))
+        .unwrap();
     assert!(login < message, "{lines:?}");
     let (status, _, _) = alice.finish();
     assert!(status.success());
@@ -201,7 +212,10 @@ fn an_account_gets_the_private_message_kept_while_it_was_away() {
     wrong.say("pas-le-bon");
     let (status, lines, err) = wrong.finish();
     assert_eq!(status.code(), Some(1), "{lines:?}");
-    assert!(err.contains("connexion refusée : nom de compte ou mot de passe incorrect"), "{err}");
+    assert!(
+        err.contains("connexion refusée : nom de compte ou mot de passe incorrect"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -237,18 +251,23 @@ fn a_kick_and_a_shutdown_end_the_client_cleanly_with_the_notice_last() {
     assert!(status.success(), "{lines:?}");
     let last = lines.len() - 1;
     assert_eq!(
-        lines[last],
-        "Connexion fermée : l'administrateur vous a exclu(e).",
+        lines[last], "Connexion fermée : l'administrateur vous a exclu(e).",
         "{lines:?}"
     );
-    assert!(lines[last - 1].contains("***"), "the notice comes last: {lines:?}");
+    assert!(
+        lines[last - 1].contains("***"),
+        "the notice comes last: {lines:?}"
+    );
     assert!(lines[last - 1].contains("bavardage"), "{lines:?}");
 
     let status = server.stop();
     assert!(status.success());
     let (status, lines, _) = bob.wait();
     assert!(status.success(), "{lines:?}");
-    assert_eq!(lines.last().unwrap(), "Connexion fermée : le serveur s'arrête.");
+    assert_eq!(
+        lines.last().unwrap(),
+        "Connexion fermée : le serveur s'arrête."
+    );
 }
 
 #[test]
@@ -265,7 +284,10 @@ fn a_client_that_cannot_connect_says_why_in_french() {
         .expect("run");
     assert_eq!(output.status.code(), Some(1));
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("classcord : erreur : connexion à 127.0.0.1:"), "{err}");
+    assert!(
+        err.contains("classcord : erreur : connexion à 127.0.0.1:"),
+        "{err}"
+    );
     let output = Command::new(env!("CARGO_BIN_EXE_classcord"))
         .args(["chat", "--nom", "x", "--compte", "y"])
         .stdin(Stdio::null())

@@ -69,11 +69,11 @@ pub fn run(options: Options) -> Result<(), ChatError> {
         let (editor, screen) = terminal::editor()
             .map_err(|error| ChatError::Io(std::io::Error::other(format!("terminal : {error}"))))?;
         let printer = Arc::new(Printer::new(Box::new(screen), style, options.raw));
-        session::spawn_reader(reader, shared.clone(), printer.clone());
+        session::spawn_reader(reader, shared.clone(), printer.clone(), terminal::ending());
         terminal::run(editor, &shared, &mut sender, &printer).map_err(ChatError::Io)
     } else {
         let printer = Arc::new(Printer::new(Box::new(pipe::Stdout), style, options.raw));
-        session::spawn_reader(reader, shared.clone(), printer.clone());
+        session::spawn_reader(reader, shared.clone(), printer.clone(), pipe::ending());
         pipe::run(&shared, &mut sender, &printer, &drained).map_err(ChatError::Io)
     }
 }

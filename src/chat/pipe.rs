@@ -13,7 +13,7 @@ use classcord_core::frame::decode_line;
 
 use super::connection::Sender;
 use super::render::Kind;
-use super::session::{act, Flow, Printer, Screen, Shared};
+use super::session::{act, Ending, Flow, Printer, Screen, Shared};
 use super::wire::Request;
 
 /// The longest wait for the server at the end of input.
@@ -30,9 +30,21 @@ impl Screen for Stdout {
         let _ = out.flush();
     }
 
-    fn close(&mut self, text: &str) {
-        self.print(text);
+    fn flush(&mut self) {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
     }
+}
+
+/// The server closed: the last words, then the process ends (the main thread may be blocked
+/// reading standard input).
+pub fn ending() -> Ending {
+    Box::new(|shared: &Shared| {
+        if let Some(text) = shared.closed() {
+            Stdout.print(&text);
+        }
+        std::process::exit(0);
+    })
 }
 
 /// Sends standard input line by line until its end (or `/quitter`), then drains and closes.

@@ -17,8 +17,8 @@ use super::wire::{Event, Request};
 /// Where printed lines go: standard output, or above the prompt being edited.
 pub trait Screen: Send {
     fn print(&mut self, text: &str);
-    /// The connection is over: the last line, and the terminal left as it was found.
-    fn close(&mut self, text: &str);
+    /// Returns once every line printed so far is on the screen.
+    fn flush(&mut self);
 }
 
 /// Prints events and local messages through a [`Screen`], shared by both threads.
@@ -78,11 +78,11 @@ impl Printer {
         self.print(&self.style.paint(&shown, ""));
     }
 
-    pub fn close(&self, text: &str) {
+    pub fn flush(&self) {
         self.screen
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .close(text);
+            .flush();
     }
 }
 
@@ -107,6 +107,8 @@ enum Closing {
 pub struct Shared {
     current: Mutex<String>,
     closing: Mutex<Option<Closing>>,
+    /// Set once the server closed the connection: the last words to show.
+    closed: Mutex<Option<String>>,
     /// The user quit: the close that follows is expected, nothing more is printed.
     quitting: AtomicBool,
     /// Waiting for the `pong` that ends the drain (pipe mode, at the end of input).
@@ -121,6 +123,7 @@ impl Shared {
         let shared = Shared {
             current: Mutex::new(input::default_channel()),
             closing: Mutex::new(None),
+            closed: Mutex::new(None),
             quitting: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             pong: Mutex::new(notify),
@@ -138,6 +141,14 @@ impl Shared {
 
     fn set_current(&self, channel: String) {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = channel;
+    }
+
+    /// The last words, once the server has closed the connection.
+    pub fn closed(&self) -> Option<String> {
+        self.closed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn quit(&self) {
@@ -189,12 +200,17 @@ fn same_channel(a: &str, b: &str) -> bool {
     }
 }
 
-/// Reads the server until it closes: each line printed, then the last words; the process then
-/// ends (the other thread may be blocked reading the keyboard), unless the user quit.
+/// How a front end ends when the server closes (its thread may be blocked reading the keyboard):
+/// it gets the last words to show.
+pub type Ending = Box<dyn FnOnce(&Shared) + Send>;
+
+/// Reads the server until it closes: each line printed; then, once they are all on the screen,
+/// the front end's `ending` (unless the user quit: then the close was expected).
 pub fn spawn_reader(
     mut reader: LineReader,
     shared: Arc<Shared>,
     printer: Arc<Printer>,
+    ending: Ending,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let failure = loop {
@@ -224,8 +240,9 @@ pub fn spawn_reader(
             }
             _ => shared.closing_text().to_owned(),
         };
-        printer.close(&text);
-        std::process::exit(0);
+        printer.flush();
+        *shared.closed.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);
+        ending(&shared);
     })
 }
 
