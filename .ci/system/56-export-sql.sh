@@ -132,18 +132,9 @@ sqlite3 -separator '|' "$work/projet.db" "SELECT id FROM messages ORDER BY id" >
 sqlite3 -separator '|' "$work/classe.db" "SELECT name, created, coalesce(last_seen, 'NULL') FROM users ORDER BY name" > "$work/users.txt"
 sqlite3 "$work/classe.db" "SELECT name FROM pragma_table_info('users')" > "$work/columns.txt"
 sqlite3 -separator '|' "$work/hashes.db" "SELECT name, substr(password_hash, 1, 10) FROM users ORDER BY name" > "$work/hashes.txt"
-# The three queries of FONCTIONNALITES.md.
-sqlite3 -separator '|' "$work/classe.db" "SELECT coalesce(channel, '(privé)') AS salon, COUNT(*) AS messages
-    FROM messages GROUP BY channel ORDER BY messages DESC" > "$work/q1.txt"
-sqlite3 -separator '|' "$work/classe.db" "SELECT sender, COUNT(*) AS messages FROM messages
-    GROUP BY sender ORDER BY messages DESC, sender LIMIT 5" > "$work/q2.txt"
-today=$(sqlite3 "$work/classe.db" "SELECT date(max(timestamp)) FROM messages")
-sqlite3 -separator '|' "$work/classe.db" "SELECT time(timestamp) AS heure, sender, content FROM messages
-    WHERE date(timestamp) = '$today' ORDER BY id" > "$work/q3.txt"
-
-python3 - "$work" "$today" <<'PY'
-import json, sys
-work, today = sys.argv[1], sys.argv[2]
+python3 - "$work" <<'PY'
+import json, re, subprocess, sys
+work = sys.argv[1]
 rows = json.load(open(f"{work}/all.json"))
 hexed = lambda s: s.encode("utf-8").hex().upper()
 want = [f'{r["id"]}|{hexed(r["timestamp"])}|{hexed(r["from"])}|{hexed(r["to"])}|{hexed(r["channel"])}|{hexed(r["content"])}'
@@ -169,21 +160,31 @@ assert users[2][2] == "NULL", users[2]
 assert all(len(u[1]) == 19 and u[1][10] == "T" for u in users), users
 hashes = open(f"{work}/hashes.txt").read().splitlines()
 assert all(h.split("|")[1] == "$argon2id$" for h in hashes) and len(hashes) == 3, hashes
+# The three queries of FONCTIONNALITES.md § 13, as written there (the day: the one of this run).
+doc = open("FONCTIONNALITES.md", encoding="utf-8").read()
+section = doc[doc.index("\n## 13."):]
+queries = re.findall(r"```sql\n(.*?)```", section, re.S)
+assert len(queries) == 3, f"{len(queries)} sql blocks in FONCTIONNALITES.md § 13"
+def sql(query):
+    done = subprocess.run(["sqlite3", "-bail", "-separator", "|", f"{work}/classe.db", query],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and not done.stderr, (query, done.stderr)
+    return done.stdout.splitlines()
 per_channel = {}
 for r in rows:
-    key = r["channel"] or "(privé)"
-    per_channel[key] = per_channel.get(key, 0) + 1
-q1 = dict(line.split("|") for line in open(f"{work}/q1.txt").read().splitlines())
+    if r["channel"]:
+        per_channel[r["channel"]] = per_channel.get(r["channel"], 0) + 1
+q1 = dict(line.split("|") for line in sql(queries[0]))
 assert {k: int(v) for k, v in q1.items()} == per_channel, (q1, per_channel)
-q2 = open(f"{work}/q2.txt").read().splitlines()
-assert q2[0] == f"alice|{sum(r['from'] == 'alice' for r in rows)}", q2
-q3 = open(f"{work}/q3.txt").read()
-assert q3.count("\n") >= sum(r["timestamp"].startswith(today) for r in rows), q3
+q2 = sql(queries[1])
+assert q2[0] == f"alice|{sum(r['from'] == 'alice' for r in rows)}" and len(q2) == 3, q2
+day = rows[-1]["timestamp"][:10]
+q3 = re.sub(r"'\d{4}-\d{2}-\d{2}'", f"'{day}'", queries[2]).strip().rstrip(";")
+count = sql(f"SELECT COUNT(*) FROM ({q3})")
+assert count == [str(sum(r["timestamp"].startswith(day) for r in rows))], count
+print("--- FONCTIONNALITES.md § 13, query 1 ---\n" + "\n".join(sql(queries[0])))
+print("--- query 2 ---\n" + "\n".join(q2))
 print(f"SQL export: {len(got)} rows identical to the JSON export (hex), "
-      f"{len(users)} accounts, filters and the three documented queries agree")
+      f"{len(users)} accounts, filters and the three queries of FONCTIONNALITES.md agree")
 PY
-echo "--- messages per channel (FONCTIONNALITES.md query 1) ---"
-cat "$work/q1.txt"
-echo "--- most active (query 2) ---"
-cat "$work/q2.txt"
 echo "56-export-sql: all checks passed in $(( $(date +%s) - started ))s"
