@@ -13,7 +13,7 @@ use super::wire::{Event, Request};
 /// The host when none is given.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 /// How long connecting, and each reply of the opening exchange, may take.
-pub const OPENING_TIMEOUT: Duration = Duration::from_secs(10);
+pub const OPENING_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the answer to `hello` is awaited: a server without extensions may not answer it.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest server line kept (the server's own cap is 64 KiB; a history reply can be longer).
@@ -30,7 +30,8 @@ pub enum ChatError {
     /// The server closed the connection during the opening exchange.
     Closed,
     TimedOut,
-    Password(String),
+    /// Flags or a password that cannot be used: why.
+    Invalid(String),
 }
 
 impl fmt::Display for ChatError {
@@ -42,7 +43,7 @@ impl fmt::Display for ChatError {
                  serveur.lan:12345, :12345)"
             ),
             ChatError::Connect(addr, source) => {
-                write!(f, "connexion à {addr} impossible : {source}")
+                write!(f, "connexion à {addr} impossible : {}", why(source))
             }
             ChatError::Io(source) => write!(f, "échange avec le serveur interrompu : {source}"),
             ChatError::Refused(reason) => f.write_str(reason),
@@ -52,12 +53,30 @@ impl fmt::Display for ChatError {
                 "pas de réponse du serveur en {} s",
                 OPENING_TIMEOUT.as_secs()
             ),
-            ChatError::Password(reason) => f.write_str(reason),
+            ChatError::Invalid(reason) => f.write_str(reason),
         }
     }
 }
 
 impl std::error::Error for ChatError {}
+
+/// The usual reasons a connection fails, in French (the system's text otherwise).
+fn why(error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::ConnectionRefused => {
+            "connexion refusée (le serveur est-il lancé, sur ce port ?)".into()
+        }
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => format!(
+            "pas de réponse en {} s (adresse, pare-feu ?)",
+            OPENING_TIMEOUT.as_secs()
+        ),
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+            "machine injoignable (adresse, réseau ?)".into()
+        }
+        _ => error.to_string(),
+    }
+}
 
 /// `HOST`, `HOST:PORT`, `:PORT`, `[IPv6]:PORT` or a bare IPv6 address; missing parts take the
 /// defaults (`127.0.0.1`, port 12345).

@@ -65,9 +65,13 @@ pub fn run(options: Options) -> Result<(), ChatError> {
     )?;
 
     let (shared, drained) = Shared::new();
-    if interactive {
-        let (editor, screen) = terminal::editor()
-            .map_err(|error| ChatError::Io(std::io::Error::other(format!("terminal : {error}"))))?;
+    // A terminal the line editor cannot drive (TERM=dumb...) is read like a pipe.
+    let editor = if interactive {
+        terminal::editor().ok()
+    } else {
+        None
+    };
+    if let Some((editor, screen)) = editor {
         let printer = Arc::new(Printer::new(Box::new(screen), style, options.raw));
         session::spawn_reader(reader, shared.clone(), printer.clone(), terminal::ending());
         terminal::run(editor, &shared, &mut sender, &printer).map_err(ChatError::Io)

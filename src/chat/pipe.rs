@@ -17,7 +17,7 @@ use super::session::{act, Ending, Flow, Printer, Screen, Shared};
 use super::wire::Request;
 
 /// The longest wait for the server at the end of input.
-pub const DRAIN: Duration = Duration::from_secs(3);
+pub const DRAIN: Duration = Duration::from_secs(10);
 
 /// Lines on standard output, flushed one by one (a script reads them as they come).
 pub struct Stdout;

@@ -51,13 +51,13 @@ impl<P: ExternalPrinter + Send> Screen for AbovePrompt<P> {
 
 /// The editor and the screen the reader thread prints to.
 pub fn editor() -> rustyline::Result<(DefaultEditor, AbovePrompt<impl ExternalPrinter + Send>)> {
+    let config = Config::builder().auto_add_history(true).build();
+    let mut editor = DefaultEditor::with_config(config)?;
+    let printer = editor.create_external_printer()?;
     // SAFETY: installs SIG_IGN, no handler code runs; rustyline installs its own handler while
     // it edits a line and puts this disposition back afterwards.
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     unsafe { sigaction(Signal::SIGINT, &ignore) }.map_err(std::io::Error::from)?;
-    let config = Config::builder().auto_add_history(true).build();
-    let mut editor = DefaultEditor::with_config(config)?;
-    let printer = editor.create_external_printer()?;
     Ok((editor, AbovePrompt { printer }))
 }
 

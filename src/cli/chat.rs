@@ -1,7 +1,7 @@
 //! `classcord chat [HOST][:PORT]`: the terminal chat client (see `crate::chat`). This file only
 //! reads the flags and the password.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use argh::FromArgs;
@@ -17,7 +17,7 @@ use crate::chat::{ChatError, Identity, Options};
 pub struct Chat {
     /// adresse du serveur : HÔTE, HÔTE:PORT ou :PORT (défaut : 127.0.0.1:12345)
     #[argh(positional)]
-    address: Option<String>,
+    adresse: Option<String>,
     /// se connecter en invité sous ce pseudo (défaut : votre nom d'utilisateur)
     #[argh(option)]
     nom: Option<String>,
@@ -41,7 +41,7 @@ impl Chat {
             Err(error) => return fail(&error),
         };
         let options = Options {
-            address: self.address,
+            address: self.adresse,
             identity,
             raw: self.brut,
         };
@@ -52,7 +52,7 @@ impl Chat {
     }
 
     fn identity(&self) -> Result<Identity, ChatError> {
-        let refuse = |text: &str| Err(ChatError::Password(text.to_owned()));
+        let refuse = |text: &str| Err(ChatError::Invalid(text.to_owned()));
         match (&self.nom, &self.compte) {
             (Some(_), Some(_)) => {
                 refuse("choisissez --nom (invité) ou --compte (compte), pas les deux")
@@ -63,13 +63,13 @@ impl Chat {
             (None, Some(name)) => {
                 let password = if self.inscrire {
                     // Asked twice on a terminal, like `classcord user add`.
-                    super::user::read_password(name)
+                    super::user::read_password(name).map_err(|e| ChatError::Invalid(e.to_string()))
                 } else if std::io::stdin().is_terminal() {
                     super::user::prompt_hidden(&format!("Mot de passe de « {name} » : "))
+                        .map_err(|e| ChatError::Invalid(e.to_string()))
                 } else {
-                    super::user::read_password(name)
-                };
-                let password = password.map_err(|error| ChatError::Password(error.to_string()))?;
+                    first_input_line()
+                }?;
                 Ok(Identity::Account {
                     name: name.clone(),
                     password,
@@ -77,6 +77,18 @@ impl Chat {
                 })
             }
         }
+    }
+}
+
+/// The password of a scripted login: the first line of standard input (the rest is the chat).
+fn first_input_line() -> Result<String, ChatError> {
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) => Err(ChatError::Invalid(
+            "aucun mot de passe reçu sur l'entrée standard (première ligne)".into(),
+        )),
+        Ok(_) => Ok(line.trim_end_matches(['\n', '\r']).to_owned()),
+        Err(error) => Err(ChatError::Io(error)),
     }
 }
 
