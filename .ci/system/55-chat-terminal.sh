@@ -51,11 +51,15 @@ t() { tmux -L "$tmux_socket" "$@"; }
 screen() { t capture-pane -p -J -t "$1"; }
 keys() { local who=$1; shift; t send-keys -t "$who" "$@"; }
 wait_screen() {
-    for _ in $(seq 100); do screen "$1" | grep -qF -- "$2" && return 0; sleep 0.1; done
+    for _ in $(seq 200); do screen "$1" | grep -qF -- "$2" && return 0; sleep 0.1; done
     fail "never on $1's screen: $2"
 }
 # The last non-empty line: where the prompt and the typed text are.
 prompt_line() { screen "$1" | sed '/^[[:space:]]*$/d' | tail -n 1; }
+wait_prompt() { # SESSION TEXT: the last line becomes exactly TEXT (the editor redraws it)
+    for _ in $(seq 200); do [ "$(prompt_line "$1")" = "$2" ] && return 0; sleep 0.1; done
+    fail "$1's prompt line is '$(prompt_line "$1")', not '$2'"
+}
 # Each client runs in its own session; when it ends, the shell says how it left the terminal.
 open() {
     local who=$1; shift
@@ -99,8 +103,7 @@ wait_screen bob "deuxième, après le redimensionnement"
 t resize-window -t bob -x 120 -y 35
 keys alice "troisième" Enter
 wait_screen bob "<alice> troisième"
-[ "$(prompt_line bob)" = "#projet> je tape encore" ] ||
-    fail "the prompt line changed: '$(prompt_line bob)'"
+wait_prompt bob "#projet> je tape encore"
 screen bob | grep -n "troisième\|#projet> je tape encore" | tail -2 | head -1 | grep -q troisième ||
     fail "the message is not above the prompt"
 keys bob Enter
