@@ -61,8 +61,24 @@ build_release() {
     nice -n 10 cargo build --release --locked -p classcord --target "$1"
 }
 
+# The PDFs the .deb ships (Cargo.toml assets: target/docs-pdf/*.pdf), rendered again when one is
+# missing or older than its Markdown file or the renderer.
+ensure_docs_pdf() {
+    local doc pdf source
+    for doc in $(bash cross/docs-pdf.sh --list); do
+        pdf="target/docs-pdf/${doc%.md}.pdf"
+        for source in "$doc" cross/docs-pdf.sh cross/docs-pdf.lua cross/docs-pdf.css; do
+            if [ ! "$pdf" -nt "$source" ]; then
+                bash cross/docs-pdf.sh target/docs-pdf >&2
+                return
+            fi
+        done
+    done
+}
+
 # build_deb TARGET (after build_release): prints the .deb path.
 build_deb() {
+    ensure_docs_pdf
     local out="target/debian/$1"
     mkdir -p "$out"
     cargo deb --no-build --target "$1" -o "$out/" >&2

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Release artifacts for VERSION (must be the version in Cargo.toml), in dist/:
-#   classcord-VERSION-TARGET.tar.gz   binary, systemd/, etc/, README.md, DOC_CONNEXION.md, LICENSE,
-#                                     docs/PROTOCOL.md (where the README links it)
-#   classcord_VERSION-1_ARCH.deb      amd64, arm64, armhf (cargo-deb)
+#   classcord-VERSION-TARGET.tar.gz   binary, systemd/, etc/, README.md, DOC_CONNEXION.md,
+#                                     CHANGELOG.md, LICENSE, docs/PROTOCOL.md (where the README
+#                                     links it)
+#   classcord_VERSION-1_ARCH.deb      amd64, arm64, armhf (cargo-deb; the PDFs in /usr/share/doc)
+#   README.pdf, DOC_CONNEXION.pdf...  the documentation as PDF (cross/docs-pdf.sh)
 #   SHA256SUMS                        check with: sha256sum -c SHA256SUMS
 # Built with plain cargo and Debian's cross linkers (no Docker); tarballs are byte-for-byte
 # reproducible from the same binaries (sorted names, fixed owner and mtime, gzip -n).
@@ -27,6 +29,12 @@ dist=dist
 rm -rf "$dist"
 mkdir -p "$dist"
 
+# The documentation first (a broken document fails in seconds, not after the builds).
+t0=$(date +%s)
+bash cross/docs-pdf.sh target/docs-pdf
+cp target/docs-pdf/*.pdf "$dist/"
+echo "release.sh : documentation PDF en $(( $(date +%s) - t0 )) s"
+
 for target in "${targets[@]}"; do
     t0=$(date +%s)
     build_release "$target"
@@ -37,7 +45,7 @@ for target in "${targets[@]}"; do
     install -m 644 systemd/*.[st][eio]* systemd/classcord.sysusers "$stage/systemd/"
     install -m 644 systemd/optional/* "$stage/systemd/optional/"
     install -m 644 etc/classcord.toml "$stage/etc/"
-    install -m 644 README.md DOC_CONNEXION.md LICENSE "$stage/"
+    install -m 644 README.md DOC_CONNEXION.md CHANGELOG.md LICENSE "$stage/"
     install -m 644 docs/PROTOCOL.md "$stage/docs/"
     tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
         -C "$dist" -cf - "$name" | gzip -n -9 > "$dist/$name.tar.gz"
@@ -48,6 +56,6 @@ for target in "${targets[@]}"; do
     echo "release.sh : $target en $(( $(date +%s) - t0 )) s"
 done
 
-(cd "$dist" && sha256sum -- *.tar.gz *.deb > SHA256SUMS)
+(cd "$dist" && sha256sum -- *.tar.gz *.deb *.pdf > SHA256SUMS)
 ls -l "$dist"
 echo "release.sh : terminé en $(( $(date +%s) - started )) s"

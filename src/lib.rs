@@ -21,9 +21,12 @@
 //!   end) and the desk that carries it out.
 //! - [`admin`]: the local control socket, both ends.
 //! - [`console`]: `classcord admin`, one command or the interactive console.
+//! - [`chat`]: `classcord chat`, the terminal chat client (a second implementation of the
+//!   protocol, used by the tests).
 
 pub mod accounts;
 pub mod admin;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;

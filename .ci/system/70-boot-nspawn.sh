@@ -27,6 +27,8 @@ target=x86_64-unknown-linux-gnu
 build_release "$target"
 deb=$(build_deb "$target")
 echo "package: $deb ($(stat -c %s "$deb") bytes)"
+dpkg-deb -c "$deb" | grep -q "usr/share/doc/classcord/FONCTIONNALITES.pdf" || {
+    dpkg-deb -c "$deb"; echo "FAIL: the .deb lacks the PDF documentation"; exit 1; }
 
 pristine=$(debian_root amd64)
 scratch_work classcord-boot

@@ -15,14 +15,16 @@ use crate::store::export::{
 };
 
 /// Exporte les messages conservés (colonnes id, timestamp, from, to, channel, content), même
-/// pendant que le serveur tourne.
+/// pendant que le serveur tourne ; en SQL, un script pour sqlite3 avec les tables users et
+/// messages.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "export")]
 pub struct Export {
     /// dossier des données (défaut : ./classcord-data)
     #[argh(option, arg_name = "dossier")]
     data: Option<PathBuf>,
-    /// format : csv, json ou jsonl (un objet JSON par ligne)
+    /// format : csv, json, jsonl (un objet JSON par ligne) ou sql (script pour sqlite3 :
+    /// sqlite3 classe.db < export.sql)
     #[argh(option, arg_name = "format")]
     format: String,
     /// seulement ce salon (par ex. general ou "#Maths")
@@ -46,6 +48,9 @@ pub struct Export {
     /// CSV : cellules telles quelles, sans l'apostrophe qui neutralise =, +, -, @ en tête
     #[argh(switch)]
     raw: bool,
+    /// SQL : ajoute à la table users les empreintes (argon2id) des mots de passe
+    #[argh(switch)]
+    avec_empreintes: bool,
 }
 
 impl Export {
@@ -87,6 +92,12 @@ impl Export {
                 }
             };
         }
+        if self.avec_empreintes && options.format != Format::Sql {
+            return Err(OpsError::Invalid(
+                "--avec-empreintes ne vaut que pour --format sql".into(),
+            ));
+        }
+        options.password_hashes = self.avec_empreintes;
         options.bom = !self.no_bom;
         options.formula_guard = !self.raw;
         Ok(options)

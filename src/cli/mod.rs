@@ -3,6 +3,7 @@
 
 mod admin;
 mod backup;
+mod chat;
 mod check_config;
 mod compact;
 mod export;
@@ -44,6 +45,7 @@ pub(crate) enum Command {
     User(user::User),
     Compact(compact::Compact),
     Healthcheck(healthcheck::Healthcheck),
+    Chat(chat::Chat),
 }
 
 impl Cli {
@@ -64,6 +66,7 @@ impl Cli {
             Some(Command::User(command)) => command.run(),
             Some(Command::Compact(command)) => command.run(),
             Some(Command::Healthcheck(command)) => command.run(),
+            Some(Command::Chat(command)) => command.run(),
             None => {
                 // No subcommand: show the usage (argh's own `--help` text) and fail, so a script
                 // that forgot `serve` does not look like it succeeded.

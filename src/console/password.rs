@@ -38,7 +38,7 @@ fn trim_line_end(mut line: String) -> String {
 }
 
 /// Reads one line from the terminal with echo off (restored even if the read fails).
-fn prompt_hidden(prompt: &str) -> Result<String, String> {
+pub fn prompt_hidden(prompt: &str) -> Result<String, String> {
     use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
     let unreadable = |e: &dyn std::fmt::Display| format!("lecture impossible du terminal : {e}");
     let stdin = std::io::stdin();

@@ -1,6 +1,7 @@
 //! `classcord export`: the kept chat lines, in id order, as CSV, JSON or JSON Lines, with the
 //! columns `id,timestamp,from,to,channel,content` (`to` empty for a channel line, `channel` empty
-//! for a private line). Everything comes from one read transaction: a consistent snapshot, even
+//! for a private line), or as a SQL script for SQLite (`export_sql.rs`: the same lines, and the
+//! accounts). Everything comes from one read transaction: a consistent snapshot, even
 //! while the server writes.
 //!
 //! Dates (`--since`, `--until`) are compared with the stored `timestamp` string, the server's local
@@ -33,6 +34,8 @@ pub enum Format {
     Csv,
     Json,
     JsonLines,
+    /// A script for `sqlite3` (see `export_sql.rs`).
+    Sql,
 }
 
 impl std::str::FromStr for Format {
@@ -43,8 +46,9 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
             "jsonl" | "ndjson" => Ok(Format::JsonLines),
+            "sql" | "sqlite" => Ok(Format::Sql),
             _ => Err(OpsError::Invalid(format!(
-                "format inconnu « {text} » : choisissez csv, json ou jsonl"
+                "format inconnu « {text} » : choisissez csv, json, jsonl ou sql"
             ))),
         }
     }
@@ -66,6 +70,8 @@ pub struct ExportOptions {
     pub formula_guard: bool,
     /// CSV field separator.
     pub delimiter: u8,
+    /// SQL: the accounts' password hashes too.
+    pub password_hashes: bool,
 }
 
 impl ExportOptions {
@@ -78,6 +84,7 @@ impl ExportOptions {
             bom: true,
             formula_guard: true,
             delimiter: b',',
+            password_hashes: false,
         }
     }
 }
@@ -183,13 +190,13 @@ pub fn known_channels(txn: &ReadTransaction, db_path: &Path) -> Result<Vec<Strin
 
 /// One exported line (the same keys in every format).
 #[derive(Serialize)]
-struct Row<'a> {
-    id: u64,
-    timestamp: &'a str,
-    from: &'a str,
-    to: &'a str,
-    channel: &'a str,
-    content: &'a str,
+pub(super) struct Row<'a> {
+    pub(super) id: u64,
+    pub(super) timestamp: &'a str,
+    pub(super) from: &'a str,
+    pub(super) to: &'a str,
+    pub(super) channel: &'a str,
+    pub(super) content: &'a str,
 }
 
 const COLUMNS: [&str; 6] = ["id", "timestamp", "from", "to", "channel", "content"];
@@ -227,6 +234,9 @@ pub fn export(
     out_name: &Path,
 ) -> Result<u64, OpsError> {
     let write_error = |e: std::io::Error| OpsError::io("écriture impossible dans", out_name, e);
+    if options.format == Format::Sql {
+        super::export_sql::begin(out, out_name, txn, db_path, options.password_hashes)?;
+    }
     let mut sink = Sink::new(options, out).map_err(write_error)?;
     let messages = match txn.open_table(MESSAGES) {
         Ok(table) => Some(table),
@@ -296,6 +306,7 @@ enum Sink<'a> {
         first: bool,
     },
     JsonLines(&'a mut dyn Write),
+    Sql(&'a mut dyn Write),
 }
 
 fn csv_error(err: csv::Error) -> std::io::Error {
@@ -335,6 +346,7 @@ impl<'a> Sink<'a> {
                 Sink::Json { out, first: true }
             }
             Format::JsonLines => Sink::JsonLines(out),
+            Format::Sql => Sink::Sql(out),
         })
     }
 
@@ -375,6 +387,7 @@ impl<'a> Sink<'a> {
                 serde_json::to_writer(&mut **out, &row)?;
                 out.write_all(b"\n")
             }
+            Sink::Sql(out) => super::export_sql::row(&mut **out, &row),
         }
     }
 
@@ -386,6 +399,7 @@ impl<'a> Sink<'a> {
                 out.flush()
             }
             Sink::JsonLines(out) => out.flush(),
+            Sink::Sql(out) => super::export_sql::end(out),
         }
     }
 }
@@ -428,11 +442,12 @@ mod tests {
     fn formats_parse_in_any_case() {
         assert_eq!("CSV".parse::<Format>().unwrap(), Format::Csv);
         assert_eq!("jsonl".parse::<Format>().unwrap(), Format::JsonLines);
+        assert_eq!("SQL".parse::<Format>().unwrap(), Format::Sql);
         assert!("xml"
             .parse::<Format>()
             .unwrap_err()
             .to_string()
-            .contains("csv, json ou jsonl"));
+            .contains("csv, json, jsonl ou sql"));
     }
 
     #[test]

@@ -50,9 +50,11 @@ fn parse_help(text: &str) -> Help {
         }
         let name = entry.split("  ").next().unwrap_or_default().trim();
         if name.starts_with('-') {
+            // `-q, --quiet`; a long name may be followed by its description after one space.
             let names: Vec<String> = name
-                .split(", ")
-                .filter(|part| part.starts_with('-'))
+                .split_whitespace()
+                .map(|part| part.trim_end_matches(','))
+                .take_while(|part| part.starts_with('-'))
                 .map(str::to_owned)
                 .collect();
             help.flags.extend(names.iter().cloned());
