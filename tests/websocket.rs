@@ -10,6 +10,15 @@ use common::websocket::{http_get, ServerFrame, WsClient};
 use common::TestServer;
 use serde_json::json;
 
+/// A TCP student logged in whose chat window asked for the user list (so nothing is held).
+fn listening_student(server: &TestServer, name: &str) -> common::Client {
+    let mut student = server.client();
+    student.account(name);
+    student.send(json!({"type":"users"}));
+    student.recv_type("users");
+    student
+}
+
 #[test]
 fn the_page_is_served_with_a_strict_content_security_policy() {
     let server = TestServer::start();
@@ -29,10 +38,7 @@ fn the_page_is_served_with_a_strict_content_security_policy() {
 #[test]
 fn a_browser_and_a_tcp_client_chat_both_ways_through_the_same_hub() {
     let server = TestServer::start();
-    let mut student = server.client();
-    student.account("alice");
-    student.send(json!({"type":"users"}));
-    student.recv_type("users");
+    let mut student = listening_student(&server, "alice");
     let mut browser = WsClient::connect(server.web_addr());
     browser.send(json!({"type":"hello","features":["kick","shutdown","no-hold"]}));
     assert_eq!(browser.recv()["type"], "hello");
@@ -127,10 +133,7 @@ fn an_unmasked_frame_is_a_protocol_error_and_a_close() {
 #[test]
 fn a_browser_closing_gets_a_close_back_and_leaves_the_chat() {
     let server = TestServer::start();
-    let mut student = server.client();
-    student.account("alice");
-    student.send(json!({"type":"users"}));
-    student.recv_type("users");
+    let mut student = listening_student(&server, "alice");
     let mut browser = WsClient::connect(server.web_addr());
     browser.send(json!({"type":"message","from":"léo","content":""}));
     student.recv_until("léo online", |l| {

@@ -64,13 +64,7 @@ pub async fn accept_loop(
     // tenth of a second, the loop pauses briefly, so a connection flood cannot starve the chat.
     let mut window = Instant::now();
     let mut refused_in_window = 0u32;
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            let _ = stop.recv().await;
-            None
-        })
-        .await;
-        let Some(accepted) = accepted else { return };
+    while let Some(accepted) = next_accept(&listener, &stop).await {
         match accepted {
             Ok((stream, peer)) => {
                 if !start_connection(stream, peer, &context) {
@@ -92,6 +86,18 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// The next accepted connection, or `None` once `stop` closes (every accept loop, TCP or web).
+pub async fn next_accept(
+    listener: &async_net::TcpListener,
+    stop: &Receiver<()>,
+) -> Option<std::io::Result<(async_net::TcpStream, SocketAddr)>> {
+    futures_lite::future::or(async { Some(listener.accept().await) }, async {
+        let _ = stop.recv().await;
+        None
+    })
+    .await
 }
 
 /// Refusals after which the accept loop pauses for [`REFUSAL_PAUSE`] (per [`REFUSAL_WINDOW`]).

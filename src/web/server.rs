@@ -45,13 +45,7 @@ pub async fn accept_loop(
     settings: Arc<WebSettings>,
     stop: Receiver<()>,
 ) {
-    loop {
-        let accepted = future::or(async { Some(listener.accept().await) }, async {
-            let _ = stop.recv().await;
-            None
-        })
-        .await;
-        let Some(accepted) = accepted else { return };
+    while let Some(accepted) = crate::net::listener::next_accept(&listener, &stop).await {
         match accepted {
             Ok((stream, peer)) => {
                 let context = context.clone();
