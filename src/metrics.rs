@@ -44,7 +44,9 @@ pub struct Counters {
 /// Gauges the hub task refreshes (every few seconds).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct HubGauges {
-    pub connections_open: u64,
+    /// Connections open now, by transport: the students' TCP clients and browsers (WebSocket).
+    pub tcp_open: u64,
+    pub websocket_open: u64,
     pub anonymous: u64,
     pub guests: u64,
     pub accounts: u64,
@@ -136,8 +138,11 @@ impl Metrics {
         out.family(
             "connections_open",
             "gauge",
-            "TCP connections open now.",
-            &[("", gauges.connections_open)],
+            "Connections open now, by transport (tcp: the students' clients; websocket: browsers).",
+            &[
+                ("{transport=\"tcp\"}", gauges.tcp_open),
+                ("{transport=\"websocket\"}", gauges.websocket_open),
+            ],
         );
         out.family(
             "connections_accepted_total",
@@ -395,7 +400,8 @@ mod tests {
         metrics.rate_limited("login");
         metrics.protocol_error("bad-json");
         metrics.set_gauges(HubGauges {
-            connections_open: 3,
+            tcp_open: 3,
+            websocket_open: 2,
             anonymous: 1,
             guests: 1,
             accounts: 1,
@@ -407,6 +413,8 @@ mod tests {
         assert!(text.contains("classcord_rate_limited_total{kind=\"login\"} 1\n"));
         assert!(text.contains("classcord_protocol_errors_total{reason=\"bad-json\"} 1\n"));
         assert!(text.contains("classcord_sessions{kind=\"guest\"} 1\n"));
+        assert!(text.contains("classcord_connections_open{transport=\"tcp\"} 3\n"));
+        assert!(text.contains("classcord_connections_open{transport=\"websocket\"} 2\n"));
         for line in text.lines().filter(|line| !line.starts_with('#')) {
             let (name, value) = line.rsplit_once(' ').expect("name value");
             assert!(name.starts_with("classcord_"), "{line}");

@@ -44,12 +44,13 @@ pub fn summary(samples: &BTreeMap<String, f64>, rate: f64) -> String {
             describe(Duration::from_secs(g("uptime_seconds")))
         ),
         format!(
-            "Connexions ouvertes : {} (anonymes {}, invités {}, comptes {}) ; acceptées depuis \
-             le démarrage : {}, refusées : {}.",
-            g("connections_open"),
+            "Connexions ouvertes : {} (anonymes {}, invités {}, comptes {} ; navigateurs {}) ; \
+             acceptées depuis le démarrage : {}, refusées : {}.",
+            total(samples, "connections_open"),
             g("sessions{kind=\"anonymous\"}"),
             g("sessions{kind=\"guest\"}"),
             g("sessions{kind=\"account\"}"),
+            g("connections_open{transport=\"websocket\"}"),
             g("connections_accepted_total"),
             total(samples, "connections_rejected_total"),
         ),

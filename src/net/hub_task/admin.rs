@@ -264,8 +264,14 @@ impl HubTask {
 
     fn refresh_gauges(&mut self) {
         let census = self.hub.census();
+        let websocket_open = self
+            .peers
+            .values()
+            .filter(|peer| peer.connection.transport == super::Transport::WebSocket)
+            .count() as u64;
         self.admin.metrics.set_gauges(HubGauges {
-            connections_open: self.peers.len() as u64,
+            tcp_open: self.peers.len() as u64 - websocket_open,
+            websocket_open,
             anonymous: census.anonymous as u64,
             guests: census.guests as u64,
             accounts: census.accounts as u64,
