@@ -213,7 +213,9 @@ async fn upgrade(
         gate: ReadGate::new(),
         admitted,
     };
-    read_loop(reader).await;
+    // Its own task: this one (with the request head's buffers) ends here, so an idle browser
+    // costs what an idle TCP client does.
+    context.executor.spawn(read_loop(reader)).detach();
 }
 
 /// A `Sec-WebSocket-Key` is 16 random bytes in base64: 24 characters ending in `==`.
