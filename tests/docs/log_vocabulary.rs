@@ -242,7 +242,9 @@ fn the_journal_page_lists_the_reasons_of_its_lines() {
             continue;
         }
         let Some(token) = reasons.keys().find(|t| head.contains(*t)) else {
-            problems.push(format!("{JOURNAL}:{line}: `{head}` names no token with reasons"));
+            problems.push(format!(
+                "{JOURNAL}:{line}: `{head}` names no token with reasons"
+            ));
             continue;
         };
         seen.insert(*token);
