@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The user documentation as PDF, in OUTDIR: README.md, DOC_CONNEXION.md, SECURITE.md,
-# FONCTIONNALITES.md and CONTAINERS.md -> OUTDIR/NAME.pdf (called by cross/release.sh and by
-# build_deb in cross/lib.sh; tested alone by .ci/system/57-docs-pdf.sh).
+# The user documentation as PDF, in OUTDIR: README.md, DOC_CONNEXION.md, docs/INSTALLATION.md,
+# docs/EXPLOITATION.md, SECURITE.md, FONCTIONNALITES.md and CONTAINERS.md -> OUTDIR/NAME.pdf, side
+# by side whatever their folder (called by cross/release.sh and by build_deb in cross/lib.sh;
+# tested alone by .ci/system/57-docs-pdf.sh).
 # pandoc turns the GitHub Markdown into HTML (cross/docs-pdf.lua for the links, cross/docs-pdf.css
 # for the page), headless chromium prints it: text in UTF-8 with real fonts (accents, « », →), a
 # clickable link for each link. Web links and #anchors work as is; a link to another of these
 # documents opens its PDF in the same folder; a link to another file of the repository becomes
-# text. Both tools are installed with apt when missing (about 520 MB installed, most of it
+# text; images (docs/images/) are embedded. Both tools are installed with apt when missing (about 520 MB installed, most of it
 # chromium, which the browser tests use too; a LaTeX route would need about 630 MB).
 # Usage: cross/docs-pdf.sh OUTDIR     (cross/docs-pdf.sh --list: the rendered Markdown files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-docs=(README.md DOC_CONNEXION.md SECURITE.md FONCTIONNALITES.md CONTAINERS.md)
+docs=(README.md DOC_CONNEXION.md docs/INSTALLATION.md docs/EXPLOITATION.md SECURITE.md
+    FONCTIONNALITES.md CONTAINERS.md)
 if [ "${1:-}" = --list ]; then
     printf '%s\n' "${docs[@]}"
     exit 0
@@ -30,11 +32,12 @@ mkdir -p "$out"
 work=$(mktemp -d /tmp/classcord-docs-pdf.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 { printf '<style>\n'; cat cross/docs-pdf.css; printf '</style>\n'; } > "$work/style.html"
-export CLASSCORD_DOCS="${docs[*]}"
+# For cross/docs-pdf.lua: the rendered documents, the repository (images), the current document.
+export CLASSCORD_DOCS="${docs[*]}" CLASSCORD_ROOT="$PWD"
 for doc in "${docs[@]}"; do
-    name="${doc%.md}"
+    name=$(basename "$doc" .md)
     title=$(sed -n 's/^# //p' "$doc" | head -n 1)
-    pandoc --from gfm --to html5 --standalone --lua-filter cross/docs-pdf.lua \
+    CLASSCORD_DOC="$doc" pandoc --from gfm --to html5 --standalone --lua-filter cross/docs-pdf.lua \
         --metadata pagetitle="${title:-$name}" --metadata lang=fr \
         --include-in-header "$work/style.html" --output "$work/$name.html" "$doc"
     # A fresh profile each time; nothing reaches the network (the pages have no remote content).

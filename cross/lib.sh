@@ -66,8 +66,8 @@ build_release() {
 ensure_docs_pdf() {
     local doc pdf source
     for doc in $(bash cross/docs-pdf.sh --list); do
-        pdf="target/docs-pdf/${doc%.md}.pdf"
-        for source in "$doc" cross/docs-pdf.sh cross/docs-pdf.lua cross/docs-pdf.css; do
+        pdf="target/docs-pdf/$(basename "$doc" .md).pdf"
+        for source in "$doc" cross/docs-pdf.sh cross/docs-pdf.lua cross/docs-pdf.css docs/images/*; do
             if [ ! "$pdf" -nt "$source" ]; then
                 bash cross/docs-pdf.sh target/docs-pdf >&2
                 return

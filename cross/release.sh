@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Release artifacts for VERSION (must be the version in Cargo.toml), in dist/:
 #   classcord-VERSION-TARGET.tar.gz   binary, systemd/, etc/, README.md, DOC_CONNEXION.md,
-#                                     CHANGELOG.md, LICENSE, docs/PROTOCOL.md (where the README
-#                                     links it)
+#                                     CHANGELOG.md, LICENSE, docs/PROTOCOL.md, docs/INSTALLATION.md
+#                                     and docs/EXPLOITATION.md (where the README links them)
 #   classcord_VERSION-1_ARCH.deb      amd64, arm64, armhf (cargo-deb; the PDFs in /usr/share/doc)
 #   README.pdf, DOC_CONNEXION.pdf...  the documentation as PDF (cross/docs-pdf.sh)
 #   SHA256SUMS                        check with: sha256sum -c SHA256SUMS
@@ -47,6 +47,7 @@ for target in "${targets[@]}"; do
     install -m 644 etc/classcord.toml "$stage/etc/"
     install -m 644 README.md DOC_CONNEXION.md CHANGELOG.md LICENSE "$stage/"
     install -m 644 docs/PROTOCOL.md "$stage/docs/"
+    install -m 644 docs/INSTALLATION.md docs/EXPLOITATION.md "$stage/docs/"
     tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
         -C "$dist" -cf - "$name" | gzip -n -9 > "$dist/$name.tar.gz"
     rm -rf "$stage"

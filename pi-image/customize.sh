@@ -3,7 +3,7 @@
 # appliance, without booting it: the root partition is attached with a loop device at its offset,
 # the ClassCord .deb is installed in a chroot (arm64 code runs through qemu-user binfmt), and the
 # appliance settings are written. Needs root, losetup, sfdisk, mtools, qemu-user-static and
-# binfmt-support (see README, section « Image Raspberry Pi »).
+# binfmt-support (see docs/INSTALLATION.md, section « Image Raspberry Pi prête à graver »).
 #
 #   pi-image/customize.sh --image 2024-11-19-raspios-bookworm-arm64-lite.img.xz \
 #       --deb classcord_0.1.0-1_arm64.deb --output classcord-pi.img \

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The documentation as PDF (cross/docs-pdf.sh, which cross/release.sh and build_deb call):
-#   the five PDFs exist; pdftotext (poppler-utils) finds every heading of each Markdown file,
-#   accents included; no link points into the build folder (file://); each link between documents
-#   is relative and names a PDF that was rendered; a document with #anchor links has internal
-#   destinations.
+#   a PDF for each document of `cross/docs-pdf.sh --list` (docs/ pages included, side by side);
+#   pdftotext (poppler-utils) finds every heading of each Markdown file, accents included; no link
+#   points into the build folder (file://); each link between documents is relative and names a
+#   PDF that was rendered; a document with #anchor links has internal destinations; a document
+#   with images has them embedded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
@@ -13,10 +14,11 @@ out=$(mktemp -d /tmp/classcord-docs-pdf-ci.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 bash cross/docs-pdf.sh "$out"
 
-python3 - "$out" <<'PY'
+python3 - "$out" $(bash cross/docs-pdf.sh --list) <<'PY'
 import os, re, subprocess, sys
 out = sys.argv[1]
-docs = ["README.md", "DOC_CONNEXION.md", "SECURITE.md", "FONCTIONNALITES.md", "CONTAINERS.md"]
+docs = sys.argv[2:]
+assert "README.md" in docs and "docs/INSTALLATION.md" in docs, docs
 
 def headings(markdown):
     """ATX headings outside fenced code blocks, as plain text."""
@@ -28,6 +30,7 @@ def headings(markdown):
         match = None if fenced else re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
         if match:
             text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", match.group(1))
+            text = re.sub(r"<[^>]+>", "", text)  # an explicit anchor, <a id="..."></a>
             found.append(text.replace("`", "").replace("**", ""))
     return found
 
@@ -37,7 +40,7 @@ def squeeze(text):
 
 total = 0
 for doc in docs:
-    pdf = os.path.join(out, doc.replace(".md", ".pdf"))
+    pdf = os.path.join(out, os.path.basename(doc).replace(".md", ".pdf"))
     assert os.path.getsize(pdf) > 10_000, f"{pdf} missing or empty"
     text = squeeze(subprocess.run(["pdftotext", "-enc", "UTF-8", pdf, "-"], check=True,
                                   capture_output=True, text=True, timeout=60).stdout)
@@ -58,9 +61,14 @@ for doc in docs:
     source = open(doc, encoding="utf-8").read()
     if re.search(r"\]\(#", source):
         assert b"/Dest /" in open(pdf, "rb").read(), f"{doc}: #anchor links lost"
+    images = len(re.findall(r"!\[[^\]]*\]\(", source))
+    if images:
+        embedded = subprocess.run(["pdfimages", "-list", pdf], check=True, capture_output=True,
+                                  text=True, timeout=60).stdout.splitlines()[2:]
+        assert len(embedded) >= images, f"{doc}: {images} images, {len(embedded)} in the PDF"
     total += len(wanted)
     print(f"{doc}: {len(wanted)} headings found ({len(accented)} with accents, e.g. "
           f"{accented[0] if accented else '-'!r}), {len(targets)} links")
-print(f"{total} headings found in 5 PDFs")
+print(f"{total} headings found in {len(docs)} PDFs")
 PY
 echo "57-docs-pdf: all checks passed in $(( $(date +%s) - started ))s"

@@ -277,6 +277,7 @@ try {
   await maxPage.click("#privates button");
   check(await seen(maxPage, "rendez-vous à 14 h"), "an offline private message appears at sign-in");
   check(await maxPage.$$eval("#log li.deferred", (items) => items.length) === 1, "it is shown as received while away");
+  await maxPage.screenshot({ path: path.join(artifacts, "private-deferred.png") });
 
   // Keyboard alone: Tab to the message field, type, Enter.
   await lina.bringToFront();

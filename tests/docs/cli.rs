@@ -1,13 +1,17 @@
 //! The command line in the docs against the real binary's help: every `classcord SUB ... --flag`
-//! a document writes exists, every subcommand and flag is written somewhere, and the README's
-//! table of `serve` options is exactly `classcord serve --help`'s. Only names are compared: the
-//! help's words may be translated.
+//! a document writes exists, every subcommand and flag is written somewhere (each subcommand in
+//! the README's table of commands), and the table of `serve` options ([`SERVE_OPTIONS`]) is
+//! exactly `classcord serve --help`'s. Only names are compared: the help's words may be
+//! translated.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use super::fail_with;
 use super::markdown::{all_docs, code_spans, Doc};
+
+/// The page that holds the table of `classcord serve` options (the README links it).
+const SERVE_OPTIONS: &str = "docs/EXPLOITATION.md";
 
 /// One command's help: its flags and its subcommands (by name).
 #[derive(Debug, Default)]
@@ -280,14 +284,14 @@ fn every_subcommand_and_flag_is_documented() {
 }
 
 #[test]
-fn the_readme_table_of_serve_options_is_serve_help() {
+fn the_table_of_serve_options_is_serve_help() {
     let helps = all_helps();
-    let readme = Doc::load("README.md");
-    let table = readme
+    let doc = Doc::load(SERVE_OPTIONS);
+    let table = doc
         .tables()
         .into_iter()
         .find(|t| t.first_header() == "option")
-        .expect("README.md: the table of `classcord serve` options");
+        .unwrap_or_else(|| panic!("{SERVE_OPTIONS}: the table of `classcord serve` options"));
     let listed: BTreeSet<String> = table
         .body()
         .iter()
@@ -298,7 +302,7 @@ fn the_readme_table_of_serve_options_is_serve_help() {
     flags.remove("--help");
     assert_eq!(
         listed, flags,
-        "README.md's options table against `classcord serve --help`"
+        "{SERVE_OPTIONS}'s options table against `classcord serve --help`"
     );
 }
 

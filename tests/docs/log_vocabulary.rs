@@ -1,5 +1,5 @@
-//! The security log's words in SECURITE.md and README.md against the code: every token a line can
-//! start with, and every `reason=` value.
+//! The security log's words in SECURITE.md and in the journal page ([`JOURNAL`]) against the
+//! code: every token a line can start with, and every `reason=` value.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,8 +7,12 @@ use classcord::logging::SecurityEvent;
 
 use super::markdown::{code_spans, Doc};
 use super::protocol::{conn_rejected_reasons, protocol_error_reasons, register_refused_reasons};
+use super::repo;
 use super::rust_source::literals_under;
 use super::{fail_with, is_word};
+
+/// The operators' page whose « Journal » section lists each line's reasons.
+const JOURNAL: &str = "docs/EXPLOITATION.md";
 
 /// The `[A-Z_]+` word that starts `text` at `at`, if it is a token (3 characters at least).
 fn token_at(text: &str, at: usize) -> Option<&str> {
@@ -61,10 +65,49 @@ fn code_tokens() -> BTreeSet<String> {
     tokens
 }
 
+/// The `PROTOCOL_ERROR` reasons of the web port, written in the shell rather than in a list: the
+/// WebSocket frames no browser sends (`WsStop::Protocol("unmasked")`) and the upgrade's refusals
+/// (`SecurityEvent::ProtocolError { .., reason: "foreign-origin", .. }`). Test code is skipped.
+fn web_reasons() -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for path in repo::files_with("rs") {
+        let tests_file = path.file_name().is_some_and(|n| n == "tests.rs");
+        if !path.starts_with("src") || tests_file {
+            continue;
+        }
+        let text = repo::read(&path);
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        found.extend(quoted_after(code, "WsStop::Protocol(\""));
+        for (at, _) in code.match_indices("SecurityEvent::ProtocolError {") {
+            // The event's fields: up to its closing brace.
+            let fields = &code[at..];
+            let fields = &fields[..fields.find('}').unwrap_or(fields.len())];
+            found.extend(quoted_after(fields, "reason: \""));
+        }
+    }
+    found
+}
+
+/// The string literal that follows each `marker` (which ends with the opening quote).
+fn quoted_after(text: &str, marker: &str) -> Vec<String> {
+    text.match_indices(marker)
+        .filter_map(|(at, _)| {
+            let rest = &text[at + marker.len()..];
+            rest.find('"').map(|end| rest[..end].to_owned())
+        })
+        .collect()
+}
+
 /// The `reason=` values of each token that has one.
 fn code_reasons() -> BTreeMap<&'static str, BTreeSet<String>> {
     BTreeMap::from([
-        ("PROTOCOL_ERROR", protocol_error_reasons()),
+        (
+            "PROTOCOL_ERROR",
+            protocol_error_reasons()
+                .into_iter()
+                .chain(web_reasons())
+                .collect(),
+        ),
         ("REGISTER_REFUSED", register_refused_reasons()),
         ("CONN_REJECTED", conn_rejected_reasons()),
     ])
@@ -172,8 +215,8 @@ fn stale_mentions(doc: &Doc, code: &BTreeSet<String>) -> Vec<String> {
 }
 
 #[test]
-fn readme_lists_the_reasons_of_its_journal_lines() {
-    let doc = Doc::load("README.md");
+fn the_journal_page_lists_the_reasons_of_its_lines() {
+    let doc = Doc::load(JOURNAL);
     let reasons = code_reasons();
     let mut problems = stale_mentions(&doc, &code_tokens());
     // A list item that starts with `... TOKEN ... reason=...` lists that token's reasons.
@@ -200,7 +243,7 @@ fn readme_lists_the_reasons_of_its_journal_lines() {
         }
         let Some(token) = reasons.keys().find(|t| head.contains(*t)) else {
             problems.push(format!(
-                "README.md:{line}: `{head}` names no token with reasons"
+                "{JOURNAL}:{line}: `{head}` names no token with reasons"
             ));
             continue;
         };
@@ -213,7 +256,7 @@ fn readme_lists_the_reasons_of_its_journal_lines() {
             .collect();
         if &listed != reasons.get(token).unwrap() {
             problems.push(format!(
-                "README.md:{line}: `{token}` reasons: {}",
+                "{JOURNAL}:{line}: `{token}` reasons: {}",
                 difference(&listed, &reasons[token])
             ));
         }
@@ -221,11 +264,25 @@ fn readme_lists_the_reasons_of_its_journal_lines() {
     for token in ["PROTOCOL_ERROR", "REGISTER_REFUSED"] {
         if !seen.contains(token) {
             problems.push(format!(
-                "README.md: no list item gives the reasons of `{token}`"
+                "{JOURNAL}: no list item gives the reasons of `{token}`"
             ));
         }
     }
-    fail_with("README.md's journal section against the code", &problems);
+    fail_with(
+        &format!("{JOURNAL}'s journal section against the code"),
+        &problems,
+    );
+}
+
+#[test]
+fn the_web_ports_reasons_are_found_in_the_source() {
+    let reasons = web_reasons();
+    for reason in ["foreign-origin", "unmasked", "bad-control-frame"] {
+        assert!(reasons.contains(reason), "{reason} not found: {reasons:?}");
+    }
+    // src/logging/tests.rs builds a `ProtocolError` with `reason: "bad json\" ip=1.2.3.4"`: test
+    // code is skipped.
+    assert!(reasons.iter().all(|r| is_word(r)), "{reasons:?}");
 }
 
 #[test]

@@ -5,9 +5,11 @@
 //! - `links`: relative links and `#anchors` (GitHub's rules) resolve; source files named exist;
 //! - `protocol`: references to docs/PROTOCOL.md and the sections every file cites; its texts
 //!   against the source's string literals, both ways; its log reasons, limits and tests; shipping;
-//! - `log_vocabulary`: SECURITE.md's and README.md's tokens and `reason=` values;
+//! - `log_vocabulary`: the tokens and `reason=` values of SECURITE.md and of the journal page
+//!   (docs/EXPLOITATION.md), the web port's reasons included;
 //! - `statuses`: the accepted presence states (`Presence::SPELLINGS`);
-//! - `cli`: subcommands and flags against the real binary's `--help`.
+//! - `cli`: subcommands and flags against the real binary's `--help` (the README names every
+//!   subcommand; docs/EXPLOITATION.md holds the table of `serve` options).
 //!
 //! `markdown`, `rust_source` and `repo` are the small readers they share.
 
