@@ -352,6 +352,7 @@ ip netns exec "$NS_SRV" "$BIN" serve --listen 0.0.0.0:12345 --data "$T/data" \
 pids+=($!)
 wait_until 10 "server in $NS_SRV" grep -q 'écoute sur 0.0.0.0:12345' "$T/log/classcord.log"
 ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --host 10.201.1.1 --port 12345 --source 10.201.1.2
+ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --http --host 10.201.1.1 --port 8080 --source 10.201.1.2
 ip netns exec "$NS_HON" "${DRIVER[@]}" connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
 
 section "(b) the LAN-only nftables rules of SECURITE.md (LAN = the honest client's network)"
@@ -361,6 +362,8 @@ grep -q '10.201.2.0/24' "$T/lan.nft" || fail "no nftables block found in SECURIT
 ip netns exec "$NS_SRV" nft -c -f "$T/lan.nft"
 ip netns exec "$NS_SRV" nft -f "$T/lan.nft"
 ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --refused --host 10.201.1.1 --port 12345 \
+    --source 10.201.1.2
+ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --http --refused --host 10.201.1.1 --port 8080 \
     --source 10.201.1.2
 ip netns exec "$NS_HON" "${DRIVER[@]}" connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
 ip netns exec "$NS_SRV" nft delete table inet classcord_lan
@@ -422,11 +425,13 @@ in_set() {
 }
 wait_until 10 "10.201.1.2 in the nftables set" in_set
 ip netns exec "$NS_SRV" nft list table inet f2b-classcord | tee "$T/nft.txt"
-grep -Eq 'tcp dport (\{ )?12345( \})? ip saddr @addr-set-classcord-brute-force reject' "$T/nft.txt" ||
-    fail "the ban rule is not limited to TCP port 12345"
+grep -Eq 'tcp dport \{ (12345, 8080|8080, 12345) \} ip saddr @addr-set-classcord-brute-force reject' "$T/nft.txt" ||
+    fail "the ban rule is not limited to the chat and web ports (12345, 8080)"
 grep -q '10.201.1.2' "$T/nft.txt" || fail "the banned address is not in the set"
 ! nft list tables 2>/dev/null | grep -q f2b-classcord || fail "rules leaked into the root namespace"
 ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --refused --host 10.201.1.1 --port 12345 \
+    --source 10.201.1.2
+ip netns exec "$NS_ATT" "${DRIVER[@]}" connect-check --http --refused --host 10.201.1.1 --port 8080 \
     --source 10.201.1.2
 ip netns exec "$NS_HON" "${DRIVER[@]}" connect-check --host 10.201.2.1 --port 12345 --source 10.201.2.2
 wait "$honest_pid" || fail "honest client: $(cat "$T/honest.out")"

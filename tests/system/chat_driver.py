@@ -279,11 +279,18 @@ def silent(args):
 
 
 def connect_check(args):
-    """Exit 0 if a connection opens and answers a ping (or is refused, with --refused)."""
+    """Exit 0 if a connection opens and answers a ping, or with --http serves the chat page
+    (or is refused, with --refused)."""
     try:
         client = Client(args.host, args.port, args.source)
-        client.send({"type": "ping"})
-        client.recv_until(lambda line: line.get("type") == "pong", "pong")
+        if args.http:
+            client.send_raw(b"GET / HTTP/1.1\r\nHost: classcord\r\n\r\n")
+            head = client.sock.recv(64)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise ConnectionError("no chat page: %r" % head)
+        else:
+            client.send({"type": "ping"})
+            client.recv_until(lambda line: line.get("type") == "pong", "pong")
         client.close()
         outcome = "open"
     except (ConnectionError, OSError, TimeoutError) as error:
@@ -322,6 +329,7 @@ def main():
     parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--refused", action="store_true")
+    parser.add_argument("--http", action="store_true")
     parser.add_argument("--user", default="alice")
     parser.add_argument("--until-judged", action="store_true")
     parser.add_argument("--phase", default="first", choices=["first", "again"])
