@@ -12,8 +12,8 @@
 #                      process group leader). .ci/run starts it before the long compile steps,
 #                      so that the downloads and the emulated package set-up fill idle time.
 # amd64 is built with debootstrap; arm64 with mmdebstrap, which unpacks natively and configures
-# every package in one emulated dpkg run (about 1.6 times faster here than debootstrap --foreign
-# and its second stage under qemu-user, binfmt).
+# every package in one emulated dpkg run (qemu-user, binfmt), without fsync: 195 s against 524 s
+# for debootstrap --foreign and its emulated second stage, on the same loaded machine.
 
 DEBIAN_ROOT_CACHE=${DEBIAN_ROOT_CACHE:-/var/cache/classcord-ci}
 DEBIAN_ROOT_MIRROR=${DEBIAN_ROOT_MIRROR:-http://deb.debian.org/debian}
