@@ -36,16 +36,13 @@ thread_local! {
     };
 }
 
-/// Breaks `seconds` down in the local time zone (falls back to UTC if the C library cannot).
+/// Breaks `seconds` down in the local time zone. Falls back to UTC if the C library cannot, or if
+/// `seconds` does not fit the target's `time_t` (32 bits on armv7 glibc: after January 2038 the
+/// clock then reads UTC rather than stopping at the last second that fits).
 pub fn local_time(seconds: u64, micros: u32) -> LocalTime {
-    let time = libc::time_t::try_from(seconds).unwrap_or(libc::time_t::MAX);
-    // SAFETY: `tm` is plain old data that localtime_r fully initialises on success; localtime_r is
-    // the thread-safe variant and only reads `time`.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&time, &mut tm).is_null() };
-    if !ok {
+    let Some(tm) = c_local_time(libc::localtime_r, seconds) else {
         return utc_time(seconds, micros);
-    }
+    };
     LocalTime {
         year: tm.tm_year + 1900,
         month: u8::try_from(tm.tm_mon + 1).unwrap_or(1),
@@ -55,6 +52,22 @@ pub fn local_time(seconds: u64, micros: u32) -> LocalTime {
         second: u8::try_from(tm.tm_sec).unwrap_or(0),
         micros,
     }
+}
+
+/// Calls `localtime_r` with `seconds` as the C `time_t` that its binding declares. That type is
+/// inferred here, never named: the libc crate deprecates the name `libc::time_t` on musl (its width
+/// there is due to change to follow musl 1.2), and whatever width the binding has, a value that
+/// does not fit is refused rather than clamped.
+fn c_local_time<T: TryFrom<u64>>(
+    localtime_r: unsafe extern "C" fn(*const T, *mut libc::tm) -> *mut libc::tm,
+    seconds: u64,
+) -> Option<libc::tm> {
+    let time = T::try_from(seconds).ok()?;
+    // SAFETY: `tm` is plain old data that localtime_r fully initialises on success; localtime_r is
+    // the thread-safe variant and only reads `time`.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !localtime_r(&time, &mut tm).is_null() };
+    ok.then_some(tm)
 }
 
 /// UTC civil time from days since the epoch (Howard Hinnant's algorithm).
@@ -90,6 +103,14 @@ mod tests {
         let t = utc_time(1_764_063_907, 5);
         assert_eq!(t.iso(), "2025-11-25T09:45:07.000005");
         assert_eq!(utc_time(951_782_400, 0).iso(), "2000-02-29T00:00:00.000000");
+    }
+
+    #[test]
+    fn local_time_after_2038_does_not_stop_at_the_32_bit_time_t_limit() {
+        // 2040-01-01T00:00:00Z: any time zone (offsets within 14 h) puts it in 2039 or 2040; a
+        // 32-bit time_t clamped to its maximum gave 2038.
+        let year = local_time(2_208_988_800, 0).year;
+        assert!(year == 2039 || year == 2040, "{year}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Raspberry Pi image path, as far as it can run here (no Pi OS image or Pi archive, no Pi):
 #   1. a synthetic Pi-like disk image: MBR, FAT boot partition, ext4 root made from a cached
-#      debootstrapped Debian 12 arm64 root (with openssh-server), as in a Pi OS Lite image;
+#      Debian 12 arm64 root (with openssh-server; lib/debian_root.sh, built in the background
+#      by .ci/run while earlier steps compile), as in a Pi OS Lite image;
 #   2. pi-image/customize.sh on that image with the arm64 .deb (loop device at the partition
 #      offset, chroot through qemu-user binfmt, dpkg -i, hostname, static IP, SSH, fail2ban
 #      files, journald, userconf.txt on the boot partition with mtools);
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/../.."
 started=$(date +%s)
 target=aarch64-unknown-linux-gnu
 ensure_cross_tools "$target"
-for tool in mcopy:mtools sfdisk:fdisk mke2fs:e2fsprogs zerofree:zerofree debootstrap:debootstrap; do
+for tool in mcopy:mtools sfdisk:fdisk mke2fs:e2fsprogs zerofree:zerofree; do
     command -v "${tool%%:*}" >/dev/null ||
         apt-get install -y --no-install-recommends "${tool#*:}"
 done
