@@ -22,6 +22,7 @@ pub mod export;
 mod export_sql;
 pub mod import;
 pub mod password;
+pub mod operators;
 mod records;
 pub mod restore;
 pub mod retention;
