@@ -101,12 +101,12 @@ pub struct Minute {
     pub minute: u64,
     /// Chat messages relayed during it.
     pub messages: u64,
-    /// Connections accepted during it.
+    /// Chat connections (TCP or WebSocket) opened during it.
     pub connections: u64,
 }
 
-/// Messages relayed and connections accepted per minute over the last hour, fed with the
-/// counters' totals on every hub tick (a tick's increase goes to the minute it falls in).
+/// Messages relayed and chat connections opened per minute over the last hour, fed with the
+/// totals on every hub tick (a tick's increase goes to the minute it falls in).
 #[derive(Debug, Default)]
 pub struct PerMinute {
     minutes: VecDeque<Minute>,

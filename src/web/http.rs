@@ -169,13 +169,15 @@ Referrer-Policy: no-referrer\r\n\
 X-Frame-Options: DENY\r\n";
 
 /// The dashboard's security headers: as [`SECURITY_HEADERS`], but its sign-in form posts to
-/// itself, and nothing is kept in a cache.
+/// itself, nothing is kept in a cache, and the referrer policy is `same-origin` (with
+/// `no-referrer`, browsers send `Origin: null` on the form's POST, which the origin check must
+/// refuse; nothing is sent to other sites either way).
 pub const DASHBOARD_HEADERS: &str =
     "Content-Security-Policy: default-src 'none'; script-src 'self'; \
 style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; \
 frame-ancestors 'none'\r\n\
 X-Content-Type-Options: nosniff\r\n\
-Referrer-Policy: no-referrer\r\n\
+Referrer-Policy: same-origin\r\n\
 X-Frame-Options: DENY\r\n\
 Cache-Control: no-store\r\n";
 

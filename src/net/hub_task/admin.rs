@@ -42,6 +42,9 @@ pub struct AdminState {
     samples: VecDeque<(Instant, u64)>,
     /// The last hour minute by minute (the dashboard's chart).
     per_minute: stats::PerMinute,
+    /// Chat connections (TCP or WebSocket) opened since the start: the chart's connections
+    /// (the accepted-connections counter also counts every HTTP request of the web port).
+    pub(super) sessions_opened: u64,
 }
 
 /// Messages per second are measured over this window.
@@ -55,6 +58,7 @@ impl AdminState {
             metrics,
             samples: VecDeque::new(),
             per_minute: stats::PerMinute::default(),
+            sessions_opened: 0,
         }
     }
 
@@ -245,15 +249,8 @@ impl HubTask {
             .messages_relayed
             .load(std::sync::atomic::Ordering::Relaxed);
         self.admin.samples.push_back((now, relayed));
-        let accepted = self
-            .admin
-            .metrics
-            .counters
-            .connections_accepted
-            .load(std::sync::atomic::Ordering::Relaxed);
-        self.admin
-            .per_minute
-            .sample(now_unix(), relayed, accepted);
+        let opened = self.admin.sessions_opened;
+        self.admin.per_minute.sample(now_unix(), relayed, opened);
         while self
             .admin
             .samples
