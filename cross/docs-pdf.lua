@@ -28,3 +28,12 @@ function Link(link)
   end
   return inlines
 end
+
+-- An image of the repository (the screenshots in docs/images/): an absolute file:// address, as
+-- the HTML page is printed from a temporary folder.
+function Image(image)
+  if not image.src:match("^%a[%w+.-]*:") then
+    image.src = "file://" .. (os.getenv("PWD") or ".") .. "/" .. image.src:gsub("^%./", "")
+  end
+  return image
+end

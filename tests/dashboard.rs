@@ -80,12 +80,18 @@ fn the_fingerprint_shown_by_the_console_is_the_served_certificates() {
     assert_eq!(reply["data"]["self_signed"], true);
     assert_eq!(reply["data"]["urls"][0], format!("https://{web}/admin"));
     let text = server.admin_ok(&["certificat"]);
-    assert!(text.contains(&format!("Empreinte SHA-256 : {served}")), "{text}");
+    assert!(
+        text.contains(&format!("Empreinte SHA-256 : {served}")),
+        "{text}"
+    );
     server.wait_for_log(&format!("empreinte SHA-256 du certificat : {served}"));
     // Kept in the data folder, the key readable by the server's user alone.
     use std::os::unix::fs::PermissionsExt;
     let key = server.data.join("tls").join("dashboard.key");
-    let mode = std::fs::metadata(&key).expect("key file").permissions().mode();
+    let mode = std::fs::metadata(&key)
+        .expect("key file")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     // The same certificate after a restart: the browser's exception still holds.
     assert!(server.stop().success());
@@ -106,12 +112,18 @@ fn a_wrong_password_is_refused_then_the_account_is_locked_out_for_the_chat_too()
     let locked = sign_in(web, "prof", "secret-prof");
     assert_eq!(locked.status, 429, "{locked:?}");
     assert!(
-        locked.body.contains("Trop d&#39;échecs de connexion pour ce compte"),
+        locked
+            .body
+            .contains("Trop d&#39;échecs de connexion pour ce compte"),
         "{}",
         locked.body
     );
     let log = server.wait_for_log("action=refuse");
-    assert_eq!(log.matches("AUTH_FAIL ip=127.0.0.1 user=\"prof\"").count(), 3, "{log}");
+    assert_eq!(
+        log.matches("AUTH_FAIL ip=127.0.0.1 user=\"prof\"").count(),
+        3,
+        "{log}"
+    );
     assert!(log.contains("RATE_LIMIT ip=127.0.0.1 kind=login action=refuse conn=0 user=\"prof\""));
     // The same limits as the chat's: the account is locked on the chat port as well.
     let mut client = server.client();
@@ -129,7 +141,10 @@ fn a_wrong_password_is_refused_then_the_account_is_locked_out_for_the_chat_too()
         .iter()
         .filter_map(|event| event["token"].as_str())
         .collect();
-    assert!(tokens.iter().filter(|t| **t == "AUTH_FAIL").count() >= 3, "{events}");
+    assert!(
+        tokens.iter().filter(|t| **t == "AUTH_FAIL").count() >= 3,
+        "{events}"
+    );
 }
 
 #[test]
@@ -137,7 +152,9 @@ fn a_non_operator_is_refused_and_an_operator_gets_a_strict_session_cookie() {
     let (server, web) = class("");
     let refused = sign_in(web, "eleve", "secret-eleve");
     assert_eq!(refused.status, 403, "{refused:?}");
-    assert!(refused.body.contains("n&#39;a pas accès au tableau de bord"));
+    assert!(refused
+        .body
+        .contains("n&#39;a pas accès au tableau de bord"));
     assert!(refused.header("Set-Cookie").is_none());
     server.wait_for_log("ADMIN_WEB_REFUSED ip=127.0.0.1 reason=not-operator user=\"eleve\"");
 
@@ -152,12 +169,21 @@ fn a_non_operator_is_refused_and_an_operator_gets_a_strict_session_cookie() {
     let cookie = session_cookie(&signed);
     let board = get(web, "/admin", &format!("Cookie: {cookie}\r\n"));
     assert_eq!(board.status, 200);
-    assert!(board.body.contains("/admin/admin.js"), "the dashboard itself");
+    assert!(
+        board.body.contains("/admin/admin.js"),
+        "the dashboard itself"
+    );
     let csp = board.header("Content-Security-Policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(!board.body.contains("<script>"), "no inline script");
     let form = get(web, "/admin", "Cookie: classcord_admin=00\r\n");
-    assert!(form.body.contains("name=\"password\""), "no session: the form");
+    assert!(
+        form.body.contains("name=\"password\""),
+        "no session: the form"
+    );
 
     // Signing out ends the session.
     let out = https::request(
@@ -203,7 +229,10 @@ fn a_foreign_origin_or_no_session_on_the_admin_websocket_is_refused_and_logged()
     assert_eq!(foreign.status, 403);
     server.wait_for_log("ADMIN_WEB_REFUSED ip=127.0.0.1 reason=foreign-origin");
     // The plain-HTTP origin of the same host is another origin too.
-    let plain = admin_ws(web, &format!("Origin: http://{web}\r\nCookie: {cookie}\r\n"));
+    let plain = admin_ws(
+        web,
+        &format!("Origin: http://{web}\r\nCookie: {cookie}\r\n"),
+    );
     assert_eq!(plain.err().expect("refused").status, 403);
     let anonymous = admin_ws(web, &format!("Origin: https://{web}\r\n"))
         .err()
@@ -211,8 +240,11 @@ fn a_foreign_origin_or_no_session_on_the_admin_websocket_is_refused_and_logged()
     assert_eq!(anonymous.status, 401);
     server.wait_for_log("ADMIN_WEB_REFUSED ip=127.0.0.1 reason=no-session");
 
-    let mut ws = admin_ws(web, &format!("Origin: https://{web}\r\nCookie: {cookie}\r\n"))
-        .unwrap_or_else(|answer| panic!("refused: {answer:?}"));
+    let mut ws = admin_ws(
+        web,
+        &format!("Origin: https://{web}\r\nCookie: {cookie}\r\n"),
+    )
+    .unwrap_or_else(|answer| panic!("refused: {answer:?}"));
     let hello = ws.recv().expect("hello");
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["operator"], "prof");
@@ -228,8 +260,11 @@ fn actions_from_the_dashboard_go_through_the_vocabulary_and_are_logged_with_the_
     let mut bob = server.client();
     bob.guest("bob");
     let cookie = session_cookie(&sign_in(web, "prof", "secret-prof"));
-    let mut ws = admin_ws(web, &format!("Origin: https://{web}\r\nCookie: {cookie}\r\n"))
-        .unwrap_or_else(|answer| panic!("refused: {answer:?}"));
+    let mut ws = admin_ws(
+        web,
+        &format!("Origin: https://{web}\r\nCookie: {cookie}\r\n"),
+    )
+    .unwrap_or_else(|answer| panic!("refused: {answer:?}"));
     let snapshot = ws.recv_until("a snapshot", |m| m["type"] == "snapshot");
     let alice_row = snapshot["who"]
         .as_array()
@@ -268,7 +303,10 @@ fn actions_from_the_dashboard_go_through_the_vocabulary_and_are_logged_with_the_
             _ => break false,
         }
     };
-    assert!(closed, "the dashboard is closed once the grant is withdrawn");
+    assert!(
+        closed,
+        "the dashboard is closed once the grant is withdrawn"
+    );
     assert!(ws.recv().is_none());
     let after = get(web, "/admin/session", &format!("Cookie: {cookie}\r\n"));
     assert_eq!(after.status, 401);
@@ -295,5 +333,7 @@ fn operator_grants_need_an_account_and_go_with_it() {
     server.admin_ok(&["--yes", "user", "del", "Zoé"]);
     let listed = server.admin_json(&["operators"]);
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
-    assert!(server.wait_for_log(": operator add zoé").contains("[ADMIN] uid "));
+    assert!(server
+        .wait_for_log(": operator add zoé")
+        .contains("[ADMIN] uid "));
 }

@@ -35,9 +35,9 @@ pub mod signin;
 pub mod stats;
 pub mod words;
 
+pub use certificate::CertificateFacts;
 pub use desk::Desk;
 pub use duration::{BanLength, Span, When};
 pub use hub::{HubAsk, HubDoor, HubJob, LiveSettings, ToHub};
-pub use certificate::CertificateFacts;
 pub use request::{channel_display, Answer, ChannelVerb, Operator, Outcome, Request};
 pub use signin::SignIn;

@@ -49,7 +49,9 @@ impl Desk {
             data.push(json!({ "name": name, "source": "store" }));
         }
         for name in &configured {
-            lines.push(format!("  {name}  (fichier de configuration, [admin] operators)"));
+            lines.push(format!(
+                "  {name}  (fichier de configuration, [admin] operators)"
+            ));
             data.push(json!({ "name": name, "source": "config" }));
         }
         let text = if data.is_empty() {
@@ -122,7 +124,9 @@ impl Desk {
             ));
         }
         Ok(Answer::new(
-            format!("« {name} » n'est plus opérateur : ses sessions du tableau de bord se ferment."),
+            format!(
+                "« {name} » n'est plus opérateur : ses sessions du tableau de bord se ferment."
+            ),
             json!({ "name": name }),
         ))
     }

@@ -15,7 +15,7 @@ pub const COMMANDS: [(&str, &str, &str); 21] = [
     (
         "who",
         "",
-        "les connexions : nom, type, adresse, état, salons, depuis, messages",
+        "les connexions : nom, type, accès (tcp ou navigateur), adresse, état, salons, depuis, messages",
     ),
     ("channels", "", "les salons et leurs membres"),
     (
@@ -702,7 +702,7 @@ mod tests {
                 name: "prof dupont".into(),
             },
             Request::OperatorDel {
-                name: "zoé".into(),
+                name: "zoé".into()
             },
             Request::Operators,
             Request::Events,

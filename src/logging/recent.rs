@@ -34,7 +34,9 @@ pub fn remember(tag: &'static str, line: String) {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
     let token = line.split(' ').next().unwrap_or_default().to_owned();
-    let mut recent = RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut recent = RECENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if recent.len() == RECENT_EVENTS {
         recent.pop_front();
     }
@@ -48,7 +50,9 @@ pub fn remember(tag: &'static str, line: String) {
 
 /// The lines kept, oldest first.
 pub fn recent() -> Vec<RecentEvent> {
-    let recent = RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let recent = RECENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     recent.iter().cloned().collect()
 }
 
@@ -59,7 +63,10 @@ mod tests {
     #[test]
     fn the_ring_keeps_the_last_lines_with_their_token() {
         for n in 0..RECENT_EVENTS + 5 {
-            remember("[AUTH]", format!("AUTH_FAIL ip=10.0.0.{} user=\"x\"", n % 250));
+            remember(
+                "[AUTH]",
+                format!("AUTH_FAIL ip=10.0.0.{} user=\"x\"", n % 250),
+            );
         }
         let kept = recent();
         assert_eq!(kept.len(), RECENT_EVENTS);

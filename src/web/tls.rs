@@ -318,7 +318,10 @@ mod tests {
         assert!(!dir.path().join("data").join(TLS_DIR).exists());
         std::fs::write(&key, "pas une clé").unwrap();
         let error = load_or_make(&config).err().unwrap().to_string();
-        assert!(error.contains("own.key") && error.contains("clé privée"), "{error}");
+        assert!(
+            error.contains("own.key") && error.contains("clé privée"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -359,5 +359,9 @@ try {
   if (server) await stopServer();
 }
 
+// The administration lines of the run, kept with the screenshots (FONCTIONNALITES.md shows them).
+const adminLines = serverLog.split("\n").filter((line) => line.includes("[ADMIN]")).join("\n");
+writeFileSync(path.join(artifacts, "dashboard-admin-log.txt"), adminLines + "\n");
+console.log(adminLines);
 console.log(`dashboard: ${passed} passed, ${failures.length} failed`);
 process.exit(failures.length === 0 ? 0 : 1);

@@ -126,7 +126,9 @@ fn parse(all: &[u8]) -> Answer {
     let text = String::from_utf8_lossy(all).into_owned();
     let (head, body) = text
         .split_once("\r\n\r\n")
-        .map_or((text.clone(), String::new()), |(h, b)| (h.to_owned(), b.to_owned()));
+        .map_or((text.clone(), String::new()), |(h, b)| {
+            (h.to_owned(), b.to_owned())
+        });
     let status = head
         .split_whitespace()
         .nth(1)

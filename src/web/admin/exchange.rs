@@ -230,9 +230,9 @@ mod tests {
 
     #[test]
     fn a_head_and_its_body_are_read_and_nothing_may_follow() {
-        let request = b"POST /admin/login HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nname=prof";
-        let (head, body) =
-            smol::block_on(read_request(&mut &request[..], Vec::new())).unwrap();
+        let request =
+            b"POST /admin/login HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nname=prof";
+        let (head, body) = smol::block_on(read_request(&mut &request[..], Vec::new())).unwrap();
         assert_eq!(head.path, "/admin/login");
         assert_eq!(body, b"name=prof");
         let extra = [&request[..], b"GET / HTTP/1.1\r\n\r\n"].concat();

@@ -80,7 +80,10 @@ pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
         || request.websocket_version.as_deref() != Some("13")
         || !crate::web::server::valid_key(key)
     {
-        let refusal = page("400 Bad Request", "Cette adresse attend une connexion WebSocket.");
+        let refusal = page(
+            "400 Bad Request",
+            "Cette adresse attend une connexion WebSocket.",
+        );
         return answer(stream, &refusal).await;
     }
     if request.dashboard_origin() != Some(true) {
@@ -89,7 +92,10 @@ pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let Some((token, name)) = session else {
         web_refused(ip, WebRefusal::NoSession, None);
-        let refusal = page("401 Unauthorized", "Connectez-vous d'abord au tableau de bord.");
+        let refusal = page(
+            "401 Unauthorized",
+            "Connectez-vous d'abord au tableau de bord.",
+        );
         return answer(stream, &refusal).await;
     };
     if send(stream, &switching_protocols(&accept_key(key)))
@@ -227,7 +233,9 @@ impl Live {
         } else {
             "Ce compte n'a plus accès au tableau de bord."
         };
-        let _ = self.send(stream, &json!({"type": "closed", "text": text})).await;
+        let _ = self
+            .send(stream, &json!({"type": "closed", "text": text}))
+            .await;
         let _ = send(stream, &close_frame(CLOSE_NORMAL)).await;
         false
     }
@@ -294,7 +302,11 @@ impl Live {
         self.send(stream, &snapshot).await.is_ok()
     }
 
-    async fn send<S: AsyncWrite + Unpin>(&self, stream: &mut S, value: &Value) -> std::io::Result<()> {
+    async fn send<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        value: &Value,
+    ) -> std::io::Result<()> {
         let mut frame = Vec::new();
         text_frame(value.to_string().as_bytes(), &mut frame);
         send(stream, &frame).await

@@ -74,7 +74,12 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 /// One connection that started a TLS handshake on the web port.
-pub async fn serve_tls(stream: Stream, client: SocketAddr, admitted: Admitted, dashboard: Arc<Dashboard>) {
+pub async fn serve_tls(
+    stream: Stream,
+    client: SocketAddr,
+    admitted: Admitted,
+    dashboard: Arc<Dashboard>,
+) {
     let deadline = Instant::now() + exchange::IO_TIMEOUT;
     let accepted = exchange::before(deadline, dashboard.acceptor.accept(Plain(stream))).await;
     let Ok(mut tls) = accepted else {
@@ -84,7 +89,11 @@ pub async fn serve_tls(stream: Stream, client: SocketAddr, admitted: Admitted, d
     match read_request(&mut tls, Vec::new()).await {
         Ok((request, body)) => handle(&mut tls, client.ip(), request, body, &dashboard).await,
         Err(HeadError::TooLarge) => {
-            answer(&mut tls, &page("413 Content Too Large", "Requête trop grande.")).await
+            answer(
+                &mut tls,
+                &page("413 Content Too Large", "Requête trop grande."),
+            )
+            .await
         }
         Err(_) => {}
     }
@@ -102,7 +111,11 @@ pub async fn serve_proxied(
 ) {
     let mut plain = Plain(stream);
     if request.content_length > exchange::MAX_BODY_BYTES || rest.len() > request.content_length {
-        return answer(&mut plain, &page("413 Content Too Large", "Requête trop grande.")).await;
+        return answer(
+            &mut plain,
+            &page("413 Content Too Large", "Requête trop grande."),
+        )
+        .await;
     }
     let mut body = rest;
     let mut chunk = [0u8; 1024];
@@ -125,9 +138,7 @@ pub fn plain_http_answer(request: &Request) -> Vec<u8> {
     match request.plain_host() {
         Some(host) => {
             let location = format!("https://{host}/admin");
-            let text = format!(
-                "Le tableau de bord n'est servi qu'en HTTPS (chiffré) : {location}"
-            );
+            let text = format!("Le tableau de bord n'est servi qu'en HTTPS (chiffré) : {location}");
             let body = text.as_bytes();
             exchange::response(
                 "301 Moved Permanently",
@@ -161,12 +172,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     let reply = match (method, request.path.as_str()) {
         ("GET" | "HEAD", "/") => see_other("/admin", ""),
         ("GET" | "HEAD", "/admin" | "/admin/") => match &session {
-            Some(_) => response(
-                "200 OK",
-                "text/html; charset=utf-8",
-                "",
-                DASHBOARD_PAGE,
-            ),
+            Some(_) => response("200 OK", "text/html; charset=utf-8", "", DASHBOARD_PAGE),
             None => signin_page("200 OK", None, ""),
         },
         ("GET", "/admin/session") => match &session {

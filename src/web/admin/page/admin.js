@@ -194,15 +194,17 @@
       ["En service depuis", duration(get("uptime_seconds"))],
     ];
     const list = $("figures");
-    if (list.children.length !== figures.length * 2) {
+    if (list.children.length !== figures.length) {
       list.replaceChildren();
       for (const [label] of figures) {
+        const group = document.createElement("div");
         const dt = document.createElement("dt");
         dt.textContent = label;
-        list.append(dt, document.createElement("dd"));
+        group.append(dt, document.createElement("dd"));
+        list.append(group);
       }
     }
-    figures.forEach(([, value], index) => text(list.children[index * 2 + 1], value));
+    figures.forEach(([, value], index) => text(list.children[index].lastElementChild, value));
     drawChart(stats.per_minute || []);
   }
 
