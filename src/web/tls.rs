@@ -191,7 +191,8 @@ fn host_name() -> Option<String> {
 /// The machine's own addresses (no loopback), for the certificate and the addresses shown.
 fn local_addresses() -> Vec<IpAddr> {
     let Ok(interfaces) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
+        // The packaged unit allows no netlink socket (RestrictAddressFamilies).
+        return routed_addresses();
     };
     let mut found = Vec::new();
     for interface in interfaces {
@@ -208,6 +209,37 @@ fn local_addresses() -> Vec<IpAddr> {
         let link_local = matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
         if !ip.is_loopback() && !link_local && !found.contains(&ip) {
             found.push(ip);
+        }
+    }
+    found
+}
+
+/// The source addresses the kernel would use towards the usual networks (a UDP socket
+/// "connected" sends nothing): the machine's addresses without listing its interfaces.
+fn routed_addresses() -> Vec<IpAddr> {
+    let probes: [(&str, SocketAddr); 5] = [
+        ("0.0.0.0:0", SocketAddr::from(([192, 0, 2, 1], 9))),
+        ("0.0.0.0:0", SocketAddr::from(([10, 255, 255, 254], 9))),
+        ("0.0.0.0:0", SocketAddr::from(([172, 31, 255, 254], 9))),
+        ("0.0.0.0:0", SocketAddr::from(([192, 168, 255, 254], 9))),
+        (
+            "[::]:0",
+            SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 9)),
+        ),
+    ];
+    let mut found = Vec::new();
+    for (local, target) in probes {
+        let Ok(socket) = std::net::UdpSocket::bind(local) else {
+            continue;
+        };
+        if socket.connect(target).is_err() {
+            continue;
+        }
+        if let Ok(address) = socket.local_addr() {
+            let ip = address.ip();
+            if !ip.is_loopback() && !ip.is_unspecified() && !found.contains(&ip) {
+                found.push(ip);
+            }
         }
     }
     found
@@ -322,6 +354,13 @@ mod tests {
             error.contains("own.key") && error.contains("clé privée"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn routed_addresses_are_the_machines_own() {
+        for ip in routed_addresses() {
+            assert!(!ip.is_loopback() && !ip.is_unspecified(), "{ip}");
+        }
     }
 
     #[test]

@@ -214,9 +214,10 @@ fn signin_page(status: &str, message: Option<&str>, name: &str) -> Vec<u8> {
             exchange::escape(text)
         )
     });
+    // The name first: a message quoting a name cannot be filled in twice.
     let html = SIGNIN_PAGE
-        .replace("{{message}}", &message)
-        .replace("{{name}}", &exchange::escape(name));
+        .replace("{{name}}", &exchange::escape(name))
+        .replace("{{message}}", &message);
     response(status, "text/html; charset=utf-8", "", html.as_bytes())
 }
 

@@ -92,6 +92,8 @@
     switch (message.type) {
       case "hello":
         $("operator").textContent = message.operator;
+        // The actions this server takes (src/web/admin/live.rs, COMMANDS): a control for a
+        // later command (mute, slow...) is shown only when it is listed here.
         commands = message.commands || [];
         break;
       case "snapshot":
