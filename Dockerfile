@@ -15,16 +15,17 @@ FROM docker.io/library/rust:1-bookworm AS builder
 ARG TARGETARCH
 WORKDIR /src
 COPY . .
-# Native build for the image's architecture (amd64 or arm64), static with musl; the linker
-# set in .cargo/config.toml for cross builds is not needed in here.
+# Native build for the image's architecture (amd64 or arm64), static with musl; the linker and
+# C compiler set in .cargo/config.toml for cross builds are not needed in here (ring, under the
+# dashboard's rustls, builds C code with the native cc).
 RUN case "${TARGETARCH:-amd64}" in \
         amd64) target=x86_64-unknown-linux-musl ;; \
         arm64) target=aarch64-unknown-linux-musl ;; \
         *) echo "architecture non prise en charge : ${TARGETARCH}" >&2; exit 1 ;; \
     esac \
     && rustup target add "$target" \
-    && CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=cc \
-       cargo build --release --locked -p classcord --target "$target" \
+    && CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=cc CC_aarch64_unknown_linux_musl=cc \
+       AR_aarch64_unknown_linux_musl=ar cargo build --release --locked -p classcord --target "$target" \
     && install -D -m 755 "target/$target/release/classcord" /out/classcord
 
 FROM scratch AS local

@@ -5,8 +5,13 @@
 # client chat every way, channels and history scroll-back, an offline private message at sign-in,
 # hostile content shown as text, the keyboard alone, 360 px wide, a server restart with automatic
 # reconnection, and axe-core on the sign-in and chat pages (no serious or critical violation).
+# Then the teacher's dashboard (tests/browser/dashboard.mjs), over the server's HTTPS with its
+# self-signed certificate: plain HTTP only redirects, a wrong password is refused then the account
+# locked out, a non-operator is refused, the operator's session cookie is strict, the class shows
+# live (transport included), a kick from the dashboard closes the right TCP client, an alert
+# reaches the class, the keyboard alone, 360 px, axe-core on the sign-in page and the dashboard.
 # Screenshots are kept in $CLASSCORD_ARTIFACTS (default /tmp/classcord-browser-artifacts) and
-# listed at the end, so they stay with the CI log.
+# listed at the end, so they stay with the CI log (the dashboard's also with its [ADMIN] lines).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
@@ -21,6 +26,7 @@ cargo build -p classcord
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 status=0
 (cd tests/browser && timeout 600 node run.mjs "$PWD/../../target/debug/classcord" "$artifacts") || status=$?
+(cd tests/browser && timeout 600 node dashboard.mjs "$PWD/../../target/debug/classcord" "$artifacts") || status=$?
 echo "screenshots:"
 ls -l "$artifacts"
 echo "browser tests: done in $(( $(date +%s) - started ))s (status $status)"

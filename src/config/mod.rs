@@ -39,7 +39,7 @@ use security::{security_config, RawSecurity};
 pub use storage::StorageConfig;
 use storage::{storage_config, RawStorage};
 use web::{web_config, RawWeb};
-pub use web::{WebConfig, DEFAULT_WEB_PORT};
+pub use web::{OwnCertificate, WebConfig, DEFAULT_WEB_PORT};
 
 pub const DEFAULT_PORT: u16 = 12345;
 /// The data folder and the database file in it belong to the store, which opens them.
@@ -79,6 +79,8 @@ pub struct AdminConfig {
     pub socket: Option<PathBuf>,
     /// Members of this group may use the socket (it is also given the socket file, if it exists).
     pub group: String,
+    /// Accounts that may sign in to the dashboard besides those granted with `operator add`.
+    pub operators: Vec<String>,
 }
 
 pub const DEFAULT_ADMIN_GROUP: &str = "classcord-admin";
@@ -158,6 +160,7 @@ struct RawConfig {
 struct RawAdmin {
     socket: Option<PathBuf>,
     group: Option<String>,
+    operators: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -329,6 +332,7 @@ impl Config {
                 Some(group) => group.trim().to_owned(),
                 None => DEFAULT_ADMIN_GROUP.to_owned(),
             },
+            operators: admin_operators(raw.admin.operators.unwrap_or_default())?,
         };
         let interval = raw.metrics.interval_secs.unwrap_or(15);
         check_range("metrics.interval_secs", interval as usize, 1, 3600)?;
@@ -423,6 +427,23 @@ impl Config {
             web,
         })
     }
+}
+
+/// `[admin] operators`: account names, trimmed, none empty.
+fn admin_operators(names: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    names
+        .into_iter()
+        .map(|name| {
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                Err(ConfigError::Invalid(
+                    "« admin.operators » contient un nom vide".into(),
+                ))
+            } else {
+                Ok(name)
+            }
+        })
+        .collect()
 }
 
 /// `ADDR:PORT`, `[V6]:PORT`, or a bare port (all IPv4 addresses).

@@ -19,7 +19,7 @@ use rustyline::{Context, Editor, Helper};
 use super::confirm::{understood, Answer, QUESTION};
 use super::{execute, Confirm, Outcome};
 use crate::admin::client::AdminClient;
-use crate::control::words::{parse, Words, COMMANDS, USER_ACTIONS};
+use crate::control::words::{parse, Words, COMMANDS, OPERATOR_ACTIONS, USER_ACTIONS};
 use crate::control::{ChannelVerb, Request};
 
 /// Completes the first word with command names, the second after `channel` and `user`.
@@ -46,6 +46,7 @@ impl Completer for Completion {
                 .collect(),
             ["channel"] => ChannelVerb::ALL.iter().map(|verb| verb.word()).collect(),
             ["user"] => USER_ACTIONS.to_vec(),
+            ["operator"] => OPERATOR_ACTIONS.to_vec(),
             ["shutdown"] => vec!["maintenant", "annuler"],
             ["help" | "aide"] => COMMANDS.iter().map(|(name, _, _)| *name).collect(),
             _ => Vec::new(),

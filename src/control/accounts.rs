@@ -85,6 +85,7 @@ impl Desk {
             Ok(Err(error)) => return Err(format!("Base de données : {error}.")),
             Err(_) => return Err(unavailable()),
         };
+        self.forget_operator(&deleted.name);
         let closed = self
             .hub
             .ask(HubAsk::AccountDeleted {

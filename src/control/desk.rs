@@ -11,9 +11,12 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 use smol::Executor;
 
+use super::certificate::CertificateFacts;
 use super::hub::{HubAsk, HubDoor};
+use super::operators::Grants;
 use super::request::{Answer, Operator, Outcome, Request};
 use super::words;
+use crate::accounts::Accounts;
 use crate::config::{Config, ConfigSource};
 use crate::store::{PasswordHasher, StoreHandle};
 
@@ -32,6 +35,12 @@ pub struct Desk {
     socket: PathBuf,
     /// The running shutdown countdown, if any (set to cancel it).
     pub(super) countdown: Mutex<Option<Arc<AtomicBool>>>,
+    /// Operator grants kept in the store (`[admin] operators` is read from `current`).
+    pub(super) operators: Mutex<Grants>,
+    /// Password checks for the dashboard's sign-in (the chat's hashing threads).
+    pub(super) accounts: Accounts,
+    /// The dashboard's certificate; `None` when the web port is off.
+    pub(super) certificate: Option<CertificateFacts>,
 }
 
 /// What the desk is built from (the server wiring has each part).
@@ -44,6 +53,10 @@ pub struct DeskParts {
     pub config: Config,
     /// The control socket, for `info`.
     pub socket: PathBuf,
+    /// Operator grants read from the store at start.
+    pub operators: Vec<String>,
+    pub accounts: Accounts,
+    pub certificate: Option<CertificateFacts>,
 }
 
 impl Desk {
@@ -56,6 +69,9 @@ impl Desk {
             source,
             config,
             socket,
+            operators,
+            accounts,
+            certificate,
         } = parts;
         Desk {
             hub,
@@ -68,6 +84,9 @@ impl Desk {
             current: Mutex::new(config),
             socket,
             countdown: Mutex::new(None),
+            operators: Mutex::new(super::operators::grants(operators)),
+            accounts,
+            certificate,
         }
     }
 
@@ -99,6 +118,11 @@ impl Desk {
             Request::UserPasswd { name, password } => self.user_passwd(name, password).await,
             Request::Reload => self.reload().await,
             Request::Shutdown { delay, message } => self.shutdown(delay, clean(message), by),
+            Request::Operators => self.operator_list(),
+            Request::OperatorAdd { name } => self.operator_add(name).await,
+            Request::OperatorDel { name } => self.operator_del(name).await,
+            Request::Events => Ok(self.events()),
+            Request::Certificate => self.certificate(),
             chat => self.hub.ask(HubAsk::Request(chat)).await,
         }
     }
@@ -119,6 +143,12 @@ impl Desk {
                 "socket": self.socket,
             }),
         )
+    }
+
+    /// The last security lines, oldest first.
+    fn events(&self) -> Answer {
+        let events = crate::logging::recent::recent();
+        Answer::new(super::report::events(&events), json!(events))
     }
 
     async fn backup(&self, file: Option<std::fs::File>) -> Outcome {

@@ -4,6 +4,7 @@
 //! the network shell.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use classcord_core::hub::HubConfig;
@@ -32,6 +33,18 @@ pub enum HubAsk {
     ShutdownSoon {
         delay: String,
         reason: Option<String>,
+    },
+    /// A dashboard sign-in from `ip` for `account` (folded name), before its password is
+    /// checked: the chat's own attempt limits decide (the answer's `data.wait_ms`: wait that
+    /// long first; an error: the French refusal, nothing to check).
+    SignInAttempt { ip: IpAddr, account: String },
+    /// That check ended (`failed`: wrong password or no such account; `name`: as typed, for
+    /// the `AUTH_FAIL` line).
+    SignInDone {
+        ip: IpAddr,
+        account: String,
+        name: String,
+        failed: bool,
     },
 }
 

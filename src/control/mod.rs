@@ -11,7 +11,10 @@
 //! - `desk.rs`: requests carried out, with `accounts.rs`, `reload.rs` and `shutdown.rs`;
 //! - `hub.rs`: the part the hub task carries out (it owns the chat state), and the door to it;
 //! - `bans.rs`, `report.rs`, `stats.rs`, `audit.rs`: ban lists, French tables, the metrics
-//!   summary, the security lines.
+//!   summary, the security lines;
+//! - `operators.rs`, `signin.rs`, `certificate.rs`: who may use the dashboard (`crate::web`'s
+//!   `/admin`), its sign-in (the chat's own password checks and attempt limits), and its
+//!   certificate's fingerprint.
 //!
 //! Nothing here imports the network shell: `net`'s hub task implements [`HubJob`]s, and the
 //! server wiring hands the [`Desk`] a [`HubDoor`] to reach it.
@@ -19,17 +22,22 @@
 pub mod accounts;
 pub mod audit;
 pub mod bans;
+pub mod certificate;
 pub mod desk;
 pub mod duration;
 pub mod hub;
+pub mod operators;
 pub mod reload;
 pub mod report;
 pub mod request;
 pub mod shutdown;
+pub mod signin;
 pub mod stats;
 pub mod words;
 
+pub use certificate::CertificateFacts;
 pub use desk::Desk;
 pub use duration::{BanLength, Span, When};
 pub use hub::{HubAsk, HubDoor, HubJob, LiveSettings, ToHub};
 pub use request::{channel_display, Answer, ChannelVerb, Operator, Outcome, Request};
+pub use signin::SignIn;

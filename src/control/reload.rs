@@ -113,7 +113,16 @@ fn items(old: &Config, new: &Config) -> Vec<Item> {
             false,
             debug(&old.log, &new.log),
         ),
-        item("admin", false, old.admin != new.admin),
+        item(
+            "admin.operators",
+            true,
+            old.admin.operators != new.admin.operators,
+        ),
+        item(
+            "admin (socket, groupe)",
+            false,
+            (&old.admin.socket, &old.admin.group) != (&new.admin.socket, &new.admin.group),
+        ),
         item("metrics", false, old.metrics != new.metrics),
     ]
 }

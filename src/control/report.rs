@@ -12,6 +12,8 @@ pub struct WhoRow {
     pub name: Option<String>,
     /// `anonymous`, `guest` or `account`.
     pub kind: &'static str,
+    /// `tcp` (the students' clients) or `websocket` (the browser page).
+    pub transport: &'static str,
     pub ip: String,
     pub state: &'static str,
     pub channels: Vec<String>,
@@ -47,6 +49,40 @@ fn kind_fr(kind: &str) -> &'static str {
         "account" => "compte",
         _ => "anonyme",
     }
+}
+
+fn transport_fr(transport: &str) -> &'static str {
+    match transport {
+        "websocket" => "navigateur",
+        _ => "tcp",
+    }
+}
+
+/// Security lines shown by `events` (the JSON reply has every line kept).
+const EVENTS_SHOWN: usize = 30;
+
+pub fn events(events: &[crate::logging::recent::RecentEvent]) -> String {
+    if events.is_empty() {
+        return "Aucun événement de sécurité depuis le démarrage.".into();
+    }
+    let skipped = events.len().saturating_sub(EVENTS_SHOWN);
+    let mut lines = vec![if skipped > 0 {
+        format!(
+            "{} derniers événements de sécurité (sur {} gardés ; --json pour tous) :",
+            EVENTS_SHOWN,
+            events.len()
+        )
+    } else {
+        format!("{} événement(s) de sécurité :", events.len())
+    }];
+    for event in &events[skipped..] {
+        let t = crate::clock::local_time(event.unix, 0);
+        lines.push(format!(
+            "  {:04}-{:02}-{:02} {:02}:{:02}:{:02}  {} {}",
+            t.year, t.month, t.day, t.hour, t.minute, t.second, event.tag, event.line
+        ));
+    }
+    lines.join("\n")
 }
 
 /// Lines of cells as a table with a header, each column padded to its widest cell.
@@ -90,6 +126,7 @@ pub fn who(rows: &[WhoRow]) -> String {
                 format!("#{}", row.id),
                 row.name.clone().unwrap_or_else(|| "-".into()),
                 kind_fr(row.kind).into(),
+                transport_fr(row.transport).into(),
                 row.ip.clone(),
                 state_fr(row.state).into(),
                 row.channels.join(", "),
@@ -99,7 +136,7 @@ pub fn who(rows: &[WhoRow]) -> String {
         })
         .collect();
     let header = [
-        "n°", "nom", "type", "adresse", "état", "salons", "depuis", "messages",
+        "n°", "nom", "type", "accès", "adresse", "état", "salons", "depuis", "messages",
     ];
     format!("{} connexion(s) :\n{}", rows.len(), table(&header, &cells))
 }

@@ -57,6 +57,18 @@ pub enum Request {
         name: String,
         password: String,
     },
+    /// The accounts that may sign in to the dashboard.
+    Operators,
+    OperatorAdd {
+        name: String,
+    },
+    OperatorDel {
+        name: String,
+    },
+    /// The last security lines (failed sign-ins, bans, rate limits, verdicts).
+    Events,
+    /// Where the dashboard is served and its certificate's SHA-256 fingerprint.
+    Certificate,
     /// A consistent copy of the database into the file passed with the request.
     Backup,
     Reload,
@@ -106,6 +118,9 @@ impl Request {
                 | Request::Stats
                 | Request::Bans
                 | Request::UserList
+                | Request::Operators
+                | Request::Events
+                | Request::Certificate
         )
     }
 

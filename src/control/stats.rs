@@ -1,8 +1,11 @@
 //! `stats`: the metrics as rendered for Prometheus (the very same numbers), read back into a map
-//! of samples and summarised in French.
+//! of samples and summarised in French; and the last hour minute by minute ([`PerMinute`], the
+//! dashboard's chart).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+
+use serde::Serialize;
 
 use super::duration::describe;
 use super::report::bytes;
@@ -89,6 +92,70 @@ pub fn summary(samples: &BTreeMap<String, f64>, rate: f64) -> String {
     lines.join("\n")
 }
 
+/// Minutes kept for the chart.
+pub const MINUTES_KEPT: usize = 60;
+
+/// One minute of the chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Minute {
+    /// Its start, seconds since the Unix epoch.
+    pub minute: u64,
+    /// Chat messages relayed during it.
+    pub messages: u64,
+    /// Chat connections (TCP or WebSocket) opened during it.
+    pub connections: u64,
+}
+
+/// Messages relayed and chat connections opened per minute over the last hour, fed with the
+/// totals on every hub tick (a tick's increase goes to the minute it falls in).
+#[derive(Debug, Default)]
+pub struct PerMinute {
+    minutes: VecDeque<Minute>,
+    /// The totals at the last sample.
+    last: (u64, u64),
+}
+
+impl PerMinute {
+    pub fn sample(&mut self, now_unix: u64, messages: u64, connections: u64) {
+        let minute = now_unix / 60 * 60;
+        let added = (
+            messages.saturating_sub(self.last.0),
+            connections.saturating_sub(self.last.1),
+        );
+        self.last = (messages, connections);
+        if let Some(current) = self.minutes.back_mut() {
+            // The same minute, or a clock stepped back: counted in the latest one.
+            if current.minute >= minute {
+                current.messages += added.0;
+                current.connections += added.1;
+                return;
+            }
+            // Quiet minutes in between are zeros (at most an hour of them).
+            let gap = ((minute - current.minute) / 60).min(MINUTES_KEPT as u64);
+            for back in (1..gap).rev() {
+                self.minutes.push_back(Minute {
+                    minute: minute - back * 60,
+                    messages: 0,
+                    connections: 0,
+                });
+            }
+        }
+        self.minutes.push_back(Minute {
+            minute,
+            messages: added.0,
+            connections: added.1,
+        });
+        while self.minutes.len() > MINUTES_KEPT {
+            self.minutes.pop_front();
+        }
+    }
+
+    /// The minutes kept, oldest first.
+    pub fn series(&self) -> Vec<Minute> {
+        self.minutes.iter().copied().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +172,36 @@ mod tests {
         assert!(text.contains("2 exclusions"), "{text}");
         assert!(text.contains("refusées : 2"), "{text}");
         assert!(text.contains("1,50 par seconde"), "{text}");
+    }
+
+    #[test]
+    fn minutes_count_what_each_tick_added_and_quiet_minutes_are_zeros() {
+        let mut chart = PerMinute::default();
+        chart.sample(6_000, 3, 1);
+        chart.sample(6_030, 10, 2);
+        chart.sample(6_125, 12, 2);
+        // Four quiet minutes, then one message.
+        chart.sample(6_365, 13, 2);
+        let series = chart.series();
+        let counts: Vec<(u64, u64, u64)> = series
+            .iter()
+            .map(|m| (m.minute, m.messages, m.connections))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                (6_000, 10, 2),
+                (6_060, 0, 0),
+                (6_120, 2, 0),
+                (6_180, 0, 0),
+                (6_240, 0, 0),
+                (6_300, 0, 0),
+                (6_360, 1, 0),
+            ]
+        );
+        // A day later: never more than an hour kept.
+        chart.sample(6_360 + 86_400, 20, 3);
+        assert_eq!(chart.series().len(), MINUTES_KEPT);
+        assert_eq!(chart.series().last().unwrap().messages, 7);
     }
 }

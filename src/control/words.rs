@@ -11,11 +11,11 @@ use super::duration::{BanLength, Span, When, CANCEL_WORDS, NOW_WORDS, PERMANENT_
 use super::request::{ChannelVerb, Request};
 
 /// Every command: name, arguments, what it does (the help and the completion use this).
-pub const COMMANDS: [(&str, &str, &str); 17] = [
+pub const COMMANDS: [(&str, &str, &str); 21] = [
     (
         "who",
         "",
-        "les connexions : nom, type, adresse, état, salons, depuis, messages",
+        "les connexions : nom, type, accès (tcp ou navigateur), adresse, état, salons, depuis, messages",
     ),
     ("channels", "", "les salons et leurs membres"),
     (
@@ -52,6 +52,26 @@ pub const COMMANDS: [(&str, &str, &str); 17] = [
         "comptes (le mot de passe est demandé sans écho)",
     ),
     (
+        "operator",
+        "add NOM | del NOM",
+        "donne ou retire au compte NOM l'accès au tableau de bord web (https://…/admin)",
+    ),
+    (
+        "operators",
+        "",
+        "les comptes opérateurs (ceux qui ouvrent le tableau de bord)",
+    ),
+    (
+        "events",
+        "",
+        "les derniers événements de sécurité (échecs de connexion, bannissements, limites)",
+    ),
+    (
+        "certificate",
+        "",
+        "adresse du tableau de bord et empreinte SHA-256 de son certificat (aussi : certificat)",
+    ),
+    (
         "backup",
         "FICHIER",
         "copie cohérente et vérifiée de la base",
@@ -77,6 +97,8 @@ pub const COMMANDS: [(&str, &str, &str); 17] = [
 
 /// Second words completed after `channel` and `user`.
 pub const USER_ACTIONS: [&str; 4] = ["list", "add", "del", "passwd"];
+/// Second words completed after `operator`.
+pub const OPERATOR_ACTIONS: [&str; 2] = ["add", "del"];
 
 /// What a command line asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,6 +249,23 @@ pub fn parse(words: &Words) -> Result<Said, String> {
         "bans" => return no_more(1, Request::Bans),
         "reload" => return no_more(1, Request::Reload),
         "info" => return no_more(1, Request::Info),
+        "operators" => return no_more(1, Request::Operators),
+        "events" => return no_more(1, Request::Events),
+        "certificate" | "certificat" => return no_more(1, Request::Certificate),
+        "operator" => {
+            let request = match needs(1)?.to_lowercase().as_str() {
+                "add" => Request::OperatorAdd { name: needs(2)? },
+                "del" => Request::OperatorDel { name: needs(2)? },
+                _ => return Err(syntax("operator")),
+            };
+            return no_more(3, request).map_err(|_| {
+                format!(
+                    "operator : trop d'arguments. {}{}",
+                    syntax("operator"),
+                    quote_hint(&words.words[2..])
+                )
+            });
+        }
         "kick" => Request::Kick {
             name: needs(1)?,
             reason: words.rest(2),
@@ -393,6 +432,11 @@ pub fn render(request: &Request) -> String {
         Request::Reload => "reload".to_owned(),
         Request::Backup => "backup".to_owned(),
         Request::UserList => "user list".to_owned(),
+        Request::Operators => "operators".to_owned(),
+        Request::Events => "events".to_owned(),
+        Request::Certificate => "certificate".to_owned(),
+        Request::OperatorAdd { name: who } => format!("operator add {}", name(who)),
+        Request::OperatorDel { name: who } => format!("operator del {}", name(who)),
         Request::Kick { name: who, .. } => format!("kick {}", name(who)),
         Request::Ban {
             target, duration, ..
@@ -654,6 +698,15 @@ mod tests {
             Request::UserDel {
                 name: "prof dupont".into(),
             },
+            Request::OperatorAdd {
+                name: "prof dupont".into(),
+            },
+            Request::OperatorDel {
+                name: "zoé".into()
+            },
+            Request::Operators,
+            Request::Events,
+            Request::Certificate,
             Request::Shutdown {
                 delay: When::In(span(600)),
                 message: Some("maintenant".into()),

@@ -289,9 +289,11 @@ impl TimeoutPhase {
 }
 
 /// Logs a security event under [`AUDIT_TARGET`], with its console tag in front (the syslog
-/// output drops the tag: there the facility says it is a security line).
+/// output drops the tag: there the facility says it is a security line), and keeps it for the
+/// dashboard (`recent`).
 pub fn audit(event: &SecurityEvent<'_>) {
     log::log!(target: AUDIT_TARGET, event.level(), "{} {}", event.tag(), event);
+    super::recent::remember(event.tag(), event.to_string());
 }
 
 /// The address as log filters expect it: IPv4-mapped IPv6 shown as plain IPv4.

@@ -11,6 +11,7 @@
 mod console;
 mod event;
 mod queue;
+pub mod recent;
 mod syslog_sink;
 #[cfg(test)]
 mod tests;

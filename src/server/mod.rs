@@ -7,7 +7,8 @@
 //! - `startup.rs`: the database and sockets, and why starting failed ([`ServeError`]);
 //! - `signals.rs`: SIGHUP, SIGINT and SIGTERM.
 //!
-//! The web port (`crate::web`) is one more accept loop feeding the same hub.
+//! The web port (`crate::web`) is one more accept loop feeding the same hub; the dashboard it
+//! serves over HTTPS (its certificate read or made in phase 2) acts through the same desk.
 
 mod signals;
 mod startup;
@@ -32,7 +33,9 @@ use crate::net::hub_task::{self, HubCommand, HubTask, Services};
 use crate::net::listener::{self, AcceptContext};
 use crate::security::AccessGuard;
 use crate::store::{StoreSettings, StoreThread};
+use crate::web::admin::Dashboard;
 use crate::web::server::WebSettings;
+use crate::web::tls::Tls;
 pub use signals::block_shutdown_signals;
 pub use startup::ServeError;
 use startup::{Opened, Sockets};
@@ -56,9 +59,10 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
         opened.accounts,
         opened.deferred
     );
+    let tls = startup::dashboard_tls(&config, &sockets.web);
     let signals = signals::block_shutdown_signals()?;
     // 3. The parts, started and wired.
-    let parts = Parts::start(&config, source, opened, &sockets.admin)?;
+    let parts = Parts::start(&config, source, opened, &sockets.admin, tls)?;
     signals::spawn(signals, parts.hub_tx.clone(), parts.desk.clone())?;
     // 4. Serving, until the hub task stops.
     let workers = parts.spawn_workers()?;
@@ -89,6 +93,8 @@ struct Parts {
     bans: crate::control::bans::BanList,
     accounts: Accounts,
     desk: Arc<Desk>,
+    /// The dashboard's TLS (HTTPS on the web port); `None` without the web port.
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// Closed (dropped) to stop the accept loops, the control socket and the workers.
     stop_tx: Sender<()>,
     stop_rx: Receiver<()>,
@@ -105,6 +111,7 @@ impl Parts {
         source: ConfigSource,
         opened: Opened,
         admin: &AdminSocket,
+        tls: Option<(Tls, Vec<String>)>,
     ) -> Result<Parts, ServeError> {
         let Opened {
             store,
@@ -112,6 +119,7 @@ impl Parts {
             bans,
             hasher,
             db_path,
+            operators,
             ..
         } = opened;
         let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
@@ -135,17 +143,24 @@ impl Parts {
         let metrics = Metrics::new();
         metrics.attach_store(store_thread.handle().stats.clone(), db_path);
 
+        let accounts = Accounts::new(
+            store_thread.handle(),
+            hasher.clone(),
+            config.max_concurrent_hashes,
+        )
+        .map_err(ServeError::Thread)?;
         let desk = Arc::new(Desk::new(DeskParts {
             hub: hub_door(hub_tx.clone()),
             store: store_thread.handle(),
-            hasher: hasher.clone(),
+            hasher,
             executor: executor.clone(),
             source,
             config: config.clone(),
             socket: admin.path().to_owned(),
+            operators,
+            accounts: accounts.clone(),
+            certificate: tls.as_ref().map(|(tls, urls)| tls.facts(urls.clone())),
         }));
-        let accounts = Accounts::new(store_thread.handle(), hasher, config.max_concurrent_hashes)
-            .map_err(ServeError::Thread)?;
         if let Some(path) = config.metrics.file.clone() {
             crate::metrics::spawn_writer(metrics.clone(), path, config.metrics.interval)
                 .map_err(ServeError::Thread)?;
@@ -164,6 +179,7 @@ impl Parts {
             bans,
             accounts,
             desk,
+            tls: tls.map(|(tls, _)| tls.config),
             stop_tx,
             stop_rx,
             alive_tx,
@@ -206,6 +222,7 @@ impl Parts {
             bans,
             accounts,
             desk,
+            tls,
             stop_tx,
             stop_rx,
             alive_tx,
@@ -234,6 +251,7 @@ impl Parts {
             spawn_accept_loops(&executor, sockets.chat, &accept, &stop_rx);
             let web = Arc::new(WebSettings {
                 trusted_proxies: config.web.trusted_proxies.clone(),
+                dashboard: tls.map(|tls| Arc::new(Dashboard::new(desk.clone(), tls))),
             });
             spawn_web_loops(&executor, sockets.web, &accept, &web, &stop_rx);
             executor

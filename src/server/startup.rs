@@ -1,5 +1,6 @@
 //! The first phases of `serve()`: the database opened and the chat state restored from it, the
-//! process tuned, the sockets bound. Each failure is a [`ServeError`], in French.
+//! process tuned, the sockets bound, the dashboard's certificate read or made. Each failure is a
+//! [`ServeError`], in French (a certificate that cannot be used only costs the dashboard).
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
@@ -12,6 +13,7 @@ use crate::config::Config;
 use crate::control::bans::{now_unix, BanList};
 use crate::net::listener;
 use crate::store::{PasswordError, PasswordHasher, Store, StoreError};
+use crate::web::tls::Tls;
 
 /// Why the server could not start. Messages are in French: operators read them.
 #[derive(Debug)]
@@ -71,6 +73,8 @@ pub struct Opened {
     /// Accounts and waiting lines found (for the start-up log line).
     pub accounts: usize,
     pub deferred: usize,
+    /// Accounts granted the dashboard (`operator add`).
+    pub operators: Vec<String>,
 }
 
 /// Phase 1: the data folder, the database, the chat state and bans it holds, the ids reserved.
@@ -94,6 +98,10 @@ pub fn open_database(config: &Config) -> Result<Opened, ServeError> {
         .reserve_ids(hub.reserved_ids_until())
         .map_err(store_error)?;
     let hasher = PasswordHasher::new(config.hash).map_err(ServeError::Password)?;
+    let operators = store.operators().unwrap_or_else(|error| {
+        log::error!("[DEMARRAGE] opérateurs du tableau de bord illisibles : {error}");
+        Vec::new()
+    });
     Ok(Opened {
         store,
         hub,
@@ -102,7 +110,40 @@ pub fn open_database(config: &Config) -> Result<Opened, ServeError> {
         db_path,
         accounts,
         deferred,
+        operators,
     })
+}
+
+/// The dashboard's certificate (made at first start) and its addresses; `None` when the web
+/// port is off, or when the certificate cannot be used (logged: the chat goes on, without the
+/// dashboard).
+pub fn dashboard_tls(config: &Config, web: &[TcpListener]) -> Option<(Tls, Vec<String>)> {
+    if web.is_empty() {
+        return None;
+    }
+    let tls = match crate::web::tls::load_or_make(config) {
+        Ok(tls) => tls,
+        Err(error) => {
+            log::error!(
+                "[DEMARRAGE] tableau de bord indisponible, certificat inutilisable : {error}"
+            );
+            return None;
+        }
+    };
+    if tls.made {
+        log::info!(
+            "[DEMARRAGE] certificat auto-signé du tableau de bord créé : {}",
+            tls.path.display()
+        );
+    }
+    let bound: Vec<SocketAddr> = web.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let urls = crate::web::tls::dashboard_urls(&bound);
+    log::info!(
+        "[DEMARRAGE] tableau de bord : {} (empreinte SHA-256 du certificat : {})",
+        urls.join(" "),
+        tls.fingerprint
+    );
+    Some((tls, urls))
 }
 
 /// The stored bans (expired ones deleted), given to the hub (names) before it serves.

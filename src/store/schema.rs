@@ -13,6 +13,7 @@
 //! | `closed_channels` | channel key -> channel name | channels an administrator closed |
 //! | `created_channels` | channel key -> channel name | channels an administrator created (kept when empty) |
 //! | `bans` | `name:<key>` or `ip:<network>` -> JSON record | bans set by the operator (see `bans.rs`) |
+//! | `operators` | account key -> account name | accounts granted the dashboard (see `operators.rs`) |
 
 use redb::{Durability, ReadableTable, TableDefinition};
 
@@ -41,6 +42,7 @@ pub(super) const CLOSED_CHANNELS: TableDefinition<&str, &str> =
 pub(super) const CREATED_CHANNELS: TableDefinition<&str, &str> =
     TableDefinition::new("created_channels");
 pub(super) const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
+pub(super) const OPERATORS: TableDefinition<&str, &str> = TableDefinition::new("operators");
 
 impl Store {
     /// Checks the schema version, migrates an older file in place (one transaction: all or
@@ -85,6 +87,9 @@ impl Store {
         txn.open_table(CLOSED_CHANNELS)?;
         txn.open_table(CREATED_CHANNELS)?;
         txn.open_table(BANS)?;
+        // Added within version 2 (the dashboard's operators): an older build opening the file
+        // ignores the table; only its backup refuses a table it does not know.
+        txn.open_table(OPERATORS)?;
         txn.open_table(META)?
             .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
         txn.commit()?;

@@ -13,7 +13,7 @@ use redb::{Durability, ReadTransaction, ReadableTable, TableError};
 
 use super::access::OpsError;
 use super::schema::USERS;
-use super::schema::{CONVERSATION_LINES, DEFERRED, MEMBERSHIPS};
+use super::schema::{CONVERSATION_LINES, DEFERRED, MEMBERSHIPS, OPERATORS};
 use super::users;
 use super::users::NewUser;
 use super::{user_key, Store, StoreError, UserRecord};
@@ -97,6 +97,8 @@ impl Store {
             }
             deleted.memberships = channels.len() as u64;
         }
+        // The account's dashboard grant goes with it.
+        txn.open_table(OPERATORS)?.remove(key.as_str())?;
         {
             // A conversation key is the two account keys, sorted, joined by NUL.
             let mut lines = txn.open_table(CONVERSATION_LINES)?;

@@ -22,7 +22,13 @@ pub struct Request {
     pub websocket_key: Option<String>,
     pub websocket_version: Option<String>,
     pub forwarded_for: Option<String>,
-    /// Bytes of the head, to find where the body (none is expected) starts.
+    /// `X-Forwarded-Proto` (`https` from nginx adding TLS in front).
+    pub forwarded_proto: Option<String>,
+    pub cookie: Option<String>,
+    pub content_type: Option<String>,
+    /// The body's length (`Content-Length`); 0 without one.
+    pub content_length: usize,
+    /// Bytes of the head, to find where the body starts.
     pub head_len: usize,
 }
 
@@ -68,6 +74,16 @@ pub fn parse_head(bytes: &[u8]) -> Result<Request, HeadError> {
             "sec-websocket-key" => request.websocket_key = value,
             "sec-websocket-version" => request.websocket_version = value,
             "x-forwarded-for" => request.forwarded_for = value,
+            "x-forwarded-proto" => request.forwarded_proto = value,
+            "cookie" => request.cookie = value,
+            "content-type" => request.content_type = value,
+            "content-length" => {
+                request.content_length = value
+                    .as_deref()
+                    .and_then(|length| length.parse().ok())
+                    .ok_or(HeadError::Malformed)?
+            }
+            "transfer-encoding" => return Err(HeadError::Malformed),
             _ => {}
         }
     }
@@ -103,6 +119,32 @@ impl Request {
         bare.eq_ignore_ascii_case(host)
     }
 
+    /// Whether the page that sent this is the dashboard itself: an `Origin` of `https://` and
+    /// the `Host` the request was sent to (a browser always sends one on a form's POST and a
+    /// WebSocket; `None`: not a browser).
+    pub fn dashboard_origin(&self) -> Option<bool> {
+        let origin = self.origin.as_deref()?;
+        let host = self.host.as_deref().unwrap_or_default();
+        Some(
+            !host.is_empty()
+                && origin
+                    .strip_prefix("https://")
+                    .is_some_and(|bare| bare.eq_ignore_ascii_case(host)),
+        )
+    }
+
+    /// The `Host` header if it is a plain host name or address with an optional port (safe to
+    /// put in a `Location`).
+    pub fn plain_host(&self) -> Option<&str> {
+        let host = self.host.as_deref()?;
+        let plain = !host.is_empty()
+            && host.len() <= 255
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        plain.then_some(host)
+    }
+
     /// The client's address: the peer's, or the last address a trusted proxy added in
     /// `X-Forwarded-For`.
     pub fn client_ip(&self, peer: IpAddr, trusted: impl Fn(IpAddr) -> bool) -> IpAddr {
@@ -125,6 +167,19 @@ form-action 'none'; frame-ancestors 'none'\r\n\
 X-Content-Type-Options: nosniff\r\n\
 Referrer-Policy: no-referrer\r\n\
 X-Frame-Options: DENY\r\n";
+
+/// The dashboard's security headers: as [`SECURITY_HEADERS`], but its sign-in form posts to
+/// itself, nothing is kept in a cache, and the referrer policy is `same-origin` (with
+/// `no-referrer`, browsers send `Origin: null` on the form's POST, which the origin check must
+/// refuse; nothing is sent to other sites either way).
+pub const DASHBOARD_HEADERS: &str =
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; \
+style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+frame-ancestors 'none'\r\n\
+X-Content-Type-Options: nosniff\r\n\
+Referrer-Policy: same-origin\r\n\
+X-Frame-Options: DENY\r\n\
+Cache-Control: no-store\r\n";
 
 /// A complete response with a body.
 pub fn response(status: &str, content_type: &str, body: &[u8], head_only: bool) -> Vec<u8> {

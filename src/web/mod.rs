@@ -6,8 +6,12 @@
 //! - `http.rs`: the request head and the responses (security headers, French error pages);
 //! - WebSocket framing itself is `crate::net::websocket` (the hub task writes the frames).
 //! - `assets.rs`: the chat page's files, embedded in the binary;
-//! - `server.rs`: the accept loop and one task per HTTP request or WebSocket.
+//! - `server.rs`: the accept loop and one task per HTTP request or WebSocket;
+//! - `admin/`: the teacher's dashboard, over HTTPS on the same port (a TLS ClientHello's first
+//!   byte tells it apart), and `tls.rs` its certificate.
 
+pub mod admin;
 pub mod assets;
 pub mod http;
 pub mod server;
+pub mod tls;

@@ -2,7 +2,9 @@
 //! and time), then either answer with an embedded file or an error page and close, or upgrade to
 //! a WebSocket and hand the connection to the chat as a session like any TCP client's (same
 //! access guard, hub, limits, logs). Every connection first passes the access guard: bans, the
-//! allowlist and the per-address caps apply to browsers as to the students' clients.
+//! allowlist and the per-address caps apply to browsers as to the students' clients. A connection
+//! that starts with a TLS handshake is the teacher's dashboard (`super::admin`, HTTPS on the same
+//! port); plain HTTP to `/admin` is only told to go to `https://`.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +17,7 @@ use futures_lite::future;
 use smol::channel::Receiver;
 use smol::Timer;
 
+use super::admin::{self, Dashboard};
 use super::assets;
 use super::http::{self, HeadError, Request};
 use crate::logging::{audit, SecurityEvent};
@@ -27,11 +30,16 @@ use crate::net::writer::Stream;
 use crate::security::{Admitted, Cidr};
 
 /// The web port's own settings, beside what every accepted connection needs.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct WebSettings {
     /// Proxies (nginx adding TLS) whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<Cidr>,
+    /// The dashboard (HTTPS on this port); `None` without a certificate.
+    pub dashboard: Option<Arc<Dashboard>>,
 }
+
+/// The first byte of a TLS connection (a handshake record): never the start of an HTTP request.
+const TLS_HANDSHAKE: u8 = 0x16;
 
 /// How long a browser may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,8 +89,26 @@ async fn serve_connection(
             None => return,
         }
     }
-    let request = match read_head(&stream).await {
-        Ok(request) => request,
+    // The dashboard's HTTPS shares the port: one port to open, one address to type.
+    match first_byte(&stream).await {
+        Some(TLS_HANDSHAKE) => {
+            let admitted = match admitted {
+                Some(admitted) => admitted,
+                None => match admit(&context, peer, &stream) {
+                    Some(admitted) => admitted,
+                    None => return,
+                },
+            };
+            if let Some(dashboard) = settings.dashboard.clone() {
+                admin::serve_tls(stream, peer, admitted, dashboard).await;
+            }
+            return;
+        }
+        Some(_) => {}
+        None => return,
+    }
+    let (request, rest) = match read_head(&stream).await {
+        Ok(read) => read,
         Err(HeadError::TooLarge) => {
             let page = http::error_page(
                 "431 Request Header Fields Too Large",
@@ -100,6 +126,27 @@ async fn serve_connection(
             None => return,
         },
     };
+    if request.path == "/admin" || request.path.starts_with("/admin/") {
+        let proxied_https = trusted(peer.ip())
+            && request
+                .forwarded_proto
+                .as_deref()
+                .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+        match &settings.dashboard {
+            Some(dashboard) if proxied_https => {
+                let dashboard = dashboard.clone();
+                admin::serve_proxied(stream, client.ip(), request, rest, dashboard).await;
+            }
+            // Never the form over plain HTTP: the password would cross the LAN in clear.
+            _ => write_and_close(&stream, &admin::plain_http_answer(&request)).await,
+        }
+        drop(admitted);
+        return;
+    }
+    if !rest.is_empty() {
+        // Browsers wait for the answer before sending anything else.
+        return;
+    }
     let head_only = request.method == "HEAD";
     if request.method != "GET" && !head_only {
         let page = http::error_page("405 Method Not Allowed", "Méthode non autorisée.");
@@ -136,8 +183,23 @@ fn admit(context: &AcceptContext, client: SocketAddr, stream: &Stream) -> Option
     }
 }
 
-/// Reads until the head is complete, too large, malformed, or too slow.
-async fn read_head(stream: &Stream) -> Result<Request, HeadError> {
+/// The connection's first byte, left unread (bounded in time).
+async fn first_byte(stream: &Stream) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    let peeked = future::or(async { stream.peek(&mut byte).await.ok() }, async {
+        Timer::after(HEAD_TIMEOUT).await;
+        None
+    })
+    .await;
+    match peeked {
+        Some(1) => Some(byte[0]),
+        _ => None,
+    }
+}
+
+/// Reads until the head is complete, too large, malformed, or too slow; with the bytes read
+/// after it (a body).
+async fn read_head(stream: &Stream) -> Result<(Request, Vec<u8>), HeadError> {
     let deadline = Instant::now() + HEAD_TIMEOUT;
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 2048];
@@ -158,11 +220,11 @@ async fn read_head(stream: &Stream) -> Result<Request, HeadError> {
         }
         match http::parse_head(&bytes) {
             Err(HeadError::Partial) => continue,
-            Ok(request) if request.head_len < bytes.len() => {
-                // Browsers wait for the answer before sending anything else.
-                return Err(HeadError::Malformed);
+            Ok(request) => {
+                let rest = bytes.split_off(request.head_len);
+                return Ok((request, rest));
             }
-            other => return other,
+            Err(error) => return Err(error),
         }
     }
 }
@@ -219,7 +281,7 @@ async fn upgrade(
 }
 
 /// A `Sec-WebSocket-Key` is 16 random bytes in base64: 24 characters ending in `==`.
-fn valid_key(key: &str) -> bool {
+pub fn valid_key(key: &str) -> bool {
     key.len() == 24
         && key.ends_with("==")
         && key[..22]

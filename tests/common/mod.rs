@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 pub mod admin;
+pub mod https;
 pub mod websocket;
 
 /// How long a test waits for an answer: 10 s, or `CLASSCORD_TEST_TIMEOUT_SECS` (set by the qemu-user

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use classcord::control::audit::WebRefusal;
 use classcord::logging::SecurityEvent;
 
 use super::markdown::{code_spans, Doc};
@@ -110,6 +111,13 @@ fn code_reasons() -> BTreeMap<&'static str, BTreeSet<String>> {
         ),
         ("REGISTER_REFUSED", register_refused_reasons()),
         ("CONN_REJECTED", conn_rejected_reasons()),
+        (
+            "ADMIN_WEB_REFUSED",
+            WebRefusal::ALL
+                .iter()
+                .map(|reason| reason.token().to_owned())
+                .collect(),
+        ),
     ])
 }
 

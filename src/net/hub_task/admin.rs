@@ -40,6 +40,11 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// (when, messages relayed so far), one per tick, for messages per second.
     samples: VecDeque<(Instant, u64)>,
+    /// The last hour minute by minute (the dashboard's chart).
+    per_minute: stats::PerMinute,
+    /// Chat connections (TCP or WebSocket) opened since the start: the chart's connections
+    /// (the accepted-connections counter also counts every HTTP request of the web port).
+    pub(super) sessions_opened: u64,
 }
 
 /// Messages per second are measured over this window.
@@ -52,6 +57,8 @@ impl AdminState {
             bans,
             metrics,
             samples: VecDeque::new(),
+            per_minute: stats::PerMinute::default(),
+            sessions_opened: 0,
         }
     }
 
@@ -109,6 +116,16 @@ impl HubTask {
                     AdminReply::Done { affected } => done("", json!({ "reached": affected })),
                     other => refused(other),
                 }
+            }
+            HubAsk::SignInAttempt { ip, account } => self.sign_in_attempt(ip, &account),
+            HubAsk::SignInDone {
+                ip,
+                account,
+                name,
+                failed,
+            } => {
+                self.sign_in_done(ip, &account, &name, failed);
+                done("", Value::Null)
             }
         };
         let _ = reply.try_send(answer);
@@ -232,6 +249,8 @@ impl HubTask {
             .messages_relayed
             .load(std::sync::atomic::Ordering::Relaxed);
         self.admin.samples.push_back((now, relayed));
+        let opened = self.admin.sessions_opened;
+        self.admin.per_minute.sample(now_unix(), relayed, opened);
         while self
             .admin
             .samples
@@ -312,6 +331,10 @@ impl HubTask {
                         SessionKind::Guest => "guest",
                         SessionKind::Account => "account",
                     },
+                    transport: self
+                        .peers
+                        .get(&info.session)
+                        .map_or("tcp", |peer| peer.connection.transport.name()),
                     ip: self.ip(info.session),
                     state: info.presence,
                     channels: info.channels,
@@ -359,7 +382,11 @@ impl HubTask {
         let text = stats::summary(&samples, rate);
         done(
             text,
-            json!({ "messages_per_second": rate, "metrics": samples }),
+            json!({
+                "messages_per_second": rate,
+                "metrics": samples,
+                "per_minute": self.admin.per_minute.series(),
+            }),
         )
     }
 

@@ -4,12 +4,13 @@
 //! limits' verdicts (`BRUTE_FORCE`) and the shared addresses they notice are logged here.
 
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use classcord_core::hub::{AuthOutcome, SessionId};
 use smol::Timer;
 
 use super::{HubCommand, HubTask, Later, Peer};
+use crate::control::{Answer, Outcome};
 use crate::logging::{audit, RateAction, RateKind, SecurityEvent};
 use crate::metrics;
 use crate::security::{Report, Verdict};
@@ -142,6 +143,58 @@ impl HubTask {
             metrics::add(&self.metrics.counters.auth_failures, 1);
             let user = account.as_deref().unwrap_or_default();
             audit(&SecurityEvent::AuthFail { ip, user });
+        }
+        self.report_attempts();
+        self.start_queued(ip);
+    }
+
+    /// A dashboard sign-in (`crate::control::signin`) asks the same limits as a chat `login`:
+    /// the answer's `wait_ms`, or the refusal. Counted as in flight until [`Self::sign_in_done`].
+    pub(super) fn sign_in_attempt(&mut self, ip: IpAddr, account: &str) -> Outcome {
+        let now = Instant::now();
+        if !self.attempts.may_start(ip, now) {
+            return Err(
+                "Trop de connexions en cours depuis votre adresse : réessayez dans un instant."
+                    .into(),
+            );
+        }
+        let verdict = self.attempts.login(ip, account, now);
+        self.report_attempts();
+        if !matches!(verdict, Verdict::Go) {
+            self.metrics.rate_limited(RateKind::Login.as_str());
+        }
+        let limited = |action| SecurityEvent::RateLimit {
+            ip,
+            kind: RateKind::Login,
+            action,
+            conn: 0,
+            user: Some(account),
+        };
+        let wait = match verdict {
+            Verdict::Refuse(text) => {
+                audit(&limited(RateAction::Refuse));
+                return Err(text);
+            }
+            Verdict::Delay(wait) => {
+                audit(&limited(RateAction::Delay));
+                wait
+            }
+            Verdict::Go => Duration::ZERO,
+        };
+        self.attempts.started(ip, now);
+        Ok(Answer::new(
+            "",
+            serde_json::json!({ "wait_ms": wait.as_millis() as u64 }),
+        ))
+    }
+
+    /// A dashboard sign-in's password check ended: counted like a chat login's.
+    pub(super) fn sign_in_done(&mut self, ip: IpAddr, account: &str, name: &str, failed: bool) {
+        self.attempts
+            .finished(ip, Some(account), failed, Instant::now());
+        if failed {
+            metrics::add(&self.metrics.counters.auth_failures, 1);
+            audit(&SecurityEvent::AuthFail { ip, user: name });
         }
         self.report_attempts();
         self.start_queued(ip);

@@ -293,6 +293,7 @@ impl HubTask {
                     session.0,
                     connection.transport.name()
                 );
+                self.admin.sessions_opened += 1;
                 self.hub.connect(session, &clock::now());
                 self.peers.insert(
                     session,

@@ -1,0 +1,465 @@
+// ClassCord's dashboard: what the server sends over wss://HOST/admin/ws, shown live, and the
+// operator's actions sent back as the console's own requests (src/web/admin/live.rs describes the
+// messages). Every text from the server is written with textContent: a hostile name stays text.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const KINDS = { anonymous: "anonyme", guest: "invité", account: "compte" };
+  const TRANSPORTS = { tcp: "tcp", websocket: "navigateur" };
+  // French labels of the security lines' tokens (SECURITE.md §3.2 says what each means).
+  const EVENT_LABELS = {
+    AUTH_FAIL: "Mot de passe refusé",
+    REGISTER_REFUSED: "Inscription refusée",
+    PROTOCOL_ERROR: "Ligne refusée",
+    RATE_LIMIT: "Limite de débit",
+    CONN_REJECTED: "Connexion refusée",
+    FLOOD: "Inondation",
+    SLOW_CLIENT: "Client trop lent",
+    LINE_TOO_LONG: "Ligne trop longue",
+    TIMEOUT: "Délai dépassé",
+    BRUTE_FORCE: "Verdict : essais de mots de passe",
+    CONN_FLOOD: "Verdict : inondation de connexions",
+    BANNED: "Refus : banni",
+    ADMIN_BAN: "Bannissement",
+    ADMIN_UNBAN: "Fin de bannissement",
+    ADMIN_REFUSED: "Console refusée",
+    ADMIN_WEB_REFUSED: "Tableau de bord refusé",
+  };
+
+  let socket = null;
+  let nextId = 1;
+  let backoff = 1000;
+  let ended = false;
+  let commands = [];
+  let lastEvents = "";
+
+  // ------------------------------------------------------------------ connection
+
+  function setLink(text, good) {
+    const link = $("link");
+    link.textContent = text;
+    link.classList.toggle("bad", !good);
+  }
+
+  function connect() {
+    socket = new WebSocket(`wss://${location.host}/admin/ws`);
+    socket.addEventListener("open", () => {
+      backoff = 1000;
+      setLink("Connecté", true);
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      receive(message);
+    });
+    socket.addEventListener("close", () => {
+      if (ended) return;
+      setLink("Connexion perdue : nouvel essai…", false);
+      setTimeout(retry, backoff);
+      backoff = Math.min(backoff * 2, 15000);
+    });
+  }
+
+  // A session that ended (sign-out elsewhere, restart) sends back to the sign-in page.
+  async function retry() {
+    try {
+      const answer = await fetch("/admin/session", { cache: "no-store" });
+      if (answer.status === 401) {
+        location.assign("/admin");
+        return;
+      }
+    } catch {
+      // The server is away: try again later.
+    }
+    connect();
+  }
+
+  function send(request) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      result(false, "Pas de connexion au serveur : action non envoyée.");
+      return;
+    }
+    result(true, "Envoyé…");
+    socket.send(JSON.stringify({ id: nextId++, request }));
+  }
+
+  function receive(message) {
+    switch (message.type) {
+      case "hello":
+        $("operator").textContent = message.operator;
+        // The actions this server takes (src/web/admin/live.rs, COMMANDS): a control for a
+        // later command (mute, slow...) is shown only when it is listed here.
+        commands = message.commands || [];
+        break;
+      case "snapshot":
+        show(message);
+        break;
+      case "reply":
+        result(message.ok, message.text);
+        break;
+      case "closed":
+        ended = true;
+        setLink(message.text, false);
+        result(false, message.text + " Rechargez la page pour vous reconnecter.");
+        break;
+      default:
+        // Later messages (a protocol trace) are ignored by this version of the page.
+        break;
+    }
+  }
+
+  function result(ok, text) {
+    const box = $("result");
+    box.textContent = text;
+    box.classList.toggle("bad", !ok);
+  }
+
+  // ------------------------------------------------------------------ rendering
+
+  function text(element, value) {
+    const wanted = String(value);
+    if (element.textContent !== wanted) element.textContent = wanted;
+  }
+
+  function button(label, className, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    if (className) b.className = className;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  // Updates a table body in place (rows keyed), so a focused button keeps its focus.
+  function sync(tbody, items, keyOf, build, update) {
+    const wanted = new Set(items.map((item) => String(keyOf(item))));
+    for (const row of [...tbody.children]) {
+      if (!wanted.has(row.dataset.key)) row.remove();
+    }
+    const rows = new Map([...tbody.children].map((row) => [row.dataset.key, row]));
+    let cursor = tbody.firstElementChild;
+    for (const item of items) {
+      const key = String(keyOf(item));
+      let row = rows.get(key);
+      if (!row) {
+        row = build(item);
+        row.dataset.key = key;
+      }
+      update(row, item);
+      if (row === cursor) {
+        cursor = cursor.nextElementSibling;
+      } else {
+        tbody.insertBefore(row, cursor);
+      }
+    }
+  }
+
+  function cells(row, count) {
+    while (row.children.length < count) row.appendChild(document.createElement("td"));
+    return [...row.children];
+  }
+
+  function show(snapshot) {
+    if (snapshot.stats) showStats(snapshot.stats);
+    if (Array.isArray(snapshot.who)) showPeople(snapshot.who);
+    if (Array.isArray(snapshot.channels)) showChannels(snapshot.channels);
+    if (Array.isArray(snapshot.bans)) showBans(snapshot.bans);
+    if (Array.isArray(snapshot.events)) showEvents(snapshot.events);
+  }
+
+  function duration(seconds) {
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 1) return `${Math.floor(seconds)} s`;
+    if (minutes < 60) return `${minutes} min`;
+    return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  }
+
+  function showStats(stats) {
+    const m = stats.metrics || {};
+    const get = (name) => Math.round(m["classcord_" + name] || 0);
+    const rate = (stats.messages_per_second || 0).toFixed(2).replace(".", ",");
+    const figures = [
+      ["Connexions ouvertes", get("connections_open")],
+      ["Comptes", get('sessions{kind="account"}')],
+      ["Invités", get('sessions{kind="guest"}')],
+      ["Anonymes", get('sessions{kind="anonymous"}')],
+      ["Salons", get("channels")],
+      ["Messages par seconde", rate],
+      ["Messages relayés", get("messages_relayed_total")],
+      ["Mots de passe refusés", get("auth_failures_total")],
+      ["Exclusions", get("kicks_total")],
+      ["En service depuis", duration(get("uptime_seconds"))],
+    ];
+    const list = $("figures");
+    if (list.children.length !== figures.length) {
+      list.replaceChildren();
+      for (const [label] of figures) {
+        const group = document.createElement("div");
+        const dt = document.createElement("dt");
+        dt.textContent = label;
+        group.append(dt, document.createElement("dd"));
+        list.append(group);
+      }
+    }
+    figures.forEach(([, value], index) => text(list.children[index].lastElementChild, value));
+    drawChart(stats.per_minute || []);
+  }
+
+  function drawChart(minutes) {
+    const width = 600;
+    const height = 170;
+    const top = 10;
+    const bottom = 150;
+    const max = Math.max(1, ...minutes.map((m) => Math.max(m.messages, m.connections)));
+    const points = (field) => minutes.map((m, index) => {
+      const x = (width * (60 - minutes.length + index)) / 59;
+      const y = bottom - ((bottom - top) * m[field]) / max;
+      return `${x.toFixed(1)},${y.toFixed(1)}`;
+    }).join(" ");
+    $("chart-messages").setAttribute("points", points("messages"));
+    $("chart-connections").setAttribute("points", points("connections"));
+    const grid = $("chart-grid");
+    grid.replaceChildren();
+    const ns = "http://www.w3.org/2000/svg";
+    // A dot on each minute: the first minutes (or a lone one) show before a line can.
+    const dots = $("chart-dots");
+    dots.replaceChildren();
+    for (const [field, className] of [["messages", "dot-messages"], ["connections", "dot-connections"]]) {
+      for (const pair of points(field).split(" ").filter(Boolean)) {
+        const [x, y] = pair.split(",");
+        const dot = document.createElementNS(ns, "circle");
+        dot.setAttribute("cx", x);
+        dot.setAttribute("cy", y);
+        dot.setAttribute("r", "3");
+        dot.setAttribute("class", className);
+        dots.append(dot);
+      }
+    }
+    for (const [value, y] of [[max, top], [Math.round(max / 2), (top + bottom) / 2], [0, bottom]]) {
+      const line = document.createElementNS(ns, "line");
+      line.setAttribute("x1", "0");
+      line.setAttribute("x2", String(width));
+      line.setAttribute("y1", String(y));
+      line.setAttribute("y2", String(y));
+      const label = document.createElementNS(ns, "text");
+      label.setAttribute("x", "4");
+      label.setAttribute("y", String(y - 3));
+      label.textContent = String(value);
+      grid.append(line, label);
+    }
+    const axis = document.createElementNS(ns, "text");
+    axis.setAttribute("x", String(width - 4));
+    axis.setAttribute("y", String(height - 3));
+    axis.setAttribute("text-anchor", "end");
+    axis.textContent = "maintenant";
+    const start = document.createElementNS(ns, "text");
+    start.setAttribute("x", "4");
+    start.setAttribute("y", String(height - 3));
+    start.textContent = "il y a 1 h";
+    grid.append(axis, start);
+    const last = minutes[minutes.length - 1] || { messages: 0, connections: 0 };
+    const summary = `Dernière minute : ${last.messages} message(s), ${last.connections} connexion(s). ` +
+      `Maximum sur l'heure : ${max} par minute.`;
+    text($("chart-desc"), summary);
+    text($("chart-scale"), summary);
+  }
+
+  function showPeople(rows) {
+    text($("people-count"), `(${rows.length})`);
+    sync($("people").tBodies[0], rows, (r) => r.id, (r) => {
+      const row = document.createElement("tr");
+      cells(row, 9);
+      const actions = row.children[8];
+      actions.className = "actions";
+      actions.append(
+        button("Exclure", "danger", () => kick(row.dataset.name)),
+        button("Bannir", "light", () => prepareBan(row.dataset.name || row.dataset.ip)),
+        button("Écrire", "light", () => prepareSay(row.dataset.name)),
+      );
+      return row;
+    }, (row, r) => {
+      const [id, name, kind, transport, ip, channels, since, messages, actions] = cells(row, 9);
+      row.dataset.name = r.name || "";
+      row.dataset.ip = r.ip;
+      text(id, "#" + r.id);
+      text(name, r.name || "—");
+      text(kind, KINDS[r.kind] || r.kind);
+      text(transport, TRANSPORTS[r.transport] || r.transport || "");
+      text(ip, r.ip);
+      text(channels, (r.channels || []).join(", "));
+      text(since, (r.since || "").slice(11, 16));
+      text(messages, r.messages);
+      const named = Boolean(r.name);
+      const [kickButton, , sayButton] = actions.children;
+      kickButton.hidden = !named;
+      sayButton.hidden = !named;
+      for (const b of actions.children) {
+        b.setAttribute("aria-label", `${b.textContent} ${r.name || r.ip}`);
+      }
+    });
+  }
+
+  function showChannels(rows) {
+    sync($("channels").tBodies[0], rows, (c) => c.name, (c) => {
+      const row = document.createElement("tr");
+      cells(row, 4);
+      row.children[3].append(button("", "light", () => {
+        const name = row.dataset.name;
+        if (row.dataset.closed === "true") {
+          send({ cmd: "channel", action: "open", name });
+        } else {
+          confirmThen(`Le salon ${name} sera fermé : ses membres en sortent et personne ne peut plus y écrire ni le rejoindre.`,
+            false, () => send({ cmd: "channel", action: "close", name }));
+        }
+      }));
+      return row;
+    }, (row, c) => {
+      const [name, members, state, actions] = cells(row, 4);
+      row.dataset.name = c.name;
+      row.dataset.closed = String(Boolean(c.closed));
+      text(name, c.name);
+      text(members, c.members);
+      const notes = [c.closed ? "fermé" : "ouvert"];
+      if (c.permanent) notes.push("créé par l'administrateur");
+      text(state, notes.join(", "));
+      const b = actions.firstElementChild;
+      text(b, c.closed ? "Rouvrir" : "Fermer");
+      b.setAttribute("aria-label", `${b.textContent} ${c.name}`);
+    });
+  }
+
+  function localDate(unix) {
+    const d = new Date(unix * 1000);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+  }
+
+  function showBans(bans) {
+    sync($("bans").tBodies[0], bans, (b) => b.kind + ":" + b.target, () => {
+      const row = document.createElement("tr");
+      cells(row, 5);
+      row.children[4].append(button("Lever", "light", () => send({ cmd: "unban", target: row.dataset.target })));
+      return row;
+    }, (row, b) => {
+      const [target, kind, until, reason, actions] = cells(row, 5);
+      row.dataset.target = b.target;
+      text(target, b.target);
+      text(kind, b.kind === "name" ? "nom" : "adresse");
+      text(until, b.until_unix ? localDate(b.until_unix) : "définitif");
+      text(reason, b.reason || "");
+      actions.firstElementChild.setAttribute("aria-label", `Lever le bannissement de ${b.target}`);
+    });
+  }
+
+  function showEvents(events) {
+    const key = events.length ? events[events.length - 1].unix + events[events.length - 1].line + events.length : "";
+    if (key === lastEvents) return;
+    lastEvents = key;
+    const list = $("events");
+    list.replaceChildren();
+    if (events.length === 0) {
+      const empty = document.createElement("li");
+      empty.textContent = "Aucun événement de sécurité depuis le démarrage.";
+      list.append(empty);
+      return;
+    }
+    for (const event of [...events].reverse()) {
+      const item = document.createElement("li");
+      const time = document.createElement("time");
+      time.textContent = new Date(event.unix * 1000).toLocaleTimeString("fr-FR");
+      const label = document.createElement("strong");
+      label.textContent = EVENT_LABELS[event.token] || event.token;
+      const line = document.createElement("code");
+      line.textContent = event.line;
+      item.append(time, " ", label, " ", line);
+      list.append(item);
+    }
+  }
+
+  // ------------------------------------------------------------------ actions
+
+  let confirmed = null;
+
+  function confirmThen(what, withReason, action) {
+    const dialog = $("confirm");
+    $("confirm-text").textContent = what;
+    $("confirm-reason-box").hidden = !withReason;
+    $("confirm-reason").value = "";
+    confirmed = action;
+    dialog.showModal();
+    (withReason ? $("confirm-reason") : $("confirm-no")).focus();
+  }
+
+  function kick(name) {
+    if (!name) return;
+    confirmThen(`« ${name} » sera déconnecté (toutes ses connexions).`, true,
+      (reason) => send({ cmd: "kick", name, reason: reason || null }));
+  }
+
+  function prepareBan(target) {
+    $("ban-target").value = target || "";
+    $("ban-form").scrollIntoView({ block: "nearest" });
+    $("ban-duration").focus();
+  }
+
+  function prepareSay(name) {
+    $("say-name").value = name || "";
+    $("say-form").scrollIntoView({ block: "nearest" });
+    $("say-text").focus();
+  }
+
+  function wire() {
+    $("confirm-yes").addEventListener("click", () => {
+      const action = confirmed;
+      const reason = $("confirm-reason").value.trim();
+      confirmed = null;
+      $("confirm").close();
+      if (action) action(reason);
+    });
+    $("confirm-no").addEventListener("click", () => {
+      confirmed = null;
+      $("confirm").close();
+      result(true, "Annulé : rien n'a été fait.");
+    });
+    $("alert-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      send({ cmd: "alert", text: $("alert-text").value });
+      $("alert-text").value = "";
+    });
+    $("say-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      send({ cmd: "say", name: $("say-name").value.trim(), text: $("say-text").value });
+      $("say-text").value = "";
+    });
+    $("ban-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const target = $("ban-target").value.trim();
+      const duration = $("ban-duration").value;
+      const reason = $("ban-reason").value.trim();
+      const length = duration ? `pour ${duration}` : "définitivement";
+      confirmThen(`« ${target} » sera banni ${length} : ses connexions sont fermées, puis refusées.`, false, () => {
+        send({ cmd: "ban", target, duration: duration || null, reason: reason || null });
+        $("ban-reason").value = "";
+      });
+    });
+    $("channel-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = $("channel-name").value.trim();
+      const action = $("channel-action").value;
+      const request = { cmd: "channel", action, name };
+      if (action === "close") {
+        confirmThen(`Le salon ${name} sera fermé : ses membres en sortent.`, false, () => send(request));
+      } else {
+        send(request);
+      }
+    });
+  }
+
+  wire();
+  connect();
+})();

@@ -1,0 +1,367 @@
+// ClassCord's teacher dashboard (/admin) in a real browser: Debian's headless chromium driven by
+// playwright-core, over the server's HTTPS with its self-signed certificate (accepted as a teacher
+// does once), beside plain TCP clients: plain HTTP never gets the form, a wrong password is
+// refused then the account locked out, a non-operator is refused, an operator signs in and sees
+// the class live, a kick from the dashboard closes the right TCP client, axe-core finds no serious
+// or critical violation, nothing overflows at 360 px, and the screenshots are kept.
+//
+// Usage: node dashboard.mjs SERVER_BINARY ARTIFACTS_DIR
+// Exits 0 when every check passed; prints one line per check.
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+const [binary, artifacts] = process.argv.slice(2);
+if (!binary || !artifacts) {
+  console.error("usage: node dashboard.mjs SERVER_BINARY ARTIFACTS_DIR");
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+const WAIT = 15000;
+let passed = 0;
+const failures = [];
+
+function check(ok, what, detail = "") {
+  if (ok) {
+    passed += 1;
+    console.log("ok   - " + what);
+  } else {
+    failures.push(what);
+    console.log("FAIL - " + what + (detail ? " (" + detail + ")" : ""));
+  }
+}
+
+// ---------------------------------------------------------------- server
+
+const work = mkdtempSync(path.join(os.tmpdir(), "classcord-dashboard-"));
+const data = path.join(work, "d");
+const config = path.join(work, "classcord.toml");
+// Three wrong passwords lock an account (the default is ten, and slows down from the fourth).
+writeFileSync(config, "[security]\nlogin_failures_before_delay = 0\naccount_lockout_after = 3\n");
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = server.address().port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const chatPort = await freePort();
+const webPort = await freePort();
+const https = `https://127.0.0.1:${webPort}`;
+let server = null;
+let serverLog = "";
+
+async function startServer() {
+  const child = spawn(binary, ["serve", "--config", config, "--log", "console", "--listen", `127.0.0.1:${chatPort}`,
+    "--web-listen", `127.0.0.1:${webPort}`, "--data", data], { stdio: ["ignore", "ignore", "pipe"] });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start:\n" + serverLog)), WAIT);
+    child.stderr.on("data", (chunk) => {
+      serverLog += chunk;
+      if (serverLog.includes("tableau de bord : ")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  server = child;
+}
+
+async function stopServer() {
+  const child = server;
+  server = null;
+  const done = new Promise((resolve) => child.on("exit", resolve));
+  child.kill("SIGTERM");
+  await done;
+}
+
+function admin(...args) {
+  return execFileSync(binary, ["admin", "--data", data, ...args], { encoding: "utf8" });
+}
+
+// ---------------------------------------------------------------- TCP clients, as the students write
+
+class TcpClient {
+  constructor() {
+    this.lines = [];
+    this.waiters = [];
+    this.buffer = "";
+    this.closed = false;
+  }
+  async connect() {
+    this.socket = net.connect(chatPort, "127.0.0.1");
+    await new Promise((resolve, reject) => {
+      this.socket.once("connect", resolve);
+      this.socket.once("error", reject);
+    });
+    this.socket.on("close", () => {
+      this.closed = true;
+      for (const waiter of [...this.waiters]) waiter();
+    });
+    this.socket.on("data", (chunk) => {
+      this.buffer += chunk.toString("utf8");
+      let at;
+      while ((at = this.buffer.indexOf("\n")) >= 0) {
+        const line = JSON.parse(this.buffer.slice(0, at));
+        this.buffer = this.buffer.slice(at + 1);
+        this.lines.push(line);
+        for (const waiter of [...this.waiters]) waiter();
+      }
+    });
+    return this;
+  }
+  send(object) {
+    this.socket.write(JSON.stringify(object) + "\n");
+  }
+  async wait(what, done) {
+    const deadline = Date.now() + WAIT;
+    for (;;) {
+      const value = done();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error("TCP client never saw " + what);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+  async until(what, predicate) {
+    return this.wait(what, () => {
+      const index = this.lines.findIndex(predicate);
+      return index >= 0 ? this.lines.splice(index, 1)[0] : null;
+    });
+  }
+  close() {
+    this.socket.destroy();
+  }
+}
+
+async function account(name, password) {
+  const client = await new TcpClient().connect();
+  client.send({ type: "register", username: name, password });
+  await client.until("register reply", (l) => l.type === "register" || l.type === "error");
+  client.send({ type: "login", username: name, password });
+  await client.until("login reply", (l) => l.type === "login");
+  client.send({ type: "users" });
+  await client.until("users", (l) => l.type === "users");
+  return client;
+}
+
+// A plain HTTP request on the web port, as a browser typing http:// would send it.
+function plainGet(pathname) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: "127.0.0.1", port: webPort, path: pathname }, (response) => {
+      let body = "";
+      response.on("data", (chunk) => { body += chunk; });
+      response.on("end", () => resolve({ status: response.statusCode, headers: response.headers, body }));
+    }).on("error", reject);
+  });
+}
+
+// ---------------------------------------------------------------- browser helpers
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+
+async function newPage(width = 1280, height = 900) {
+  // The teacher accepted the self-signed certificate once (its fingerprint checked, see below).
+  const context = await browser.newContext({ viewport: { width, height }, ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => failures.push("page error: " + error.message));
+  return page;
+}
+
+async function signIn(page, name, password) {
+  await page.goto(https + "/admin");
+  await page.fill("#name", name);
+  await page.fill("#password", password);
+  const [response] = await Promise.all([
+    page.waitForNavigation({ timeout: WAIT }),
+    page.click("form.card button[type=submit]"),
+  ]);
+  return response;
+}
+
+async function axe(page, what) {
+  const session = await page.context().newCDPSession(page);
+  // The page's CSP forbids inline scripts: axe goes in through the DevTools protocol.
+  await session.send("Runtime.evaluate", { expression: AXE });
+  const result = await session.send("Runtime.evaluate", {
+    expression: "axe.run(document, { resultTypes: ['violations'] }).then(r => JSON.stringify(r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }))))",
+    awaitPromise: true,
+    returnByValue: true,
+  });
+  const violations = JSON.parse(result.result.value);
+  const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(serious.length === 0, `axe-core: no serious or critical violation on ${what}`, JSON.stringify(serious));
+}
+
+async function rowOf(page, name) {
+  return page.waitForSelector(`#people tbody tr[data-name="${name}"]`, { timeout: WAIT }).then(() => true, () => false);
+}
+
+// ---------------------------------------------------------------- the class
+
+try {
+  await startServer();
+  await account("prof", "secret-prof").then((c) => c.close());
+  await account("suppleant", "secret-supp").then((c) => c.close());
+  await account("eleve", "secret-eleve").then((c) => c.close());
+  admin("operator", "add", "prof");
+  admin("operator", "add", "suppleant");
+  const alice = await account("alice", "secret-alice");
+  const bob = await account("bob", "secret-bob");
+
+  // Plain HTTP: a redirection to https://, never the form.
+  const plain = await plainGet("/admin");
+  check(plain.status === 301 && plain.headers.location === `${https}/admin` && !plain.body.includes("<form"),
+    "plain HTTP /admin only redirects to https:// (never the form)", `${plain.status} ${plain.headers.location}`);
+
+  // The certificate the browser is shown is the one `classcord admin certificate` names.
+  const printed = admin("certificate").match(/Empreinte SHA-256 : ([0-9A-F:]+)/);
+  const logged = serverLog.match(/empreinte SHA-256 du certificat : ([0-9A-F:]+)/);
+  check(printed && logged && printed[1] === logged[1], "the console and the start-up log give the same fingerprint");
+
+  const page = await newPage();
+  await page.goto(`http://127.0.0.1:${webPort}/admin`);
+  check(page.url() === `${https}/admin` && (await page.$("#password")) !== null,
+    "typing http://…/admin lands on the HTTPS sign-in form", page.url());
+  await axe(page, "the sign-in page");
+
+  // A wrong password, then the account locked out (the chat's own limits).
+  let response = await signIn(page, "suppleant", "mauvais");
+  const wrong = await page.textContent("#message");
+  check(response.status() === 401 && wrong.includes("Nom ou mot de passe incorrect"), "a wrong password is refused", wrong);
+  await page.screenshot({ path: path.join(artifacts, "dashboard-wrong-password.png") });
+  await signIn(page, "suppleant", "mauvais2");
+  await signIn(page, "suppleant", "mauvais3");
+  response = await signIn(page, "suppleant", "secret-supp");
+  const locked = await page.textContent("#message");
+  check(response.status() === 429 && /Trop d'échecs de connexion pour ce compte/.test(locked),
+    "after three failures the account is locked out, even with the right password", locked);
+  await page.screenshot({ path: path.join(artifacts, "dashboard-locked.png") });
+
+  // The right password of an account that is not an operator.
+  response = await signIn(page, "eleve", "secret-eleve");
+  const refused = await page.textContent("#message");
+  check(response.status() === 403 && refused.includes("n'a pas accès au tableau de bord"), "a non-operator is refused", refused);
+  check((await page.context().cookies()).length === 0, "no session cookie for a refused sign-in");
+
+  // The operator signs in.
+  response = await signIn(page, "prof", "secret-prof");
+  await page.waitForSelector("#link:not(.bad)", { timeout: WAIT });
+  await page.waitForFunction(() => document.getElementById("link").textContent === "Connecté", null, { timeout: WAIT });
+  const cookie = (await page.context().cookies()).find((c) => c.name === "classcord_admin");
+  check(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === "Strict" && cookie.path === "/admin",
+    "the session cookie is HttpOnly, Secure, SameSite=Strict, Path=/admin", JSON.stringify(cookie));
+  check(await page.textContent("#operator") === "prof", "the dashboard names the operator");
+  check(await rowOf(page, "alice") && await rowOf(page, "bob"), "the connected TCP clients are listed live");
+  const aliceTransport = await page.$eval('#people tbody tr[data-name="alice"] td:nth-child(4)', (td) => td.textContent);
+  check(aliceTransport === "tcp", "each connection shows its transport", aliceTransport);
+
+  // A browser on the chat page shows up as such.
+  const chat = await browser.newContext({ viewport: { width: 1000, height: 700 } }).then((c) => c.newPage());
+  await chat.goto(`http://127.0.0.1:${webPort}/`);
+  await chat.fill("#guest-name", "Zoé");
+  await chat.click("#guest-form button[type=submit]");
+  await chat.waitForSelector("#chat:not([hidden])", { timeout: WAIT });
+  check(await rowOf(page, "Zoé"), "a browser on the chat page appears");
+  const zoeTransport = await page.$eval('#people tbody tr[data-name="Zoé"] td:nth-child(4)', (td) => td.textContent);
+  check(zoeTransport === "navigateur", "…with its transport (navigateur)", zoeTransport);
+
+  // Some traffic for the chart and the figures.
+  for (let n = 0; n < 5; n += 1) bob.send({ type: "message", content: "message " + n });
+  await page.waitForFunction(() => {
+    const points = document.getElementById("chart-messages").getAttribute("points");
+    return points && points.length > 0;
+  }, null, { timeout: WAIT });
+  check(true, "the chart draws messages and connections per minute");
+  const events = await page.textContent("#events");
+  check(events.includes("Mot de passe refusé") && events.includes("AUTH_FAIL"), "recent security events show the failed sign-ins");
+
+  // Kick alice from the dashboard: only her connection closes.
+  await page.click('#people tbody tr[data-name="alice"] button:has-text("Exclure")');
+  await page.waitForSelector("#confirm[open]", { timeout: WAIT });
+  await page.screenshot({ path: path.join(artifacts, "dashboard-confirm-kick.png") });
+  await page.fill("#confirm-reason", "bavardage");
+  await page.click("#confirm-yes");
+  await alice.wait("the kick to close alice's connection", () => alice.closed);
+  const notice = alice.lines.find((l) => l.from === "Serveur" && /bavardage/.test(l.content || ""));
+  check(alice.closed && notice, "a kick from the dashboard closes the right TCP client, with the reason");
+  bob.send({ type: "ping" });
+  await bob.until("bob's pong", (l) => l.type === "pong");
+  check(!bob.closed, "the other client stays connected");
+  await page.waitForFunction(() => /fermée/.test(document.getElementById("result").textContent), null, { timeout: WAIT });
+  check(true, "the dashboard shows the server's answer");
+  check(await page.waitForSelector('#people tbody tr[data-name="alice"]', { state: "detached", timeout: WAIT }).then(() => true, () => false),
+    "alice leaves the list");
+  check(/\[ADMIN\] "prof" : kick alice/.test(serverLog), "the kick is logged with the operator's name");
+
+  // An alert reaches the class.
+  await page.fill("#alert-text", "Fin du TP dans 5 minutes");
+  await page.press("#alert-text", "Enter");
+  const alert = await bob.until("the alert", (l) => l.from === "Serveur" && /Fin du TP/.test(l.content || ""));
+  check(Boolean(alert), "an alert sent from the dashboard reaches a TCP client");
+
+  await axe(page, "the dashboard");
+  await page.screenshot({ path: path.join(artifacts, "dashboard-1280.png"), fullPage: true });
+
+  // 360 px wide: the page itself never scrolls sideways (tables scroll in their panel).
+  const phone = await newPage(360, 740);
+  await signIn(phone, "prof", "secret-prof");
+  await phone.waitForFunction(() => document.getElementById("link").textContent === "Connecté", null, { timeout: WAIT });
+  await rowOf(phone, "bob");
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 360, "nothing overflows at 360 px", String(width));
+  await phone.screenshot({ path: path.join(artifacts, "dashboard-360.png"), fullPage: true });
+
+  // Keyboard alone: Tab reaches the alert field, Enter sends.
+  await phone.click("h1");
+  let focused = "";
+  for (let n = 0; n < 80 && focused !== "alert-text"; n += 1) {
+    await phone.keyboard.press("Tab");
+    focused = await phone.evaluate(() => document.activeElement && document.activeElement.id);
+  }
+  await phone.keyboard.type("au clavier");
+  await phone.keyboard.press("Enter");
+  const typed = await bob.until("the keyboard alert", (l) => l.from === "Serveur" && /au clavier/.test(l.content || ""));
+  check(focused === "alert-text" && Boolean(typed), "an action is sent with the keyboard alone");
+
+  // Signing out ends the session.
+  await Promise.all([page.waitForNavigation({ timeout: WAIT }), page.click("form[action='/admin/logout'] button")]);
+  check((await page.$("#password")) !== null, "signing out goes back to the sign-in form");
+
+  bob.close();
+} catch (error) {
+  failures.push("unexpected: " + (error && error.stack ? error.stack : error));
+  console.log("FAIL - unexpected: " + error);
+} finally {
+  await browser.close();
+  if (server) await stopServer();
+}
+
+// The administration lines of the run, kept with the screenshots (FONCTIONNALITES.md shows them).
+const adminLines = serverLog.split("\n").filter((line) => line.includes("[ADMIN]")).join("\n");
+writeFileSync(path.join(artifacts, "dashboard-admin-log.txt"), adminLines + "\n");
+console.log(adminLines);
+console.log(`dashboard: ${passed} passed, ${failures.length} failed`);
+process.exit(failures.length === 0 ? 0 : 1);
