@@ -53,7 +53,8 @@ command -v bc >/dev/null || need+=(bc)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y --no-install-recommends "${need[@]}"
 fi
-cargo build -p classcord
+# The build of the README test command (same features: nothing to compile after it).
+cargo test --workspace --no-run -q
 BIN=$REPO/target/debug/classcord
 DRIVER=(python3 "$REPO/tests/system/chat_driver.py")
 FILTER=$REPO/etc/fail2ban/filter.d/classcord.conf

@@ -23,7 +23,8 @@ done
 . .ci/system/lib/debian_root.sh
 pristine=$(debian_root amd64)
 
-cargo build -q -p classcord
+# The build of the README test command (same features: nothing to compile after it).
+cargo test --workspace --no-run -q
 scratch_work classcord-backup
 work=$WORK
 root="$work/root"

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo build -p classcord -p classcord-bench
+# The build of the README test command (same features: nothing to compile after it).
+cargo test --workspace --no-run -q
 server=target/debug/classcord
 bench=target/debug/classcord-bench
 data=$(mktemp -d)

@@ -34,7 +34,8 @@ fail() {
     exit 1
 }
 
-cargo build -q -p classcord
+# The build of the README test command (same features: nothing to compile after it).
+cargo test --workspace --no-run -q
 binary="$work/classcord"
 install -m 0755 target/debug/classcord "$binary"
 "$binary" serve --listen 127.0.0.1:0 --data "$work/data" --log console 2> "$work/server.log" &

@@ -28,7 +28,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-cargo build -q -p classcord
+# The build of the README test command (same features: nothing to compile after it).
+cargo test --workspace --no-run -q
 binary=target/debug/classcord
 "$binary" serve --listen 127.0.0.1:0 --data "$work/data" --log console 2> "$work/server.log" &
 server_pid=$!

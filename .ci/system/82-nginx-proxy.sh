@@ -18,7 +18,8 @@ started=$(date +%s)
 fail() { echo "FAIL: $*"; [ -f "${work:-/nonexistent}/server.log" ] && tail -n 30 "$work/server.log"; exit 1; }
 command -v nginx >/dev/null || apt-get install -y --no-install-recommends nginx-light
 command -v openssl >/dev/null || apt-get install -y --no-install-recommends openssl
-cargo build -p classcord
+# The build of the README test command (same features: nothing to compile after it).
+cargo test --workspace --no-run -q
 binary="$PWD/target/debug/classcord"
 
 work=$(mktemp -d)
