@@ -13,6 +13,7 @@ use smol::Executor;
 
 use super::hub::{HubAsk, HubDoor};
 use super::request::{Answer, Operator, Outcome, Request};
+use super::trace::{self, TraceStream, TraceTarget};
 use super::words;
 use crate::config::{Config, ConfigSource};
 use crate::store::{PasswordHasher, StoreHandle};
@@ -99,8 +100,42 @@ impl Desk {
             Request::UserPasswd { name, password } => self.user_passwd(name, password).await,
             Request::Reload => self.reload().await,
             Request::Shutdown { delay, message } => self.shutdown(delay, clean(message), by),
+            Request::Trace { .. } => Err(
+                "La trace est un flux de lignes, pas une réponse : classcord admin trace (ou le \
+                 tableau de bord) la suit en direct."
+                    .into(),
+            ),
             chat => self.hub.ask(HubAsk::Request(chat)).await,
         }
+    }
+
+    /// Starts a live protocol trace for `by` (`request` must be [`Request::Trace`]): the answer
+    /// says what is traced, the stream gives the events until its `end` (dropping it stops the
+    /// trace). Logged like every request, in the console's words.
+    pub async fn trace(
+        &self,
+        request: Request,
+        by: &Operator,
+    ) -> Result<(Answer, TraceStream), String> {
+        log::info!(
+            "[ADMIN] {by} : {}",
+            crate::logging::shown(&words::render(&request))
+        );
+        let Request::Trace { target, duration } = request else {
+            return Err("Seule une demande « trace » ouvre une trace.".into());
+        };
+        let target = TraceTarget::parse(&target)?;
+        let duration = trace::trace_duration(duration)?;
+        let (feed, stream) = trace::channel();
+        let answer = self
+            .hub
+            .ask(HubAsk::Trace {
+                target,
+                duration,
+                feed,
+            })
+            .await?;
+        Ok((answer, stream))
     }
 
     fn info(&self) -> Answer {
@@ -156,7 +191,7 @@ pub fn clean(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-pub(super) fn unavailable() -> String {
+pub fn unavailable() -> String {
     "La base de données ne répond pas (disque plein ou trop lent ?) : réessayez.".into()
 }
 

@@ -10,8 +10,10 @@
 //! - `duration.rs`: `10 min`, `2 heures`, `1 j`...;
 //! - `desk.rs`: requests carried out, with `accounts.rs`, `reload.rs` and `shutdown.rs`;
 //! - `hub.rs`: the part the hub task carries out (it owns the chat state), and the door to it;
-//! - `bans.rs`, `report.rs`, `stats.rs`, `audit.rs`: ban lists, French tables, the metrics
-//!   summary, the security lines.
+//! - `bans.rs`, `mutes.rs`, `report.rs`, `stats.rs`, `audit.rs`: ban and mute lists, French
+//!   tables, the metrics summary, the security lines;
+//! - `trace.rs`: the live protocol trace: targets, events, the bounded stream a front end reads
+//!   ([`Desk::trace`]).
 //!
 //! Nothing here imports the network shell: `net`'s hub task implements [`HubJob`]s, and the
 //! server wiring hands the [`Desk`] a [`HubDoor`] to reach it.
@@ -22,11 +24,13 @@ pub mod bans;
 pub mod desk;
 pub mod duration;
 pub mod hub;
+pub mod mutes;
 pub mod reload;
 pub mod report;
 pub mod request;
 pub mod shutdown;
 pub mod stats;
+pub mod trace;
 pub mod words;
 
 pub use desk::Desk;

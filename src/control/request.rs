@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::bans;
-use super::duration::{BanLength, When};
+use super::duration::{BanLength, Span, When};
 
 /// One request (the `cmd` field names the variant on the wire, see docs/ADMIN.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,35 @@ pub enum Request {
     Channel {
         action: ChannelVerb,
         name: String,
+    },
+    /// The chat lines of a name (account or guest) are refused for `duration`; kept across
+    /// reconnects and restarts.
+    Mute {
+        name: String,
+        duration: Span,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Unmute {
+        name: String,
+    },
+    Mutes,
+    /// Deletes a kept line by its wire `id`: gone from `history` and exports, removed from the
+    /// screens of the clients that announced `deleted`.
+    Delete {
+        id: u64,
+    },
+    /// Slow mode in a channel: one line per `seconds` per person; 0 lifts it.
+    Slow {
+        channel: String,
+        seconds: u32,
+    },
+    /// The live protocol trace of a connection (`NAME`, `ADDRESS` or `#CONN`), for `duration`
+    /// at most (10 min when absent). Answered with a stream, not one reply: [`Desk::trace`](super::Desk::trace).
+    Trace {
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Span>,
     },
     UserList,
     UserAdd {
@@ -105,6 +134,7 @@ impl Request {
                 | Request::Channels
                 | Request::Stats
                 | Request::Bans
+                | Request::Mutes
                 | Request::UserList
         )
     }
@@ -149,6 +179,11 @@ impl Request {
                 "Le salon {} sera supprimé : ses membres en sortent et les comptes ne le \
                  retrouveront pas à leur prochaine connexion.",
                 channel_display(name)
+            )),
+            Request::Delete { id } => Some(format!(
+                "Le message n°{id} sera supprimé de l'historique et des exports ; les navigateurs \
+                 l'effacent de l'écran, les clients Java le gardent affiché jusqu'à leur \
+                 fermeture."
             )),
             Request::UserDel { name } => Some(format!(
                 "Le compte « {name} » sera supprimé, avec ses messages en attente et ses salons \

@@ -87,6 +87,7 @@ struct Parts {
     metrics: Arc<Metrics>,
     access: Arc<AccessGuard>,
     bans: crate::control::bans::BanList,
+    mutes: crate::control::mutes::MuteList,
     accounts: Accounts,
     desk: Arc<Desk>,
     /// Closed (dropped) to stop the accept loops, the control socket and the workers.
@@ -110,6 +111,7 @@ impl Parts {
             store,
             hub,
             bans,
+            mutes,
             hasher,
             db_path,
             ..
@@ -162,6 +164,7 @@ impl Parts {
             metrics,
             access,
             bans,
+            mutes,
             accounts,
             desk,
             stop_tx,
@@ -204,6 +207,7 @@ impl Parts {
             metrics,
             access,
             bans,
+            mutes,
             accounts,
             desk,
             stop_tx,
@@ -227,7 +231,7 @@ impl Parts {
             commands: hub_tx.clone(),
             writers_alive: alive_tx,
             outbound_limit: config.outbound_queue_bytes,
-            admin: hub_task::admin::AdminState::new(access, bans, metrics.clone()),
+            admin: hub_task::admin::AdminState::new(access, bans, mutes, metrics.clone()),
         };
         let hub_task = HubTask::new(hub, services, executor.clone());
         smol::block_on(executor.run(async {

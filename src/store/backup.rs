@@ -17,7 +17,7 @@ use super::access::{check_schema, table_counts, OpsError, Reader, OPS_CACHE_BYTE
 use super::schema::USERS;
 use super::schema::{
     BANS, CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED,
-    MEMBERSHIPS, MESSAGES, META,
+    MEMBERSHIPS, MESSAGES, META, MUTES, SLOW_CHANNELS,
 };
 use super::{Store, StoreError};
 
@@ -32,7 +32,7 @@ impl Store {
 const CHUNK: usize = 20_000;
 
 /// Every table the copy knows.
-pub(super) const KNOWN_TABLES: [&str; 10] = [
+pub(super) const KNOWN_TABLES: [&str; 12] = [
     "meta",
     "users",
     "messages",
@@ -43,6 +43,8 @@ pub(super) const KNOWN_TABLES: [&str; 10] = [
     "closed_channels",
     "created_channels",
     "bans",
+    "mutes",
+    "slow_channels",
 ];
 
 /// What a verified backup file holds.
@@ -217,6 +219,8 @@ fn copy_all(txn: &ReadTransaction, db: &Database) -> Result<(), Copy> {
     copy(txn, db, CLOSED_CHANNELS)?;
     copy(txn, db, CREATED_CHANNELS)?;
     copy(txn, db, BANS)?;
+    copy(txn, db, MUTES)?;
+    copy(txn, db, SLOW_CHANNELS)?;
     // The chunks were committed without fsync; this commit makes all of them durable.
     let dest = |e: StoreError| Copy::Dest(e);
     let last = db.begin_write().map_err(|e| dest(e.into()))?;

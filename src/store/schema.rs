@@ -13,6 +13,8 @@
 //! | `closed_channels` | channel key -> channel name | channels an administrator closed |
 //! | `created_channels` | channel key -> channel name | channels an administrator created (kept when empty) |
 //! | `bans` | `name:<key>` or `ip:<network>` -> JSON record | bans set by the operator (see `bans.rs`) |
+//! | `mutes` | folded name -> JSON record | names the operator muted (see `moderation.rs`) |
+//! | `slow_channels` | channel key -> (channel name, seconds) | channels in slow mode |
 
 use redb::{Durability, ReadableTable, TableDefinition};
 
@@ -41,6 +43,9 @@ pub(super) const CLOSED_CHANNELS: TableDefinition<&str, &str> =
 pub(super) const CREATED_CHANNELS: TableDefinition<&str, &str> =
     TableDefinition::new("created_channels");
 pub(super) const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
+pub(super) const MUTES: TableDefinition<&str, &[u8]> = TableDefinition::new("mutes");
+pub(super) const SLOW_CHANNELS: TableDefinition<&str, (&str, u32)> =
+    TableDefinition::new("slow_channels");
 
 impl Store {
     /// Checks the schema version, migrates an older file in place (one transaction: all or
@@ -85,6 +90,9 @@ impl Store {
         txn.open_table(CLOSED_CHANNELS)?;
         txn.open_table(CREATED_CHANNELS)?;
         txn.open_table(BANS)?;
+        // Added within version 2 (like `bans`): an older binary ignores them.
+        txn.open_table(MUTES)?;
+        txn.open_table(SLOW_CHANNELS)?;
         txn.open_table(META)?
             .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
         txn.commit()?;
