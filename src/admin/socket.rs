@@ -277,9 +277,15 @@ async fn follow(
         };
         match next {
             Next::Event(Some(event)) => {
-                let end = event.is_end();
-                let line = trace_line(&event);
-                if stream.write_all(line.as_bytes()).await.is_err() {
+                // What piled up meanwhile goes in the same write.
+                let mut end = event.is_end();
+                let mut lines = trace_line(&event);
+                while !end && lines.len() < 64 * 1024 {
+                    let Some(more) = trace.try_next() else { break };
+                    end = more.is_end();
+                    lines.push_str(&trace_line(&more));
+                }
+                if stream.write_all(lines.as_bytes()).await.is_err() {
                     return Followed::Gone;
                 }
                 if end {

@@ -217,7 +217,7 @@ pub fn channel_display(name: &str) -> String {
 }
 
 /// `16777216` -> `16 777 216`.
-fn group_digits(value: u128) -> String {
+pub fn group_digits(value: u128) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (at, c) in digits.chars().enumerate() {
@@ -303,6 +303,11 @@ mod tests {
         })
         .unwrap();
         assert!(user.contains("« alice » sera supprimé"), "{user}");
+        let delete = asks(Request::Delete { id: 42 }).unwrap();
+        assert!(
+            delete.contains("Le message n°42 sera supprimé de l'historique et des exports"),
+            "{delete}"
+        );
         let network = asks(Request::Ban {
             target: "10.1.2.3/8".into(),
             duration: BanLength::For(span(7200)),
@@ -340,6 +345,15 @@ mod tests {
             Request::Kick {
                 name: "alice".into(),
                 reason: None,
+            },
+            Request::Mute {
+                name: "alice".into(),
+                duration: Span::from_secs(60).unwrap(),
+                reason: None,
+            },
+            Request::Slow {
+                channel: "#général".into(),
+                seconds: 30,
             },
         ] {
             assert_eq!(request.confirmation(), None, "{request:?}");

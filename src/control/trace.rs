@@ -25,8 +25,9 @@ use crate::logging::{bare_ip, shown};
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(600);
 /// The longest trace.
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
-/// Lines (in and out) after which a trace ends by itself.
-pub const MAX_LINES: u64 = 5000;
+/// Lines (in and out, shown or lost) after which a trace ends by itself: a busy connection at
+/// full speed (a benchmark's sender) reaches it in about ten seconds, a student's in hours.
+pub const MAX_LINES: u64 = 100_000;
 /// Events waiting for a slow reader before lines are lost.
 pub const BUFFER: usize = 512;
 /// Traces running at once (the console's and the dashboard's together).
@@ -177,7 +178,7 @@ impl TraceEnd {
     fn text(self) -> String {
         match self {
             TraceEnd::Elapsed => "durée écoulée".into(),
-            TraceEnd::Lines => format!("{MAX_LINES} lignes affichées"),
+            TraceEnd::Lines => format!("{} lignes", super::request::group_digits(MAX_LINES.into())),
             TraceEnd::Closed => "la connexion est fermée".into(),
             TraceEnd::Stopped => "arrêtée".into(),
             TraceEnd::Shutdown => "le serveur s'arrête".into(),
@@ -487,6 +488,16 @@ impl TraceStream {
                 },
             },
         };
+        self.ended = event.is_end();
+        Some(event)
+    }
+
+    /// The next event if one is already waiting (a front end writes what piled up in one go).
+    pub fn try_next(&mut self) -> Option<TraceEvent> {
+        if self.ended {
+            return None;
+        }
+        let event = self.receiver.try_recv().ok()?;
         self.ended = event.is_end();
         Some(event)
     }

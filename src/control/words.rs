@@ -692,6 +692,58 @@ mod tests {
     }
 
     #[test]
+    fn moderation_and_trace_words() {
+        assert_eq!(
+            request("mute alice 10 min bavardage en cours"),
+            Request::Mute {
+                name: "alice".into(),
+                duration: span(600),
+                reason: Some("bavardage en cours".into())
+            }
+        );
+        assert!(typed("mute alice")
+            .unwrap_err()
+            .contains("Syntaxe : mute NOM DURÉE"));
+        assert!(typed("mute alice 10").unwrap_err().contains("sans unité"));
+        assert_eq!(request("delete #42"), Request::Delete { id: 42 });
+        assert_eq!(request("delete n°42"), Request::Delete { id: 42 });
+        assert!(typed("delete quarante")
+            .unwrap_err()
+            .contains("Numéro de message"));
+        for (line, seconds) in [
+            ("slow #tp 30", 30),
+            ("slow #tp 2 min", 120),
+            ("slow #tp 0", 0),
+            ("slow #tp off", 0),
+        ] {
+            assert_eq!(
+                request(line),
+                Request::Slow {
+                    channel: "#tp".into(),
+                    seconds
+                },
+                "{line}"
+            );
+        }
+        assert!(typed("slow #tp")
+            .unwrap_err()
+            .contains("Syntaxe : slow SALON SECONDES"));
+        assert!(typed("slow #tp vite")
+            .unwrap_err()
+            .contains("nombre de secondes"));
+        assert_eq!(
+            request("trace alice 5 min"),
+            Request::Trace {
+                target: "alice".into(),
+                duration: Some(span(300))
+            }
+        );
+        assert!(typed("trace alice bob")
+            .unwrap_err()
+            .contains("trop d'arguments"));
+    }
+
+    #[test]
     fn mistakes_get_the_syntax() {
         assert!(typed("kick").unwrap_err().contains("Syntaxe : kick NOM"));
         assert!(typed("channel explode x")
@@ -775,6 +827,37 @@ mod tests {
             Request::Shutdown {
                 delay: When::Cancel,
                 message: None,
+            },
+            Request::Mute {
+                name: "jean dupont".into(),
+                duration: span(600),
+                reason: Some("2 avertissements".into()),
+            },
+            Request::Mute {
+                name: "zoé".into(),
+                duration: span(5400),
+                reason: None,
+            },
+            Request::Unmute {
+                name: "zoé".into()
+            },
+            Request::Mutes,
+            Request::Delete { id: 42 },
+            Request::Slow {
+                channel: "#général".into(),
+                seconds: 30,
+            },
+            Request::Slow {
+                channel: "projet".into(),
+                seconds: 0,
+            },
+            Request::Trace {
+                target: "#12".into(),
+                duration: None,
+            },
+            Request::Trace {
+                target: "10.0.0.5".into(),
+                duration: Some(span(120)),
             },
         ];
         for original in requests {

@@ -63,6 +63,22 @@ impl Trace {
     }
 }
 
+/// A counted event to every trace watching `session` (moved into the last one: usually the only).
+fn push_to_watchers(list: &mut [Trace], session: SessionId, event: TraceEvent) {
+    let mut watchers = list
+        .iter_mut()
+        .filter(|trace| trace.sessions.contains(&session))
+        .peekable();
+    while let Some(trace) = watchers.next() {
+        if watchers.peek().is_some() {
+            trace.push(event.clone(), true);
+        } else {
+            trace.push(event, true);
+            return;
+        }
+    }
+}
+
 fn matches(target: &TraceTarget, session: SessionId, peer: &Peer) -> bool {
     match target {
         TraceTarget::Conn(number) => session.0 == *number,
@@ -189,16 +205,17 @@ impl HubTask {
         }
         let what = target.describe();
         let listed: Vec<String> = sessions.iter().map(|s| format!("#{}", s.0)).collect();
+        let lines = crate::control::request::group_digits(MAX_LINES.into());
         let text = if sessions.is_empty() {
             format!(
                 "Trace de {what} : aucune connexion pour l'instant, les prochaines seront \
-                 suivies. Elle s'arrête seule dans {} ou après {MAX_LINES} lignes.",
+                 suivies. Elle s'arrête seule dans {} ou après {lines} lignes.",
                 crate::control::duration::describe(duration)
             )
         } else {
             format!(
                 "Trace de {what} : {} connexion(s) suivie(s) ({}). Elle s'arrête seule dans {} \
-                 ou après {MAX_LINES} lignes.",
+                 ou après {lines} lignes.",
                 sessions.len(),
                 listed.join(", "),
                 crate::control::duration::describe(duration)
@@ -294,11 +311,7 @@ impl HubTask {
                 verdict: verdict(session, first, handled, output),
             },
         };
-        for trace in &mut traces.list {
-            if trace.sessions.contains(&session) {
-                trace.push(event.clone(), true);
-            }
-        }
+        push_to_watchers(&mut traces.list, session, event);
         self.end_traces_due();
     }
 
@@ -307,29 +320,24 @@ impl HubTask {
         let Some(traces) = self.traces.as_deref_mut() else {
             return;
         };
-        let now = clock::now().unix_micros;
-        let mut any = false;
+        let mut now = None;
         for (frame, recipients) in output.deliveries() {
             for &session in recipients {
                 if !traces.watched.contains(&session) {
                     continue;
                 }
-                any = true;
+                let at = *now.get_or_insert_with(|| clock::now().unix_micros);
                 let event = TraceEvent {
-                    unix_micros: now,
+                    unix_micros: at,
                     conn: Some(session.0),
                     what: TraceWhat::Out {
                         line: shown_frame(frame),
                     },
                 };
-                for trace in &mut traces.list {
-                    if trace.sessions.contains(&session) {
-                        trace.push(event.clone(), true);
-                    }
-                }
+                push_to_watchers(&mut traces.list, session, event);
             }
         }
-        if any {
+        if now.is_some() {
             self.end_traces_due();
         }
     }
