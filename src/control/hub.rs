@@ -25,7 +25,7 @@ pub enum HubAsk {
     /// `unban`, `bans`, `alert`, `say`, `channel`, `mute`, `unmute`, `mutes`, `delete`, `slow`.
     Request(Request),
     /// The follow-up of `delete`: the store deleted this line; browsers showing it are told.
-    MessageDeleted(DeletedLine),
+    MessageDeleted(Box<DeletedLine>),
     /// Starts a protocol trace fed into `feed` for `duration` at most.
     Trace {
         target: TraceTarget,

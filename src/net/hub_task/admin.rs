@@ -84,7 +84,7 @@ impl HubTask {
         let now = clock::now();
         let answer = match ask {
             HubAsk::Request(request) => return self.request(request, reply, output),
-            HubAsk::MessageDeleted(line) => self.message_deleted(line, output),
+            HubAsk::MessageDeleted(line) => self.message_deleted(*line, output),
             HubAsk::Trace {
                 target,
                 duration,
@@ -608,7 +608,7 @@ impl HubTask {
                 let answer = match store.run(move |s| s.delete_message(id)).await {
                     Ok(Ok(Some(line))) => {
                         let job = crate::control::HubJob {
-                            ask: HubAsk::MessageDeleted(line),
+                            ask: HubAsk::MessageDeleted(Box::new(line)),
                             reply: reply.clone(),
                         };
                         if commands.send(super::HubCommand::Admin(job)).await.is_ok() {
