@@ -294,11 +294,11 @@ pub fn parse(words: &Words) -> Result<Said, String> {
         "trace" => {
             let target = needs(1)?;
             let (duration, used) = match words.bare(2) {
-                Some(_) => {
+                Some(word) if word.starts_with(|c: char| c.is_ascii_digit()) => {
                     let (span, used) = Span::take(&words.bare_from(2))?;
                     (Some(span), used)
                 }
-                None => (None, 0),
+                _ => (None, 0),
             };
             return no_more(2 + used, Request::Trace { target, duration });
         }
@@ -407,7 +407,12 @@ fn slow_seconds(words: &Words, at: usize) -> Result<(u32, usize), String> {
         return Ok((0, 1));
     }
     if let Ok(seconds) = word.parse::<u32>() {
-        return Ok((seconds, 1));
+        // `30` alone is seconds, as the syntax says; `2 min` is a duration.
+        let with_unit = words.bare(at + 1).is_some()
+            && Span::take(&words.bare_from(at)).is_ok_and(|(_, used)| used > 1);
+        if !with_unit {
+            return Ok((seconds, 1));
+        }
     }
     let (span, used) = Span::take(&words.bare_from(at)).map_err(|error| {
         format!("{error} Pour le mode lent : un nombre de secondes (slow #salon 30 ; 0 l'arrête).")
