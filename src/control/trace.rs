@@ -245,15 +245,25 @@ impl TraceEvent {
     }
 }
 
-/// `HH:MM:SS.mmm`, local time.
+/// `HH:MM:SS.mmm`, local time (the time-zone breakdown cached per second and thread: a busy
+/// trace writes thousands of events a second).
 fn clock_time(unix_micros: u64) -> String {
-    let t = crate::clock::local_time(unix_micros / 1_000_000, (unix_micros % 1_000_000) as u32);
+    thread_local! {
+        static LAST: std::cell::Cell<(u64, u8, u8, u8)> = const { std::cell::Cell::new((u64::MAX, 0, 0, 0)) };
+    }
+    let seconds = unix_micros / 1_000_000;
+    let (hour, minute, second) = LAST.with(|last| {
+        let (cached, h, m, s) = last.get();
+        if cached == seconds {
+            return (h, m, s);
+        }
+        let t = crate::clock::local_time(seconds, 0);
+        last.set((seconds, t.hour, t.minute, t.second));
+        (t.hour, t.minute, t.second)
+    });
     format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        t.hour,
-        t.minute,
-        t.second,
-        t.micros / 1000
+        "{hour:02}:{minute:02}:{second:02}.{:03}",
+        unix_micros % 1_000_000 / 1000
     )
 }
 
