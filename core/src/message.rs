@@ -360,17 +360,26 @@ pub enum Feature {
     Shutdown,
     /// No hold after the login reply: the client reads the socket continuously.
     NoHold,
+    /// `{"type":"deleted","id":N}` when the operator deletes a relayed line: the client removes
+    /// it from its screen.
+    Deleted,
 }
 
 impl Feature {
     /// Every extension, in the order the `hello` reply lists them.
-    pub const ALL: [Feature; 3] = [Feature::Kick, Feature::Shutdown, Feature::NoHold];
+    pub const ALL: [Feature; 4] = [
+        Feature::Kick,
+        Feature::Shutdown,
+        Feature::NoHold,
+        Feature::Deleted,
+    ];
 
     pub fn wire_name(self) -> &'static str {
         match self {
             Feature::Kick => "kick",
             Feature::Shutdown => "shutdown",
             Feature::NoHold => "no-hold",
+            Feature::Deleted => "deleted",
         }
     }
 
@@ -379,6 +388,7 @@ impl Feature {
             Feature::Kick => 1,
             Feature::Shutdown => 2,
             Feature::NoHold => 4,
+            Feature::Deleted => 8,
         }
     }
 }

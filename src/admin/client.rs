@@ -18,6 +18,9 @@ use crate::store::DEFAULT_DATA_DIR;
 /// How long a reply may take (a backup of a large database is the slowest).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// While following a trace: how often a quiet connection lets the console look at Ctrl-C.
+const TRACE_POLL: Duration = Duration::from_millis(200);
+
 #[derive(Debug)]
 pub enum ClientError {
     /// No socket answered; the paths tried.
@@ -185,6 +188,59 @@ impl AdminClient {
             )));
         }
         serde_json::from_str(line.trim_end()).map_err(|_| ClientError::BadReply(line))
+    }
+
+    /// After the `ok` reply to a `trace` request: each event line (JSON, with its French
+    /// `text`) handed to `on_event` until the `end` event. Once `stop` is set (Ctrl-C), one line
+    /// asks the server to stop; the end still comes.
+    pub fn follow_trace(
+        &mut self,
+        stop: &std::sync::atomic::AtomicBool,
+        mut on_event: impl FnMut(&serde_json::Value),
+    ) -> Result<(), ClientError> {
+        use std::sync::atomic::Ordering;
+        // Short reads, so that Ctrl-C is seen while the traced connection is quiet.
+        self.stream
+            .set_read_timeout(Some(TRACE_POLL))
+            .map_err(ClientError::Io)?;
+        let mut asked_stop = false;
+        let mut line: Vec<u8> = Vec::new();
+        let ended = loop {
+            if !asked_stop && stop.load(Ordering::Relaxed) {
+                asked_stop = true;
+                self.stream.write_all(b"\n").map_err(ClientError::Io)?;
+            }
+            match self.reader.read_until(b'\n', &mut line) {
+                Ok(0) => {
+                    break Err(ClientError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "le serveur a fermé la connexion",
+                    )))
+                }
+                Ok(_) if line.ends_with(b"\n") => {
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    line.clear();
+                    let event: serde_json::Value = serde_json::from_str(text.trim_end())
+                        .map_err(|_| ClientError::BadReply(text.clone()))?;
+                    on_event(&event);
+                    if event["trace"]["kind"] == "end" {
+                        break Ok(());
+                    }
+                }
+                Ok(_) => {}
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(error) => break Err(ClientError::Io(error)),
+            }
+        };
+        let restored = self.stream.set_read_timeout(Some(REPLY_TIMEOUT));
+        ended?;
+        restored.map_err(ClientError::Io)
     }
 
     /// The database the server uses (from `info`); `Err`: the server refused (access).

@@ -201,6 +201,24 @@ async fn connection(mut stream: Async<UnixStream>, desk: Arc<Desk>, group: Strin
                 continue;
             }
             let reply = match parse_request(text) {
+                Ok(request @ Request::Trace { .. }) => {
+                    fds.clear();
+                    match desk.trace(request, &operator).await {
+                        Ok((answer, trace)) => {
+                            let started = Reply::from(Ok(answer)).to_line();
+                            if stream.write_all(started.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            match follow(&mut stream, trace, &mut pending, &mut chunk, &mut fds)
+                                .await
+                            {
+                                Followed::Ended => continue,
+                                Followed::Gone => return,
+                            }
+                        }
+                        Err(error) => Reply::error(error),
+                    }
+                }
                 Ok(request) => {
                     let file = match request {
                         Request::Backup => fds.pop().map(std::fs::File::from),
@@ -225,6 +243,91 @@ async fn connection(mut stream: Async<UnixStream>, desk: Arc<Desk>, group: Strin
             Ok(read) => pending.extend_from_slice(&chunk[..read]),
         }
     }
+}
+
+/// How following a trace ended.
+enum Followed {
+    /// Its last event was written: back to one reply per request.
+    Ended,
+    /// The console closed the connection (or it failed).
+    Gone,
+}
+
+/// Writes a trace's events as they come (`{"v":1,"trace":{…},"text":"…"}`, the last one of
+/// kind `end`). A line from the console meanwhile stops it (docs/ADMIN.md); what follows that
+/// line stays for the next request.
+async fn follow(
+    stream: &mut Async<UnixStream>,
+    mut trace: crate::control::trace::TraceStream,
+    pending: &mut Vec<u8>,
+    chunk: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> Followed {
+    enum Next {
+        Event(Option<crate::control::trace::TraceEvent>),
+        Read(io::Result<usize>),
+    }
+    loop {
+        let next = {
+            let reader: &Async<UnixStream> = stream;
+            futures_lite::future::or(async { Next::Event(trace.next().await) }, async {
+                Next::Read(receive(reader, chunk, fds).await)
+            })
+            .await
+        };
+        match next {
+            Next::Event(Some(event)) => {
+                // What piled up meanwhile goes in the same write.
+                let mut end = event.is_end();
+                let mut lines = trace_line(&event);
+                while !end && lines.len() < 64 * 1024 {
+                    let Some(more) = trace.try_next() else { break };
+                    end = more.is_end();
+                    lines.push_str(&trace_line(&more));
+                }
+                if stream.write_all(lines.as_bytes()).await.is_err() {
+                    return Followed::Gone;
+                }
+                if end {
+                    return Followed::Ended;
+                }
+            }
+            Next::Event(None) => return Followed::Ended,
+            Next::Read(Ok(0)) | Next::Read(Err(_)) => return Followed::Gone,
+            Next::Read(Ok(read)) => {
+                pending.extend_from_slice(&chunk[..read]);
+                if let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    pending.drain(..=end);
+                    // The stop line: dropping the stream ends the trace (the hub sees it gone
+                    // at its next event or tick); the console is told at once.
+                    drop(trace);
+                    let end = crate::control::trace::TraceEvent {
+                        unix_micros: crate::clock::now().unix_micros,
+                        conn: None,
+                        what: crate::control::trace::TraceWhat::End {
+                            reason: crate::control::trace::TraceEnd::Stopped,
+                        },
+                    };
+                    if stream.write_all(trace_line(&end).as_bytes()).await.is_err() {
+                        return Followed::Gone;
+                    }
+                    return Followed::Ended;
+                }
+            }
+        }
+    }
+}
+
+/// One trace event on the socket: the JSON event, and its French text for the console.
+fn trace_line(event: &crate::control::trace::TraceEvent) -> String {
+    let value = serde_json::json!({
+        "v": super::wire::VERSION,
+        "trace": event,
+        "text": event.text(),
+    });
+    let mut line = value.to_string();
+    line.push('\n');
+    line
 }
 
 /// Reads what is there, keeping any file descriptors that came with it.

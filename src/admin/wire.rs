@@ -148,6 +148,32 @@ mod tests {
         let line = request_line(&ban);
         assert!(line.contains("\"duration\":\"2 h\""), "{line}");
         assert_eq!(parse_request(&line).unwrap(), ban);
+        let mute = parse_request(r#"{"v":1,"cmd":"mute","name":"alice","duration":600}"#).unwrap();
+        assert_eq!(
+            mute,
+            Request::Mute {
+                name: "alice".into(),
+                duration: Span::from_secs(600).unwrap(),
+                reason: None
+            }
+        );
+        assert!(request_line(&mute).contains("\"duration\":\"10 min\""));
+        assert_eq!(
+            parse_request(r##"{"v":1,"cmd":"trace","target":"#3"}"##).unwrap(),
+            Request::Trace {
+                target: "#3".into(),
+                duration: None
+            }
+        );
+        assert_eq!(
+            parse_request(r#"{"v":1,"cmd":"delete","id":7}"#).unwrap(),
+            Request::Delete { id: 7 }
+        );
+        assert!(
+            parse_request(r#"{"v":1,"cmd":"mute","name":"a","duration":"10"}"#)
+                .unwrap_err()
+                .contains("sans unité")
+        );
     }
 
     /// What scripts and older consoles send keeps its meaning.

@@ -9,11 +9,13 @@
 //!
 //! - `interactive.rs`: line editing, history, completion, lines pasted ahead;
 //! - `confirm.rs`: reading `oui` and `non`;
-//! - `password.rs`: passwords read without echo (also for `classcord user`).
+//! - `password.rs`: passwords read without echo (also for `classcord user`);
+//! - `trace.rs`: following a live protocol trace until its end or Ctrl-C.
 
 pub mod confirm;
 pub mod interactive;
 pub mod password;
+pub mod trace;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -108,6 +110,9 @@ pub fn execute(
     }
     let reply = client.request(&request)?;
     print_reply(&reply, json);
+    if reply.ok && matches!(request, Request::Trace { .. }) {
+        trace::follow(client, json)?;
+    }
     Ok(if reply.ok {
         Outcome::Done
     } else {

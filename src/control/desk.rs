@@ -15,6 +15,7 @@ use super::certificate::CertificateFacts;
 use super::hub::{HubAsk, HubDoor};
 use super::operators::Grants;
 use super::request::{Answer, Operator, Outcome, Request};
+use super::trace::{self, TraceStream, TraceTarget};
 use super::words;
 use crate::accounts::Accounts;
 use crate::config::{Config, ConfigSource};
@@ -123,8 +124,42 @@ impl Desk {
             Request::OperatorDel { name } => self.operator_del(name).await,
             Request::Events => Ok(self.events()),
             Request::Certificate => self.certificate(),
+            Request::Trace { .. } => Err(
+                "La trace est un flux de lignes, pas une réponse : classcord admin trace (ou le \
+                 tableau de bord) la suit en direct."
+                    .into(),
+            ),
             chat => self.hub.ask(HubAsk::Request(chat)).await,
         }
+    }
+
+    /// Starts a live protocol trace for `by` (`request` must be [`Request::Trace`]): the answer
+    /// says what is traced, the stream gives the events until its `end` (dropping it stops the
+    /// trace). Logged like every request, in the console's words.
+    pub async fn trace(
+        &self,
+        request: Request,
+        by: &Operator,
+    ) -> Result<(Answer, TraceStream), String> {
+        log::info!(
+            "[ADMIN] {by} : {}",
+            crate::logging::shown(&words::render(&request))
+        );
+        let Request::Trace { target, duration } = request else {
+            return Err("Seule une demande « trace » ouvre une trace.".into());
+        };
+        let target = TraceTarget::parse(&target)?;
+        let duration = trace::trace_duration(duration)?;
+        let (feed, stream) = trace::channel();
+        let answer = self
+            .hub
+            .ask(HubAsk::Trace {
+                target,
+                duration,
+                feed,
+            })
+            .await?;
+        Ok((answer, stream))
     }
 
     fn info(&self) -> Answer {
@@ -186,7 +221,7 @@ pub fn clean(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-pub(super) fn unavailable() -> String {
+pub fn unavailable() -> String {
     "La base de données ne répond pas (disque plein ou trop lent ?) : réessayez.".into()
 }
 

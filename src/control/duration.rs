@@ -144,24 +144,9 @@ fn unit_seconds(unit: &str) -> Option<u64> {
 }
 
 /// `45 s`, `10 min`, `2 h 30 min`, `3 j`: what the console prints, and what it reads back.
+/// The same words as the chat's notices (`classcord_core::hub::describe_secs`, their one home).
 pub fn describe(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    let parts = [
-        (secs / 86_400, "j"),
-        (secs % 86_400 / 3600, "h"),
-        (secs % 3600 / 60, "min"),
-        (secs % 60, "s"),
-    ];
-    let shown: Vec<String> = parts
-        .iter()
-        .filter(|(value, _)| *value > 0)
-        .map(|(value, unit)| format!("{value} {unit}"))
-        .collect();
-    if shown.is_empty() {
-        "0 s".into()
-    } else {
-        shown.join(" ")
-    }
+    classcord_core::hub::describe_secs(duration.as_secs())
 }
 
 impl fmt::Display for Span {
@@ -218,6 +203,18 @@ fn raw_span(raw: Raw) -> Result<Span, String> {
     match raw {
         Raw::Seconds(seconds) => Span::from_secs(seconds),
         Raw::Text(text) => Span::parse(&text),
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Span, D::Error> {
+        raw_span(Raw::deserialize(deserializer)?).map_err(serde::de::Error::custom)
     }
 }
 

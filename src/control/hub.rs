@@ -12,7 +12,9 @@ use futures_lite::future::{Boxed, FutureExt};
 use smol::channel::Sender;
 
 use super::request::{Outcome, Request};
+use super::trace::{TraceFeed, TraceTarget};
 use crate::security::{AccessSettings, AttemptSettings};
+use crate::store::moderation::DeletedLine;
 
 /// The reply when the hub task is gone (the server is stopping).
 pub const STOPPING: &str = "Le serveur s'arrête : commande non exécutée.";
@@ -21,8 +23,16 @@ pub const STOPPING: &str = "Le serveur s'arrête : commande non exécutée.";
 #[derive(Debug)]
 pub enum HubAsk {
     /// An operator's request about the chat: `who`, `channels`, `stats`, `kick`, `ban`,
-    /// `unban`, `bans`, `alert`, `say`, `channel`.
+    /// `unban`, `bans`, `alert`, `say`, `channel`, `mute`, `unmute`, `mutes`, `delete`, `slow`.
     Request(Request),
+    /// The follow-up of `delete`: the store deleted this line; browsers showing it are told.
+    MessageDeleted(Box<DeletedLine>),
+    /// Starts a protocol trace fed into `feed` for `duration` at most.
+    Trace {
+        target: TraceTarget,
+        duration: std::time::Duration,
+        feed: TraceFeed,
+    },
     /// An account the operator created: guests may no longer take its name.
     AccountCreated { name: String },
     /// An account the operator deleted: its sessions are closed and it is forgotten.

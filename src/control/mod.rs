@@ -10,8 +10,10 @@
 //! - `duration.rs`: `10 min`, `2 heures`, `1 j`...;
 //! - `desk.rs`: requests carried out, with `accounts.rs`, `reload.rs` and `shutdown.rs`;
 //! - `hub.rs`: the part the hub task carries out (it owns the chat state), and the door to it;
-//! - `bans.rs`, `report.rs`, `stats.rs`, `audit.rs`: ban lists, French tables, the metrics
-//!   summary, the security lines;
+//! - `bans.rs`, `mutes.rs`, `report.rs`, `stats.rs`, `audit.rs`: ban and mute lists, French
+//!   tables, the metrics summary, the security lines;
+//! - `trace.rs`: the live protocol trace: targets, events, the bounded stream a front end reads
+//!   ([`Desk::trace`]);
 //! - `operators.rs`, `signin.rs`, `certificate.rs`: who may use the dashboard (`crate::web`'s
 //!   `/admin`), its sign-in (the chat's own password checks and attempt limits), and its
 //!   certificate's fingerprint.
@@ -26,6 +28,7 @@ pub mod certificate;
 pub mod desk;
 pub mod duration;
 pub mod hub;
+pub mod mutes;
 pub mod operators;
 pub mod reload;
 pub mod report;
@@ -33,6 +36,7 @@ pub mod request;
 pub mod shutdown;
 pub mod signin;
 pub mod stats;
+pub mod trace;
 pub mod words;
 
 pub use certificate::CertificateFacts;

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::store::bans::{BanKind, BanRecord};
+use crate::store::moderation::MuteRecord;
 
 /// One connection in `who`.
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +31,8 @@ pub struct ChannelRow {
     pub members: usize,
     pub closed: bool,
     pub permanent: bool,
+    /// Slow mode: seconds between two lines of one person (0: none).
+    pub slow_secs: u32,
 }
 
 /// A presence state as a French reader says it (`data` keeps the protocol's word).
@@ -147,10 +150,16 @@ pub fn channels(rows: &[ChannelRow]) -> String {
         .map(|row| {
             let mut notes = Vec::new();
             if row.closed {
-                notes.push("fermé");
+                notes.push("fermé".to_owned());
             }
             if row.permanent {
-                notes.push("créé par l'administrateur");
+                notes.push("créé par l'administrateur".to_owned());
+            }
+            if row.slow_secs > 0 {
+                notes.push(format!(
+                    "mode lent : {}",
+                    classcord_core::hub::describe_secs(u64::from(row.slow_secs))
+                ));
             }
             vec![row.name.clone(), row.members.to_string(), notes.join(", ")]
         })
@@ -195,6 +204,28 @@ pub fn bans(bans: &[BanRecord]) -> String {
         "{} bannissement(s) :\n{}",
         bans.len(),
         table(&["cible", "type", "depuis", "jusqu'à", "raison"], &cells)
+    )
+}
+
+pub fn mutes(mutes: &[MuteRecord]) -> String {
+    if mutes.is_empty() {
+        return "Personne n'est privé de parole.".into();
+    }
+    let cells: Vec<Vec<String>> = mutes
+        .iter()
+        .map(|mute| {
+            vec![
+                mute.name.clone(),
+                local_minute(mute.created_unix),
+                local_minute(mute.until_unix),
+                mute.reason.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    format!(
+        "{} personne(s) privée(s) de parole :\n{}",
+        mutes.len(),
+        table(&["nom", "depuis", "jusqu'à", "raison"], &cells)
     )
 }
 

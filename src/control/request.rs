@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::bans;
-use super::duration::{BanLength, When};
+use super::duration::{BanLength, Span, When};
 
 /// One request (the `cmd` field names the variant on the wire, see docs/ADMIN.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,35 @@ pub enum Request {
     Channel {
         action: ChannelVerb,
         name: String,
+    },
+    /// The chat lines of a name (account or guest) are refused for `duration`; kept across
+    /// reconnects and restarts.
+    Mute {
+        name: String,
+        duration: Span,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Unmute {
+        name: String,
+    },
+    Mutes,
+    /// Deletes a kept line by its wire `id`: gone from `history` and exports, removed from the
+    /// screens of the clients that announced `deleted`.
+    Delete {
+        id: u64,
+    },
+    /// Slow mode in a channel: one line per `seconds` per person; 0 lifts it.
+    Slow {
+        channel: String,
+        seconds: u32,
+    },
+    /// The live protocol trace of a connection (`NAME`, `ADDRESS` or `#CONN`), for `duration`
+    /// at most (10 min when absent). Answered with a stream, not one reply: [`Desk::trace`](super::Desk::trace).
+    Trace {
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<Span>,
     },
     UserList,
     UserAdd {
@@ -117,6 +146,7 @@ impl Request {
                 | Request::Channels
                 | Request::Stats
                 | Request::Bans
+                | Request::Mutes
                 | Request::UserList
                 | Request::Operators
                 | Request::Events
@@ -165,6 +195,11 @@ impl Request {
                  retrouveront pas à leur prochaine connexion.",
                 channel_display(name)
             )),
+            Request::Delete { id } => Some(format!(
+                "Le message n°{id} sera supprimé de l'historique et des exports ; les navigateurs \
+                 l'effacent de l'écran, les clients Java le gardent affiché jusqu'à leur \
+                 fermeture."
+            )),
             Request::UserDel { name } => Some(format!(
                 "Le compte « {name} » sera supprimé, avec ses messages en attente et ses salons \
                  mémorisés ; ses connexions seront fermées."
@@ -197,7 +232,7 @@ pub fn channel_display(name: &str) -> String {
 }
 
 /// `16777216` -> `16 777 216`.
-fn group_digits(value: u128) -> String {
+pub fn group_digits(value: u128) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (at, c) in digits.chars().enumerate() {
@@ -283,6 +318,11 @@ mod tests {
         })
         .unwrap();
         assert!(user.contains("« alice » sera supprimé"), "{user}");
+        let delete = asks(Request::Delete { id: 42 }).unwrap();
+        assert!(
+            delete.contains("Le message n°42 sera supprimé de l'historique et des exports"),
+            "{delete}"
+        );
         let network = asks(Request::Ban {
             target: "10.1.2.3/8".into(),
             duration: BanLength::For(span(7200)),
@@ -320,6 +360,15 @@ mod tests {
             Request::Kick {
                 name: "alice".into(),
                 reason: None,
+            },
+            Request::Mute {
+                name: "alice".into(),
+                duration: Span::from_secs(60).unwrap(),
+                reason: None,
+            },
+            Request::Slow {
+                channel: "#général".into(),
+                seconds: 30,
             },
         ] {
             assert_eq!(request.confirmation(), None, "{request:?}");

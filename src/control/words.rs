@@ -11,7 +11,7 @@ use super::duration::{BanLength, Span, When, CANCEL_WORDS, NOW_WORDS, PERMANENT_
 use super::request::{ChannelVerb, Request};
 
 /// Every command: name, arguments, what it does (the help and the completion use this).
-pub const COMMANDS: [(&str, &str, &str); 21] = [
+pub const COMMANDS: [(&str, &str, &str); 27] = [
     (
         "who",
         "",
@@ -45,6 +45,30 @@ pub const COMMANDS: [(&str, &str, &str); 21] = [
         "channel",
         "create|close|open|delete SALON",
         "crée, ferme, rouvre ou supprime un salon",
+    ),
+    (
+        "mute",
+        "NOM DURÉE [raison]",
+        "retire la parole à NOM (compte ou invité) pour DURÉE : ses messages sont refusés, il \
+         reçoit tout",
+    ),
+    ("unmute", "NOM", "rend la parole à NOM"),
+    ("mutes", "", "les personnes privées de parole"),
+    (
+        "delete",
+        "N°",
+        "supprime le message n°N (son id) de l'historique et des exports",
+    ),
+    (
+        "slow",
+        "SALON SECONDES",
+        "mode lent : un message toutes les SECONDES par personne dans SALON (0 : fin)",
+    ),
+    (
+        "trace",
+        "NOM|ADRESSE|#N° [durée]",
+        "les lignes d'une connexion en direct, avec le verdict du serveur (10 min au plus par \
+         défaut ; Ctrl-C l'arrête)",
     ),
     (
         "user",
@@ -280,6 +304,43 @@ pub fn parse(words: &Words) -> Result<Said, String> {
             }
         }
         "unban" => return no_more(2, Request::Unban { target: needs(1)? }),
+        "mute" => {
+            let name = needs(1)?;
+            if words.get(2).is_none() {
+                return Err(syntax("mute"));
+            }
+            let (duration, used) = Span::take(&words.bare_from(2))?;
+            Request::Mute {
+                name,
+                duration,
+                reason: words.rest(2 + used),
+            }
+        }
+        "unmute" => return no_more(2, Request::Unmute { name: needs(1)? }),
+        "mutes" => return no_more(1, Request::Mutes),
+        "delete" => {
+            let id = message_id(&needs(1)?)?;
+            return no_more(2, Request::Delete { id });
+        }
+        "slow" => {
+            let channel = needs(1)?;
+            if words.get(2).is_none() {
+                return Err(syntax("slow"));
+            }
+            let (seconds, used) = slow_seconds(words, 2)?;
+            return no_more(2 + used, Request::Slow { channel, seconds });
+        }
+        "trace" => {
+            let target = needs(1)?;
+            let (duration, used) = match words.bare(2) {
+                Some(word) if word.starts_with(|c: char| c.is_ascii_digit()) => {
+                    let (span, used) = Span::take(&words.bare_from(2))?;
+                    (Some(span), used)
+                }
+                _ => (None, 0),
+            };
+            return no_more(2 + used, Request::Trace { target, duration });
+        }
         "alert" => Request::Alert {
             text: words.rest(1).ok_or_else(|| syntax("alert"))?,
         },
@@ -358,6 +419,45 @@ fn quote_hint(words: &[String]) -> String {
         " Un nom avec des espaces se met entre guillemets : « \"{}\" ».",
         words.join(" ")
     )
+}
+
+/// A message's number as the lines and the export show it (`12`, `#12`, `n°12`).
+fn message_id(word: &str) -> Result<u64, String> {
+    let digits = word
+        .trim_start_matches('#')
+        .trim_start_matches("n°")
+        .trim_start_matches("N°");
+    digits.parse::<u64>().map_err(|_| {
+        format!(
+            "Numéro de message attendu (le champ \"id\" de la ligne, ou le n° de l'export), pas \
+             « {word} »."
+        )
+    })
+}
+
+/// Words that lift slow mode, besides `0`.
+pub const SLOW_OFF_WORDS: [&str; 3] = ["off", "non", "fin"];
+
+/// At `at`: slow mode's pace (seconds, a bare number as the syntax says, or a duration with its
+/// unit, or a word that lifts it), and how many words it took.
+fn slow_seconds(words: &Words, at: usize) -> Result<(u32, usize), String> {
+    let word = words.bare(at).unwrap_or_default();
+    if SLOW_OFF_WORDS.contains(&word.to_lowercase().as_str()) {
+        return Ok((0, 1));
+    }
+    if let Ok(seconds) = word.parse::<u32>() {
+        // `30` alone is seconds, as the syntax says; `2 min` is a duration.
+        let with_unit = words.bare(at + 1).is_some()
+            && Span::take(&words.bare_from(at)).is_ok_and(|(_, used)| used > 1);
+        if !with_unit {
+            return Ok((seconds, 1));
+        }
+    }
+    let (span, used) = Span::take(&words.bare_from(at)).map_err(|error| {
+        format!("{error} Pour le mode lent : un nombre de secondes (slow #salon 30 ; 0 l'arrête).")
+    })?;
+    let seconds = u32::try_from(span.secs()).unwrap_or(u32::MAX);
+    Ok((seconds, used))
 }
 
 /// At `at`: a ban's length (a duration, a word for "for good", or nothing: for good), and how
@@ -450,6 +550,19 @@ pub fn render(request: &Request) -> String {
         Request::Channel { action, name: what } => {
             format!("channel {} {}", action.word(), name(what))
         }
+        Request::Mute {
+            name: who,
+            duration,
+            ..
+        } => format!("mute {} {duration}", name(who)),
+        Request::Unmute { name: who } => format!("unmute {}", name(who)),
+        Request::Mutes => "mutes".to_owned(),
+        Request::Delete { id } => format!("delete {id}"),
+        Request::Slow { channel, seconds } => format!("slow {} {seconds}", name(channel)),
+        Request::Trace { target, duration } => match duration {
+            Some(span) => format!("trace {} {span}", name(target)),
+            None => format!("trace {}", name(target)),
+        },
         Request::UserAdd { name: who, .. } => format!("user add {}", name(who)),
         Request::UserDel { name: who } => format!("user del {}", name(who)),
         Request::UserPasswd { name: who, .. } => format!("user passwd {}", name(who)),
@@ -460,7 +573,9 @@ pub fn render(request: &Request) -> String {
         },
     };
     let text = match request {
-        Request::Kick { reason, .. } | Request::Ban { reason, .. } => reason.as_deref(),
+        Request::Kick { reason, .. }
+        | Request::Ban { reason, .. }
+        | Request::Mute { reason, .. } => reason.as_deref(),
         Request::Shutdown { message, .. } => message.as_deref(),
         Request::Alert { text } | Request::Say { text, .. } => Some(text.as_str()),
         _ => None,
@@ -498,8 +613,8 @@ pub fn help(command: Option<&str>) -> String {
     );
     lines.push(
         "Durées : 30 s, 10 min, 2 h, 1 j (avec ou sans espace ; un nombre seul est refusé). \
-         shutdown, channel delete, user del et le bannissement d'un réseau demandent une \
-         confirmation (oui/non)."
+         shutdown, channel delete, delete, user del et le bannissement d'un réseau \
+         demandent une confirmation (oui/non)."
             .into(),
     );
     lines.join("\n")
@@ -626,6 +741,58 @@ mod tests {
     }
 
     #[test]
+    fn moderation_and_trace_words() {
+        assert_eq!(
+            request("mute alice 10 min bavardage en cours"),
+            Request::Mute {
+                name: "alice".into(),
+                duration: span(600),
+                reason: Some("bavardage en cours".into())
+            }
+        );
+        assert!(typed("mute alice")
+            .unwrap_err()
+            .contains("Syntaxe : mute NOM DURÉE"));
+        assert!(typed("mute alice 10").unwrap_err().contains("sans unité"));
+        assert_eq!(request("delete #42"), Request::Delete { id: 42 });
+        assert_eq!(request("delete n°42"), Request::Delete { id: 42 });
+        assert!(typed("delete quarante")
+            .unwrap_err()
+            .contains("Numéro de message"));
+        for (line, seconds) in [
+            ("slow #tp 30", 30),
+            ("slow #tp 2 min", 120),
+            ("slow #tp 0", 0),
+            ("slow #tp off", 0),
+        ] {
+            assert_eq!(
+                request(line),
+                Request::Slow {
+                    channel: "#tp".into(),
+                    seconds
+                },
+                "{line}"
+            );
+        }
+        assert!(typed("slow #tp")
+            .unwrap_err()
+            .contains("Syntaxe : slow SALON SECONDES"));
+        assert!(typed("slow #tp vite")
+            .unwrap_err()
+            .contains("nombre de secondes"));
+        assert_eq!(
+            request("trace alice 5 min"),
+            Request::Trace {
+                target: "alice".into(),
+                duration: Some(span(300))
+            }
+        );
+        assert!(typed("trace alice bob")
+            .unwrap_err()
+            .contains("trop d'arguments"));
+    }
+
+    #[test]
     fn mistakes_get_the_syntax() {
         assert!(typed("kick").unwrap_err().contains("Syntaxe : kick NOM"));
         assert!(typed("channel explode x")
@@ -718,6 +885,37 @@ mod tests {
             Request::Shutdown {
                 delay: When::Cancel,
                 message: None,
+            },
+            Request::Mute {
+                name: "jean dupont".into(),
+                duration: span(600),
+                reason: Some("2 avertissements".into()),
+            },
+            Request::Mute {
+                name: "zoé".into(),
+                duration: span(5400),
+                reason: None,
+            },
+            Request::Unmute {
+                name: "zoé".into()
+            },
+            Request::Mutes,
+            Request::Delete { id: 42 },
+            Request::Slow {
+                channel: "#général".into(),
+                seconds: 30,
+            },
+            Request::Slow {
+                channel: "projet".into(),
+                seconds: 0,
+            },
+            Request::Trace {
+                target: "#12".into(),
+                duration: None,
+            },
+            Request::Trace {
+                target: "10.0.0.5".into(),
+                duration: Some(span(120)),
             },
         ];
         for original in requests {

@@ -20,10 +20,13 @@ pub const STALLED_AFTER: Duration = Duration::from_secs(1);
 /// How often the hub looks again while senders are paused.
 pub const RECHECK_EVERY: Duration = Duration::from_millis(10);
 
-/// Closed while the hub wants a connection's reader to stop reading.
+/// Closed while the hub wants a connection's reader to stop reading. It also carries the one
+/// other thing the hub tells a reader: that a protocol trace watches the connection (the reader
+/// then keeps each line's text for it).
 #[derive(Debug, Default)]
 pub struct ReadGate {
     closed: AtomicBool,
+    traced: AtomicBool,
     opened: Event,
 }
 
@@ -39,6 +42,16 @@ impl ReadGate {
     fn open(&self) {
         self.closed.store(false, Ordering::Release);
         self.opened.notify(usize::MAX);
+    }
+
+    /// Set by the hub while a protocol trace watches the connection.
+    pub fn set_traced(&self, traced: bool) {
+        self.traced.store(traced, Ordering::Relaxed);
+    }
+
+    /// Whether the reader keeps the lines' text for a trace (checked once per read).
+    pub fn traced(&self) -> bool {
+        self.traced.load(Ordering::Relaxed)
     }
 
     /// For the reader: returns at once while open, else when the hub opens it. True when it

@@ -21,6 +21,45 @@ pub enum Stop {
     },
 }
 
+/// What one read gives the hub: its lines and, while a protocol trace watches the connection,
+/// each line's text (passwords masked, `crate::control::trace`), one per line.
+#[derive(Debug, Default)]
+pub struct ReadLines {
+    pub inbound: Vec<Inbound>,
+    /// `None` unless traced: the common case costs one branch per line.
+    pub texts: Option<Vec<String>>,
+}
+
+impl ReadLines {
+    pub fn new(traced: bool) -> ReadLines {
+        ReadLines {
+            inbound: Vec::new(),
+            texts: traced.then(Vec::new),
+        }
+    }
+
+    /// One line of text as the hub's input (UTF-8, or windows-1252 as the students' clients
+    /// send).
+    pub fn push(&mut self, line: &[u8]) {
+        let text = decode_line(line);
+        if let Some(texts) = &mut self.texts {
+            texts.push(crate::control::trace::masked(&text));
+        }
+        self.inbound.push(match parse_request(&text) {
+            Ok(request) => Inbound::Request(request),
+            Err(error) => Inbound::Invalid(error),
+        });
+    }
+
+    /// A line the framing judged itself (a binary WebSocket message), shown as `text`.
+    pub fn push_judged(&mut self, inbound: Inbound, text: impl FnOnce() -> String) {
+        if let Some(texts) = &mut self.texts {
+            texts.push(text());
+        }
+        self.inbound.push(inbound);
+    }
+}
+
 /// How a transport's bytes become the hub's lines.
 pub trait Framing: Send + 'static {
     /// Decodes `bytes`: lines for the hub go to `lines`, transport-level answers (a WebSocket
@@ -28,7 +67,7 @@ pub trait Framing: Send + 'static {
     fn feed(
         &mut self,
         bytes: &[u8],
-        lines: &mut Vec<Inbound>,
+        lines: &mut ReadLines,
         replies: &mut Vec<Vec<u8>>,
     ) -> Result<(), Stop>;
 
@@ -49,23 +88,15 @@ impl Framing for LineFraming {
     fn feed(
         &mut self,
         bytes: &[u8],
-        lines: &mut Vec<Inbound>,
+        lines: &mut ReadLines,
         _replies: &mut Vec<Vec<u8>>,
     ) -> Result<(), Stop> {
         self.0
-            .feed(bytes, |line| lines.push(to_inbound(line)))
+            .feed(bytes, |line| lines.push(line))
             .map_err(|LineTooLong { limit }| Stop::TooLong { limit })
     }
 
     fn buffered(&self) -> usize {
         self.0.buffered()
-    }
-}
-
-/// One line of text as the hub's input (UTF-8, or windows-1252 as the students' clients send).
-pub fn to_inbound(line: &[u8]) -> Inbound {
-    match parse_request(&decode_line(line)) {
-        Ok(request) => Inbound::Request(request),
-        Err(error) => Inbound::Invalid(error),
     }
 }

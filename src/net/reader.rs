@@ -14,7 +14,7 @@ use smol::channel::Sender;
 use smol::Timer;
 
 use super::flood::ReadGate;
-pub use super::framing::{Framing, LineFraming, Stop};
+pub use super::framing::{Framing, LineFraming, ReadLines, Stop};
 use super::hub_task::{Connection, HubCommand, Transport};
 use super::writer::Stream;
 use crate::logging::{audit, bare_ip, SecurityEvent};
@@ -110,6 +110,9 @@ pub async fn read_loop<F: Framing>(reader: Reader<F>) {
                     let command = HubCommand::Lines {
                         session,
                         lines: vec![Inbound::LineTimeout { secs }],
+                        texts: gate
+                            .traced()
+                            .then(|| vec!["(ligne jamais terminée)".to_owned()]),
                     };
                     if hub.send(command).await.is_err() {
                         return;
@@ -119,7 +122,7 @@ pub async fn read_loop<F: Framing>(reader: Reader<F>) {
                 }
             }
         }
-        let mut lines = Vec::new();
+        let mut lines = ReadLines::new(gate.traced());
         let mut replies = Vec::new();
         let outcome = READ_BUFFER.with(|buffer| {
             let mut buffer = buffer.borrow_mut();
@@ -142,9 +145,14 @@ pub async fn read_loop<F: Framing>(reader: Reader<F>) {
                 Err(error) => ReadOutcome::Failed(error),
             }
         });
-        if !lines.is_empty()
+        let ReadLines { inbound, texts } = lines;
+        if !inbound.is_empty()
             && hub
-                .send(HubCommand::Lines { session, lines })
+                .send(HubCommand::Lines {
+                    session,
+                    lines: inbound,
+                    texts,
+                })
                 .await
                 .is_err()
         {
@@ -172,6 +180,9 @@ pub async fn read_loop<F: Framing>(reader: Reader<F>) {
                 let command = HubCommand::Lines {
                     session,
                     lines: vec![Inbound::LineTooLong { limit }],
+                    texts: gate
+                        .traced()
+                        .then(|| vec![format!("(ligne de plus de {limit} octets)")]),
                 };
                 if hub.send(command).await.is_err() {
                     return;

@@ -14,7 +14,7 @@ use classcord_core::message::RequestError;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
-use super::framing::{to_inbound, Framing, Stop};
+use super::framing::{Framing, ReadLines, Stop};
 
 /// What a browser sent, frame by frame (messages reassembled).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,13 +201,16 @@ impl Framing for WsFraming {
     fn feed(
         &mut self,
         bytes: &[u8],
-        lines: &mut Vec<Inbound>,
+        lines: &mut ReadLines,
         replies: &mut Vec<Vec<u8>>,
     ) -> Result<(), Stop> {
         let mut closed = false;
         let decoded = self.0.feed(bytes, |event| match event {
-            WsEvent::Text(text) if !closed => lines.push(to_inbound(&text)),
-            WsEvent::Binary if !closed => lines.push(Inbound::Invalid(RequestError::NotText)),
+            WsEvent::Text(text) if !closed => lines.push(&text),
+            WsEvent::Binary if !closed => lines
+                .push_judged(Inbound::Invalid(RequestError::NotText), || {
+                    "(message binaire)".to_owned()
+                }),
             WsEvent::Ping(payload) if !closed => replies.push(pong_frame(&payload)),
             WsEvent::Close if !closed => {
                 replies.push(close_frame(CLOSE_NORMAL));

@@ -91,6 +91,7 @@ struct Parts {
     metrics: Arc<Metrics>,
     access: Arc<AccessGuard>,
     bans: crate::control::bans::BanList,
+    mutes: crate::control::mutes::MuteList,
     accounts: Accounts,
     desk: Arc<Desk>,
     /// The dashboard's TLS (HTTPS on the web port); `None` without the web port.
@@ -117,6 +118,7 @@ impl Parts {
             store,
             hub,
             bans,
+            mutes,
             hasher,
             db_path,
             operators,
@@ -177,6 +179,7 @@ impl Parts {
             metrics,
             access,
             bans,
+            mutes,
             accounts,
             desk,
             tls: tls.map(|(tls, _)| tls.config),
@@ -220,6 +223,7 @@ impl Parts {
             metrics,
             access,
             bans,
+            mutes,
             accounts,
             desk,
             tls,
@@ -244,7 +248,7 @@ impl Parts {
             commands: hub_tx.clone(),
             writers_alive: alive_tx,
             outbound_limit: config.outbound_queue_bytes,
-            admin: hub_task::admin::AdminState::new(access, bans, metrics.clone()),
+            admin: hub_task::admin::AdminState::new(access, bans, mutes, metrics.clone()),
         };
         let hub_task = HubTask::new(hub, services, executor.clone());
         smol::block_on(executor.run(async {

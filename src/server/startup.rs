@@ -11,6 +11,7 @@ use classcord_core::hub::{AdminCommand, Hub, Output};
 use crate::admin::socket::{AdminSocket, SocketError};
 use crate::config::Config;
 use crate::control::bans::{now_unix, BanList};
+use crate::control::mutes::MuteList;
 use crate::net::listener;
 use crate::store::{PasswordError, PasswordHasher, Store, StoreError};
 use crate::web::tls::Tls;
@@ -68,6 +69,7 @@ pub struct Opened {
     pub store: Store,
     pub hub: Hub,
     pub bans: BanList,
+    pub mutes: MuteList,
     pub hasher: PasswordHasher,
     pub db_path: PathBuf,
     /// Accounts and waiting lines found (for the start-up log line).
@@ -93,6 +95,7 @@ pub fn open_database(config: &Config) -> Result<Opened, ServeError> {
     let (accounts, deferred) = (restored.accounts.len(), restored.deferred.len());
     let mut hub = Hub::new(config.hub.clone(), restored);
     let bans = startup_bans(&store, &mut hub);
+    let mutes = startup_mutes(&store, &mut hub);
     // Ids handed out from now on are reserved before the first one is used (never reused).
     store
         .reserve_ids(hub.reserved_ids_until())
@@ -106,6 +109,7 @@ pub fn open_database(config: &Config) -> Result<Opened, ServeError> {
         store,
         hub,
         bans,
+        mutes,
         hasher,
         db_path,
         accounts,
@@ -144,6 +148,36 @@ pub fn dashboard_tls(config: &Config, web: &[TcpListener]) -> Option<(Tls, Vec<S
         tls.fingerprint
     );
     Some((tls, urls))
+}
+
+/// The stored mutes (those over deleted), given to the hub before it serves: a muted student
+/// who reconnects after a restart is still muted.
+fn startup_mutes(store: &Store, hub: &mut Hub) -> MuteList {
+    let stored = store.mutes().unwrap_or_else(|error| {
+        log::error!("[DEMARRAGE] mises en sourdine illisibles : {error}");
+        Vec::new()
+    });
+    let (mutes, over) = MuteList::new(stored, now_unix());
+    if !over.is_empty() {
+        let keys: Vec<String> = over.iter().map(|mute| mute.key()).collect();
+        let _ = store.remove_mutes(&keys);
+    }
+    if !mutes.all().is_empty() {
+        log::info!(
+            "[DEMARRAGE] {} personne(s) privée(s) de parole",
+            mutes.all().len()
+        );
+    }
+    for mute in mutes.all() {
+        let command = AdminCommand::Mute {
+            name: mute.name.clone(),
+            until_micros: mute.until_unix.saturating_mul(1_000_000),
+            reason: None,
+            notify: false,
+        };
+        hub.admin(command, &crate::clock::now(), &mut Output::new());
+    }
+    mutes
 }
 
 /// The stored bans (expired ones deleted), given to the hub (names) before it serves.

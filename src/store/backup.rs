@@ -17,7 +17,7 @@ use super::access::{check_schema, table_counts, OpsError, Reader, OPS_CACHE_BYTE
 use super::schema::USERS;
 use super::schema::{
     BANS, CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED,
-    MEMBERSHIPS, MESSAGES, META, OPERATORS,
+    MEMBERSHIPS, MESSAGES, META, MUTES, OPERATORS, SLOW_CHANNELS,
 };
 use super::{Store, StoreError};
 
@@ -32,7 +32,7 @@ impl Store {
 const CHUNK: usize = 20_000;
 
 /// Every table the copy knows.
-pub(super) const KNOWN_TABLES: [&str; 11] = [
+pub(super) const KNOWN_TABLES: [&str; 13] = [
     "meta",
     "users",
     "messages",
@@ -44,6 +44,8 @@ pub(super) const KNOWN_TABLES: [&str; 11] = [
     "created_channels",
     "bans",
     "operators",
+    "mutes",
+    "slow_channels",
 ];
 
 /// What a verified backup file holds.
@@ -219,6 +221,8 @@ fn copy_all(txn: &ReadTransaction, db: &Database) -> Result<(), Copy> {
     copy(txn, db, CREATED_CHANNELS)?;
     copy(txn, db, BANS)?;
     copy(txn, db, OPERATORS)?;
+    copy(txn, db, MUTES)?;
+    copy(txn, db, SLOW_CHANNELS)?;
     // The chunks were committed without fsync; this commit makes all of them durable.
     let dest = |e: StoreError| Copy::Dest(e);
     let last = db.begin_write().map_err(|e| dest(e.into()))?;

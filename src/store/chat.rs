@@ -12,7 +12,7 @@ use super::records;
 use super::schema::USERS;
 use super::schema::{
     CHANNEL_LINES, CLOSED_CHANNELS, CONVERSATION_LINES, CREATED_CHANNELS, DEFERRED, ID_CEILING_KEY,
-    MEMBERSHIPS, MESSAGES, META,
+    MEMBERSHIPS, MESSAGES, META, SLOW_CHANNELS,
 };
 use super::users::NewUser;
 use super::{Store, StoreError};
@@ -96,6 +96,11 @@ impl Store {
         for entry in txn.open_table(CREATED_CHANNELS)?.iter()? {
             let (_, display) = entry?;
             restored.created_channels.push(display.value().to_owned());
+        }
+        for entry in txn.open_table(SLOW_CHANNELS)?.iter()? {
+            let (_, value) = entry?;
+            let (display, secs) = value.value();
+            restored.slow_channels.push((display.to_owned(), secs));
         }
         for entry in txn.open_table(MEMBERSHIPS)?.iter()? {
             let (key, display) = entry?;
@@ -204,6 +209,14 @@ fn apply(txn: &WriteTransaction, writes: &[StoreRequest]) -> Result<(), StoreErr
                 let mut table = txn.open_table(CREATED_CHANNELS)?;
                 if *created {
                     table.insert(key.as_str(), display.as_str())?;
+                } else {
+                    table.remove(key.as_str())?;
+                }
+            }
+            StoreRequest::SlowMode { key, display, secs } => {
+                let mut table = txn.open_table(SLOW_CHANNELS)?;
+                if *secs > 0 {
+                    table.insert(key.as_str(), (display.as_str(), *secs))?;
                 } else {
                     table.remove(key.as_str())?;
                 }

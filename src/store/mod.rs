@@ -21,6 +21,7 @@ pub mod chat;
 pub mod export;
 mod export_sql;
 pub mod import;
+pub mod moderation;
 pub mod operators;
 pub mod password;
 mod records;

@@ -14,6 +14,8 @@
 //! | `created_channels` | channel key -> channel name | channels an administrator created (kept when empty) |
 //! | `bans` | `name:<key>` or `ip:<network>` -> JSON record | bans set by the operator (see `bans.rs`) |
 //! | `operators` | account key -> account name | accounts granted the dashboard (see `operators.rs`) |
+//! | `mutes` | folded name -> JSON record | names the operator muted (see `moderation.rs`) |
+//! | `slow_channels` | channel key -> (channel name, seconds) | channels in slow mode |
 
 use redb::{Durability, ReadableTable, TableDefinition};
 
@@ -43,6 +45,9 @@ pub(super) const CREATED_CHANNELS: TableDefinition<&str, &str> =
     TableDefinition::new("created_channels");
 pub(super) const BANS: TableDefinition<&str, &[u8]> = TableDefinition::new("bans");
 pub(super) const OPERATORS: TableDefinition<&str, &str> = TableDefinition::new("operators");
+pub(super) const MUTES: TableDefinition<&str, &[u8]> = TableDefinition::new("mutes");
+pub(super) const SLOW_CHANNELS: TableDefinition<&str, (&str, u32)> =
+    TableDefinition::new("slow_channels");
 
 impl Store {
     /// Checks the schema version, migrates an older file in place (one transaction: all or
@@ -90,6 +95,9 @@ impl Store {
         // Added within version 2 (the dashboard's operators): an older build opening the file
         // ignores the table; only its backup refuses a table it does not know.
         txn.open_table(OPERATORS)?;
+        // Added within version 2 (like `bans`): an older binary ignores them.
+        txn.open_table(MUTES)?;
+        txn.open_table(SLOW_CHANNELS)?;
         txn.open_table(META)?
             .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
         txn.commit()?;

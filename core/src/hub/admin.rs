@@ -68,7 +68,36 @@ pub enum AdminCommand {
     AccountDeleted {
         name: String,
     },
+    /// The chat lines of a name (account or guest) are refused until `until_micros`; its
+    /// sessions are told when `notify` (not when the shell restores mutes at start-up).
+    Mute {
+        name: String,
+        until_micros: u64,
+        reason: Option<String>,
+        notify: bool,
+    },
+    /// Lifts a mute (the operator's `unmute`, or its end); its sessions are told when `notify`.
+    Unmute {
+        name: String,
+        notify: bool,
+    },
+    /// Slow mode in a channel: one chat line per `seconds` per person; 0 lifts it.
+    Slow {
+        channel: String,
+        seconds: u32,
+    },
+    /// The shell deleted a kept line from the store: the clients that announced `deleted` and
+    /// may show it remove it (`deferred`: it was still waiting for an absent account).
+    MessageDeleted {
+        id: u64,
+        from_key: String,
+        destination: super::Destination,
+        deferred: bool,
+    },
 }
+
+/// The longest slow mode, in seconds (one hour: past that, close the channel).
+pub const MAX_SLOW_SECS: u32 = 3600;
 
 /// Connections by kind and channels, counted without building the `who` list (metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -118,6 +147,8 @@ pub struct ChannelInfo {
     pub closed: bool,
     /// Created by an administrator: kept when empty.
     pub permanent: bool,
+    /// Slow mode: seconds between two lines of one person (0: none).
+    pub slow_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +238,58 @@ impl Hub {
                 self.deferred_to.remove(&key);
                 AdminReply::Done { affected: 0 }
             }
+            AdminCommand::Mute {
+                name,
+                until_micros,
+                reason,
+                notify,
+            } => AdminReply::Done {
+                affected: self.mute(&name, until_micros, reason.as_deref(), notify, now, out),
+            },
+            AdminCommand::Unmute { name, notify } => match self.unmute(&name, notify, now, out) {
+                Some(affected) => AdminReply::Done { affected },
+                None => AdminReply::Refused(format!("« {name} » n'est pas réduit au silence.")),
+            },
+            AdminCommand::Slow { channel, seconds } => self.slow_admin(&channel, seconds, now, out),
+            AdminCommand::MessageDeleted {
+                id,
+                from_key,
+                destination,
+                deferred,
+            } => AdminReply::Done {
+                affected: self.message_deleted(id, &from_key, &destination, deferred, out),
+            },
+        }
+    }
+
+    /// `slow`: the checks and refusals; `moderation.rs` does the rest.
+    fn slow_admin(&mut self, name: &str, seconds: u32, now: &Now, out: &mut Output) -> AdminReply {
+        let channel = match ChannelName::parse(name) {
+            Ok(channel) => channel,
+            Err(error) => return AdminReply::Refused(format!("{error}")),
+        };
+        if seconds > MAX_SLOW_SECS {
+            return AdminReply::Refused(format!(
+                "Mode lent de {seconds} s refusé : {MAX_SLOW_SECS} s au plus (pour couper la \
+                 parole à tout un salon, fermez-le : channel close)."
+            ));
+        }
+        let exists = self.channels.contains_key(&channel.key);
+        if seconds == 0 && self.slow_secs(&channel.key) == 0 {
+            return AdminReply::Refused(format!(
+                "Le mode lent n'est pas actif dans {}.",
+                self.channel_display(&channel)
+            ));
+        }
+        if !exists && self.channels.len() >= super::MAX_CHANNELS {
+            return AdminReply::Refused(format!(
+                "Le serveur a déjà {} salons : {} ne peut pas être créé.",
+                super::MAX_CHANNELS,
+                channel.display
+            ));
+        }
+        AdminReply::Done {
+            affected: self.set_slow_mode(&channel, seconds, now, out),
         }
     }
 
@@ -319,6 +402,7 @@ impl Hub {
                 members: channel.members.len(),
                 closed: channel.closed,
                 permanent: channel.permanent,
+                slow_secs: channel.slow.as_ref().map_or(0, |slow| slow.secs),
             })
             .collect()
     }
@@ -413,6 +497,11 @@ impl Hub {
                         display: display.clone(),
                         created: false,
                     }));
+                out.effects.push(Effect::Store(StoreRequest::SlowMode {
+                    key: channel.key.clone(),
+                    display: display.clone(),
+                    secs: 0,
+                }));
                 out.log(Event::ChannelDeleted { channel: display });
                 AdminReply::Done {
                     affected: members.len(),

@@ -69,7 +69,8 @@ impl Hub {
             display: display.clone(),
             closed,
         }));
-        let empty = entry.members.is_empty();
+        // Reopened and empty: it goes, unless kept for another reason.
+        let empty = entry.members.is_empty() && !entry.permanent && entry.slow.is_none();
         let texts = &self.config.notices;
         let template = if closed {
             &texts.channel_closed
@@ -256,6 +257,7 @@ impl Hub {
         if channel.members.is_empty()
             && !channel.closed
             && !channel.permanent
+            && channel.slow.is_none()
             && key != DEFAULT_CHANNEL
         {
             self.channels.remove(key);

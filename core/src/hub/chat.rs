@@ -36,6 +36,9 @@ impl Hub {
         let Some(sender) = self.sessions.get(&session).and_then(Session::name).cloned() else {
             return;
         };
+        if !self.muted.is_empty() && self.refused_as_muted(session, &sender, now, out) {
+            return;
+        }
         match core::mem::replace(&mut message.target, ChatTarget::Channel(None)) {
             ChatTarget::Channel(channel) => {
                 let channel = channel.unwrap_or_else(ChannelName::default_channel);
@@ -61,9 +64,16 @@ impl Hub {
             self.notice(NoticeTo::Session(session), &text, now, out);
             return;
         }
-        let Some(display) = self.channels.get(&channel.key).map(|c| c.display.clone()) else {
+        let Some((display, slow)) = self
+            .channels
+            .get(&channel.key)
+            .map(|c| (c.display.clone(), c.slow.is_some()))
+        else {
             return;
         };
+        if slow && self.refused_as_too_soon(session, &sender, &channel.key, now, out) {
+            return;
+        }
         let id = self.take_message_id(out);
         // Formatted once, for the line and for the record.
         let stamp = now.local.iso();

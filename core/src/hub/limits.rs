@@ -178,6 +178,7 @@ impl Hub {
     /// Periodic check (the shell calls it every few seconds): connections still anonymous after
     /// `identify_timeout_secs` are told why and closed.
     pub fn expire(&mut self, now: &Now, out: &mut Output) {
+        self.prune_slow_modes(now);
         let Some(limit) = self.config.identify_timeout_secs else {
             return;
         };

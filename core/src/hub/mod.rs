@@ -23,7 +23,8 @@
 //! - `admin.rs`: the operator's requests (who, kick, alert, channels...);
 //! - `delivery.rs`: how a frame reaches sessions (direct, held during a check, channel routes);
 //! - `hold.rs`: the hold after a login reply, until the client is listening;
-//! - `hello.rs`: the extensions a client announces (`kick`, `shutdown`, `no-hold`).
+//! - `hello.rs`: the extensions a client announces (`kick`, `shutdown`, `no-hold`, `deleted`);
+//! - `moderation.rs`: muted names, slow channels, deleted lines removed from screens.
 //!
 //! Tests sit in `tests/`, one file per concern above, all driving the public API.
 
@@ -37,6 +38,7 @@ mod history;
 mod hold;
 pub mod input;
 mod limits;
+mod moderation;
 mod names;
 mod notices;
 pub mod output;
@@ -69,10 +71,12 @@ use crate::frame::JsonLine;
 use crate::message::{fold_name, ChannelName, Features, Presence, Request};
 pub use admin::{
     AdminCommand, AdminReply, Census, ChannelAction, ChannelInfo, SessionInfo, SessionKind,
+    MAX_SLOW_SECS,
 };
 use delivery::Routes;
 use limits::{Admission, Bucket, Strikes};
 pub use limits::{InvalidLines, LineRate};
+pub use moderation::{describe_secs, Moderation};
 pub use notices::{fill, ChannelMoves, NoticeTexts};
 use waiting::{Waiting, WaitingFor};
 
@@ -201,6 +205,8 @@ struct Channel {
     /// Where a line for this channel goes; rebuilt lazily after any change (`None` = stale), so
     /// a message costs one copy of this list instead of a lookup per member.
     routes: Option<Routes>,
+    /// Slow mode (`moderation.rs`); boxed: rare, and every channel carries the field.
+    slow: Option<Box<moderation::SlowMode>>,
 }
 
 impl Channel {
@@ -211,6 +217,7 @@ impl Channel {
             closed,
             permanent: false,
             routes: None,
+            slow: None,
         }
     }
 }
@@ -238,8 +245,21 @@ pub struct Hub {
     memberships: BTreeMap<String, BTreeMap<String, String>>,
     /// Folded names that may not log in or be taken by a guest (set by the shell).
     banned: BTreeSet<String>,
+    /// Folded names whose chat lines are refused for a while (set by the shell, `moderation.rs`).
+    muted: BTreeMap<String, moderation::Mute>,
     /// Wake-ups asked of the shell (`Effect::WakeAt`): time (µs) and the session whose hold waits.
     wakeups: BTreeSet<(u64, SessionId)>,
+}
+
+/// What [`Hub::handle`] did with a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Carried out now (its replies, refusals and log events are in the output).
+    Processed,
+    /// Queued behind a password check or a history read: carried out when that ends.
+    Waiting,
+    /// Ignored: over the line rate (the first one gets a warning), or the connection is closing.
+    Dropped,
 }
 
 /// Ids reserved in the store at a time; a new block is asked for when half is used, so the store
@@ -274,6 +294,18 @@ impl Hub {
                 channel.permanent = true;
             }
         }
+        for (display, secs) in &restored.slow_channels {
+            let Ok(name) = ChannelName::parse(display) else {
+                continue;
+            };
+            if *secs == 0 {
+                continue;
+            }
+            let channel = channels
+                .entry(name.key)
+                .or_insert_with(|| Channel::new(name.display, false));
+            channel.slow = Some(Box::new(moderation::SlowMode::new(*secs)));
+        }
         let mut deferred_to = BTreeMap::new();
         let mut deferred_from = BTreeMap::new();
         for (to, from) in restored.deferred {
@@ -307,6 +339,7 @@ impl Hub {
             deferred_loading: BTreeSet::new(),
             memberships,
             banned: BTreeSet::new(),
+            muted: BTreeMap::new(),
             wakeups: BTreeSet::new(),
         }
     }
@@ -363,14 +396,20 @@ impl Hub {
         }
     }
 
-    /// One line from a session.
-    pub fn handle(&mut self, session: SessionId, inbound: Inbound, now: &Now, out: &mut Output) {
+    /// One line from a session; what became of it is returned (the protocol trace shows it).
+    pub fn handle(
+        &mut self,
+        session: SessionId,
+        inbound: Inbound,
+        now: &Now,
+        out: &mut Output,
+    ) -> Handled {
         if self
             .sessions
             .get(&session)
             .is_none_or(|state| state.closing)
         {
-            return;
+            return Handled::Dropped;
         }
         // An over-long line closes the connection anyway: it is not charged. Nor are lines sent
         // while a reply is awaited: that queue has its own bound (and a warning now would come
@@ -385,16 +424,17 @@ impl Hub {
                 Inbound::LineTooLong { .. } | Inbound::LineTimeout { .. }
             );
         if charged && matches!(self.admit(session, now, out), Admission::Refused) {
-            return;
+            return Handled::Dropped;
         }
         let Some(state) = self.sessions.get_mut(&session) else {
-            return;
+            return Handled::Dropped;
         };
         if let Some(waiting) = &mut state.waiting {
             waiting.queue(inbound);
-            return;
+            return Handled::Waiting;
         }
         self.process(session, inbound, now, out);
+        Handled::Processed
     }
 
     fn process(&mut self, session: SessionId, inbound: Inbound, now: &Now, out: &mut Output) {

@@ -119,6 +119,12 @@ pub enum Event {
     ChannelDeleted {
         channel: String,
     },
+    /// A chat line refused by moderation: a muted name, or too soon in a slow channel.
+    Moderated {
+        session: SessionId,
+        name: String,
+        rule: super::Moderation,
+    },
     /// A line was rejected with an error reply.
     Rejected {
         session: SessionId,

@@ -115,6 +115,12 @@ pub enum StoreRequest {
         display: String,
         created: bool,
     },
+    /// Slow mode set in a channel (`secs` > 0) or lifted (0), kept with the channel.
+    SlowMode {
+        key: String,
+        display: String,
+        secs: u32,
+    },
     LoadHistory {
         session: SessionId,
         page: HistoryPage,
@@ -138,6 +144,8 @@ pub struct Restored {
     pub created_channels: Vec<String>,
     /// (account key, channel display) for every saved membership.
     pub memberships: Vec<(String, String)>,
+    /// (channel display, seconds) for every channel in slow mode.
+    pub slow_channels: Vec<(String, u32)>,
 }
 
 impl Restored {

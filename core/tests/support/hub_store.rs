@@ -84,6 +84,7 @@ impl Store {
             closed_channels: vec![String::from("#fermé")],
             created_channels: vec![String::from("#sio")],
             memberships: vec![(String::from("alice"), String::from("#java"))],
+            slow_channels: Vec::new(),
         };
         (store, restored)
     }

@@ -2,8 +2,10 @@
 //! carried out by the hub task (the one owner of that state): the hub answers what it knows
 //! (sessions, channels, kicks, alerts, channel changes, notices), and this file adds what only
 //! the shell knows: peers' addresses for `who`, the bans (kept in the store, enforced by the
-//! access guard at accept and by the hub at login), the metrics' gauges. Replies go back on the
-//! job's own channel; store writes are awaited on the executor, never by the hub.
+//! access guard at accept and by the hub at login), the mutes (kept in the store, enforced by
+//! the hub), deleting a kept line (the store first, then the hub tells browsers), the metrics'
+//! gauges. Replies go back on the job's own channel; store writes are awaited on the executor,
+//! never by the hub.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,12 +24,14 @@ use crate::control::accounts::longer_name_hint;
 use crate::control::bans::{ban_record, now_unix, BanList};
 use crate::control::desk::clean;
 use crate::control::duration::describe;
+use crate::control::mutes::{mute_record, MuteList};
 use crate::control::{
     audit, report, stats, Answer, ChannelVerb, HubAsk, HubJob, LiveSettings, Outcome, Request,
 };
 use crate::metrics::{HubGauges, Metrics};
 use crate::security::{AccessGuard, Cidr};
 use crate::store::bans::{BanKind, BanRecord};
+use crate::store::moderation::{DeletedLine, MuteRecord};
 
 fn done(text: impl Into<String>, data: Value) -> Outcome {
     Ok(Answer::new(text, data))
@@ -37,6 +41,7 @@ fn done(text: impl Into<String>, data: Value) -> Outcome {
 pub struct AdminState {
     pub access: Arc<AccessGuard>,
     pub bans: BanList,
+    pub mutes: MuteList,
     pub metrics: Arc<Metrics>,
     /// (when, messages relayed so far), one per tick, for messages per second.
     samples: VecDeque<(Instant, u64)>,
@@ -51,10 +56,16 @@ pub struct AdminState {
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 impl AdminState {
-    pub fn new(access: Arc<AccessGuard>, bans: BanList, metrics: Arc<Metrics>) -> AdminState {
+    pub fn new(
+        access: Arc<AccessGuard>,
+        bans: BanList,
+        mutes: MuteList,
+        metrics: Arc<Metrics>,
+    ) -> AdminState {
         AdminState {
             access,
             bans,
+            mutes,
             metrics,
             samples: VecDeque::new(),
             per_minute: stats::PerMinute::default(),
@@ -80,6 +91,12 @@ impl HubTask {
         let now = clock::now();
         let answer = match ask {
             HubAsk::Request(request) => return self.request(request, reply, output),
+            HubAsk::MessageDeleted(line) => self.message_deleted(*line, output),
+            HubAsk::Trace {
+                target,
+                duration,
+                feed,
+            } => self.start_trace(target, duration, feed),
             HubAsk::AccountCreated { name } => {
                 self.hub
                     .admin(AdminCommand::AccountCreated { name }, &now, output);
@@ -191,6 +208,21 @@ impl HubTask {
                 }
             },
             Request::Channel { action, name } => self.channel(action, &name, output),
+            Request::Mute {
+                name,
+                duration,
+                reason,
+            } => match mute_record(&name, duration, clean(reason), now_unix()) {
+                Ok(mute) => return self.mute(mute, reply, output),
+                Err(error) => Err(error),
+            },
+            Request::Unmute { name } => return self.unmute(&name, reply, output),
+            Request::Mutes => done(
+                report::mutes(self.admin.mutes.all()),
+                json!(self.admin.mutes.all()),
+            ),
+            Request::Delete { id } => return self.delete(id, reply),
+            Request::Slow { channel, seconds } => self.slow(&channel, seconds, output),
             other => Err(format!(
                 "« {} » ne concerne pas la discussion : demande non traitée.",
                 crate::control::words::render(&other)
@@ -259,6 +291,7 @@ impl HubTask {
         {
             self.admin.samples.pop_front();
         }
+        self.expire_mutes(output);
         let expired = self.admin.bans.expire(now_unix());
         if expired.is_empty() {
             return;
@@ -364,6 +397,7 @@ impl HubTask {
                 members: c.members,
                 closed: c.closed,
                 permanent: c.permanent,
+                slow_secs: c.slow_secs,
             })
             .collect();
         done(report::channels(&rows), json!(rows))
@@ -487,5 +521,212 @@ fn refused(reply: AdminReply) -> Outcome {
     match reply {
         AdminReply::Refused(text) => Err(text),
         _ => Err("Réponse inattendue du serveur.".into()),
+    }
+}
+
+impl HubTask {
+    /// `mute`: the hub refuses the name's lines and tells its sessions; the reply waits for
+    /// the store (a mute must survive a restart).
+    fn mute(&mut self, mute: MuteRecord, reply: Sender<Outcome>, output: &mut Output) {
+        self.admin.mutes.add(mute.clone());
+        let command = AdminCommand::Mute {
+            name: mute.name.clone(),
+            until_micros: mute.until_unix.saturating_mul(1_000_000),
+            reason: mute.reason.clone(),
+            notify: true,
+        };
+        let told = match self.hub.admin(command, &clock::now(), output) {
+            AdminReply::Done { affected } => affected,
+            _ => 0,
+        };
+        let text = format!(
+            "{} ne peut plus écrire pendant {} (jusqu'au {}) ; {told} connexion(s) prévenue(s).",
+            mute.name,
+            describe(Duration::from_secs(
+                mute.until_unix.saturating_sub(mute.created_unix)
+            )),
+            report::local_minute(mute.until_unix)
+        );
+        let data = json!({ "mute": mute, "told": told });
+        let store = self.store.clone();
+        self.executor
+            .spawn(async move {
+                let answer = match store.run(move |s| s.put_mute(&mute)).await {
+                    Ok(Ok(())) => done(text, data),
+                    _ => Err(format!(
+                        "{text} Mais la base n'a pas pu l'enregistrer : la parole sera rendue au \
+                         prochain redémarrage."
+                    )),
+                };
+                let _ = reply.send(answer).await;
+            })
+            .detach();
+    }
+
+    fn unmute(&mut self, name: &str, reply: Sender<Outcome>, output: &mut Output) {
+        let Some(mute) = self.admin.mutes.remove(name) else {
+            let _ = reply.try_send(Err(format!(
+                "« {name} » n'est pas privé de parole (classcord admin mutes les liste)."
+            )));
+            return;
+        };
+        let command = AdminCommand::Unmute {
+            name: mute.name.clone(),
+            notify: true,
+        };
+        let told = match self.hub.admin(command, &clock::now(), output) {
+            AdminReply::Done { affected } => affected,
+            _ => 0,
+        };
+        let text = format!(
+            "{} peut de nouveau écrire ; {told} connexion(s) prévenue(s).",
+            mute.name
+        );
+        let key = mute.key();
+        let data = json!({ "mute": mute, "told": told });
+        let store = self.store.clone();
+        self.executor
+            .spawn(async move {
+                let answer = match store.run(move |s| s.remove_mutes(&[key])).await {
+                    Ok(Ok(_)) => done(text, data),
+                    _ => Err(format!(
+                        "{text} Mais la base n'a pas pu l'effacer : la parole sera de nouveau \
+                         retirée au prochain redémarrage."
+                    )),
+                };
+                let _ = reply.send(answer).await;
+            })
+            .detach();
+    }
+
+    /// Mutes whose time is over: the name may write again (its sessions are told), the store
+    /// forgets them.
+    fn expire_mutes(&mut self, output: &mut Output) {
+        let over = self.admin.mutes.expire(now_unix());
+        if over.is_empty() {
+            return;
+        }
+        for mute in &over {
+            let command = AdminCommand::Unmute {
+                name: mute.name.clone(),
+                notify: true,
+            };
+            self.hub.admin(command, &clock::now(), output);
+            log::info!(
+                "[ADMIN] {} peut de nouveau écrire (fin de la durée)",
+                crate::logging::Shown(&mute.name)
+            );
+        }
+        let keys: Vec<String> = over.iter().map(MuteRecord::key).collect();
+        let store = self.store.clone();
+        self.executor
+            .spawn(async move {
+                if !matches!(store.run(move |s| s.remove_mutes(&keys)).await, Ok(Ok(_))) {
+                    log::warn!(
+                        "[ADMIN] fins de mise en sourdine non effacées de la base (nouvel essai \
+                         au prochain démarrage)"
+                    );
+                }
+            })
+            .detach();
+    }
+
+    /// `delete`: the store deletes the line durably (history, exports), then the hub tells the
+    /// browsers that show it (`HubAsk::MessageDeleted`, back through the hub task's queue).
+    fn delete(&mut self, id: u64, reply: Sender<Outcome>) {
+        let store = self.store.clone();
+        let commands = self.commands.clone();
+        self.executor
+            .spawn(async move {
+                let answer = match store.run(move |s| s.delete_message(id)).await {
+                    Ok(Ok(Some(line))) => {
+                        let job = crate::control::HubJob {
+                            ask: HubAsk::MessageDeleted(Box::new(line)),
+                            reply: reply.clone(),
+                        };
+                        if commands.send(super::HubCommand::Admin(job)).await.is_ok() {
+                            return;
+                        }
+                        Err(crate::control::hub::STOPPING.to_owned())
+                    }
+                    Ok(Ok(None)) => Err(format!(
+                        "Aucun message n°{id} dans la base (jamais gardé, déjà supprimé, effacé \
+                         par la rétention, ou historique désactivé)."
+                    )),
+                    _ => Err(crate::control::desk::unavailable()),
+                };
+                let _ = reply.send(answer).await;
+            })
+            .detach();
+    }
+
+    fn message_deleted(&mut self, line: DeletedLine, output: &mut Output) -> Outcome {
+        let DeletedLine { record, deferred } = line;
+        let (place, data_place) = match &record.destination {
+            classcord_core::hub::Destination::Channel { display, .. } => {
+                (format!("dans {display}"), json!({ "channel": display }))
+            }
+            classcord_core::hub::Destination::Private { to, .. } => {
+                (format!("à {to}"), json!({ "to": to }))
+            }
+        };
+        let command = AdminCommand::MessageDeleted {
+            id: record.id,
+            from_key: record.from_key.clone(),
+            destination: record.destination.clone(),
+            deferred,
+        };
+        let removed = match self.hub.admin(command, &clock::now(), output) {
+            AdminReply::Done { affected } => affected,
+            _ => 0,
+        };
+        let preview: String = record.content.chars().take(40).collect();
+        let cut = if preview.len() < record.content.len() {
+            "…"
+        } else {
+            ""
+        };
+        done(
+            format!(
+                "Message n°{} supprimé ({} {place} : « {}{cut} ») ; retiré de l'écran de \
+                 {removed} navigateur(s).",
+                record.id,
+                record.from,
+                crate::logging::shown(&preview)
+            ),
+            json!({
+                "id": record.id,
+                "from": record.from,
+                "where": data_place,
+                "timestamp": record.timestamp,
+                "removed_live": removed,
+            }),
+        )
+    }
+
+    fn slow(&mut self, channel: &str, seconds: u32, output: &mut Output) -> Outcome {
+        let shown = ChannelName::parse(channel).map_or_else(|_| channel.to_owned(), |c| c.display);
+        let command = AdminCommand::Slow {
+            channel: channel.to_owned(),
+            seconds,
+        };
+        match self.hub.admin(command, &clock::now(), output) {
+            AdminReply::Done { affected } => {
+                let text = if seconds == 0 {
+                    format!("Mode lent arrêté dans {shown} ({affected} membre(s) prévenu(s)).")
+                } else {
+                    format!(
+                        "Mode lent dans {shown} : un message toutes les {} par personne \
+                         ({affected} membre(s) prévenu(s)).",
+                        describe(Duration::from_secs(u64::from(seconds)))
+                    )
+                };
+                done(
+                    text,
+                    json!({ "name": shown, "seconds": seconds, "members": affected }),
+                )
+            }
+            other => refused(other),
+        }
     }
 }

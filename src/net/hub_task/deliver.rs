@@ -17,6 +17,9 @@ use crate::net::writer::{write_backlog, Stream, WriterEnd};
 
 impl HubTask {
     pub(super) fn deliver(&mut self, output: &mut Output) {
+        if self.traces.is_some() {
+            self.trace_output(output);
+        }
         let limit = self.outbound_limit;
         let now = Instant::now();
         let mut delivered = 0u64;

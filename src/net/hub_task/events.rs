@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use classcord_core::hub::{Event, SessionId};
+use classcord_core::hub::{Event, Moderation, SessionId};
 
 use super::HubTask;
 use super::Peer;
@@ -153,6 +153,23 @@ impl HubTask {
             Event::ChannelDeleted { channel } => {
                 log::info!("[ADMIN] salon {} supprimé", Shown(&channel));
             }
+            Event::Moderated {
+                session,
+                name,
+                rule,
+            } => {
+                let why = match rule {
+                    Moderation::Muted => "parole retirée".to_owned(),
+                    Moderation::SlowMode { channel } => {
+                        format!("mode lent dans {}", Shown(&channel))
+                    }
+                };
+                log::info!(
+                    "[MODERATION] message de {} refusé : {why} (#{})",
+                    Shown(&name),
+                    session.0
+                );
+            }
             Event::Rejected { session, reason } => {
                 self.metrics.protocol_error(reason);
                 if let Some(ip) = self.peer_ip(session) {
@@ -182,6 +199,9 @@ impl HubTask {
     pub(super) fn set_name(&mut self, session: SessionId, name: String) {
         if let Some(peer) = self.peers.get_mut(&session) {
             peer.name = Some(name);
+        }
+        if self.traces.is_some() {
+            self.trace_named(session);
         }
     }
 }

@@ -31,7 +31,12 @@ impl HubTask {
         let now = clock::now();
         while let Some(line) = lines.pop_front() {
             self.flood.start_command();
-            self.hub.handle(session, line, &now, output);
+            let traced = self.traces.as_deref().filter(|t| t.watches(session));
+            let first = traced.map(|_| crate::control::trace::first_verdict(&line));
+            let handled = self.hub.handle(session, line, &now, output);
+            if let Some(first) = first {
+                self.trace_line(session, first, handled, output);
+            }
             self.deliver(output);
             output.clear();
             if self.flood.deepened() {

@@ -8,7 +8,8 @@
 //! - `effects.rs`: the store, closes; `checks.rs`: password checks after the attempt limits;
 //! - `events.rs`: log lines and security events;
 //! - `floods.rs`: back-pressure (pausing a flooding sender);
-//! - `admin.rs`: the console's requests (who, kick, bans...), gauges and ban expiry.
+//! - `admin.rs`: the console's requests (who, kick, bans, mutes...), gauges, ban and mute expiry;
+//! - `trace.rs`: the live protocol traces (one branch per hook while none runs).
 
 pub mod admin;
 mod checks;
@@ -16,6 +17,7 @@ mod deliver;
 mod effects;
 mod events;
 mod floods;
+mod trace;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -78,6 +80,8 @@ pub enum HubCommand {
     Lines {
         session: SessionId,
         lines: Vec<Inbound>,
+        /// Their texts, while a protocol trace watches the connection (`trace.rs`).
+        texts: Option<Vec<String>>,
     },
     Disconnect {
         session: SessionId,
@@ -194,6 +198,8 @@ pub struct HubTask {
     metrics: Arc<Metrics>,
     /// Bans, the access guard and the message rate, for the console.
     admin: admin::AdminState,
+    /// The protocol traces running; `None` (the common case) costs one branch per hook.
+    traces: Option<Box<trace::Traces>>,
 }
 
 /// What the hub task works with besides the hub and the executor.
@@ -246,6 +252,7 @@ impl HubTask {
             watchdog: crate::systemd::Watchdog::from_env(),
             metrics: admin.metrics.clone(),
             admin,
+            traces: None,
         }
     }
 
@@ -304,10 +311,20 @@ impl HubTask {
                         close_frame_sent: false,
                     },
                 );
+                if self.traces.is_some() {
+                    self.trace_connected(session);
+                }
                 true
             }
-            HubCommand::Lines { session, lines } => {
+            HubCommand::Lines {
+                session,
+                lines,
+                texts,
+            } => {
                 metrics::add(&self.metrics.counters.lines_received, lines.len() as u64);
+                if let Some(traces) = self.traces.as_deref_mut() {
+                    traces.arrived(session, lines.len(), texts);
+                }
                 self.feed_lines(session, lines.into(), &mut output);
                 true
             }
@@ -316,6 +333,9 @@ impl HubTask {
                 self.parked.remove(&session);
                 self.hub.disconnect(session, &mut output);
                 self.close_peer(session);
+                if self.traces.is_some() {
+                    self.trace_closed(session);
+                }
                 if let Some(peer) = self.peers.remove(&session) {
                     let name = peer
                         .name
@@ -358,6 +378,9 @@ impl HubTask {
                 // A safety net for a wake-up lost to a clock step.
                 self.hub.wake(&now, &mut output);
                 self.admin_tick(&mut output);
+                if self.traces.is_some() {
+                    self.trace_tick();
+                }
                 // Once the chat has been quiet for a moment, give freed heap pages back: after a
                 // burst (a class logging in at once) RSS returns to what live connections need.
                 if self.churned && self.last_activity.elapsed() >= TICK / 2 {
@@ -380,6 +403,12 @@ impl HubTask {
             }
         };
         self.deliver(&mut output);
+        if self.traces.is_some() {
+            self.trace_settle();
+            if !keep_going {
+                self.trace_shutdown();
+            }
+        }
         output.clear();
         self.output = output;
         self.answer_later();

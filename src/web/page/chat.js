@@ -58,7 +58,7 @@ function connect() {
   ws.addEventListener("open", () => {
     state.retries = 0;
     setLink("Connecté");
-    send({ type: "hello", features: ["kick", "shutdown", "no-hold"] });
+    send({ type: "hello", features: ["kick", "shutdown", "no-hold", "deleted"] });
     identify();
   });
   ws.addEventListener("message", (event) => {
@@ -189,6 +189,9 @@ function receive(line) {
     case "history":
       history(line);
       break;
+    case "deleted":
+      removeLine(line.id);
+      break;
     case "kick":
     case "shutdown":
       // The notice that follows says why; after a shutdown the reconnection brings the user back.
@@ -246,6 +249,17 @@ function add(id, line, older) {
   } else if (!older && !line.system) {
     c.unread += 1;
     drawLists();
+  }
+}
+
+// The teacher deleted a message: it leaves every conversation holding it, and the screen.
+function removeLine(id) {
+  for (const c of state.conversations.values()) {
+    const before = c.lines.length;
+    c.lines = c.lines.filter((l) => l.id !== id);
+    if (c.lines.length !== before && c.id === state.current) {
+      $("log").replaceChildren(...c.lines.map(item));
+    }
   }
 }
 

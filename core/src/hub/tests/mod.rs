@@ -13,6 +13,7 @@ mod hold;
 mod ids;
 mod input;
 mod limits;
+mod moderation;
 mod names;
 mod notices;
 mod presence;
@@ -64,7 +65,8 @@ impl MemoryStore {
             StoreRequest::ReserveIds { until } => self.reserved_until = *until,
             StoreRequest::Membership { .. }
             | StoreRequest::ChannelClosed { .. }
-            | StoreRequest::ChannelCreated { .. } => {}
+            | StoreRequest::ChannelCreated { .. }
+            | StoreRequest::SlowMode { .. } => {}
             StoreRequest::LoadHistory { .. } | StoreRequest::LoadDeferred { .. } => return true,
         }
         false
