@@ -3,25 +3,10 @@
 //! value read on the server itself. The web shell makes the certificate (`crate::web::tls`) and
 //! hands these facts to the desk.
 
-use std::path::PathBuf;
-
 use serde_json::json;
 
 use super::desk::Desk;
 use super::request::{Answer, Outcome};
-
-/// What the dashboard's HTTPS uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateFacts {
-    /// SHA-256 of the certificate (DER), as browsers show it: `AB:CD:...`.
-    pub fingerprint: String,
-    /// The certificate file.
-    pub path: PathBuf,
-    /// Made by ClassCord (self-signed), or the operator's own (`[web] tls_cert`).
-    pub self_signed: bool,
-    /// Addresses to type in a browser (`https://192.168.1.10:8080/admin`).
-    pub urls: Vec<String>,
-}
 
 impl Desk {
     pub(super) fn certificate(&self) -> Outcome {

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 use smol::Executor;
 
-use super::certificate::CertificateFacts;
+use super::dashboard_facts::Grants;
+use super::dashboard_facts::{grants, CertificateFacts};
 use super::hub::{HubAsk, HubDoor};
-use super::operators::Grants;
 use super::request::{Answer, Operator, Outcome, Request};
 use super::trace::{self, TraceStream, TraceTarget};
 use super::words;
@@ -85,7 +85,7 @@ impl Desk {
             current: Mutex::new(config),
             socket,
             countdown: Mutex::new(None),
-            operators: Mutex::new(super::operators::grants(operators)),
+            operators: Mutex::new(grants(operators)),
             accounts,
             certificate,
         }

@@ -25,6 +25,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bans;
 pub mod certificate;
+pub mod dashboard_facts;
 pub mod desk;
 pub mod duration;
 pub mod hub;
@@ -39,7 +40,7 @@ pub mod stats;
 pub mod trace;
 pub mod words;
 
-pub use certificate::CertificateFacts;
+pub use dashboard_facts::CertificateFacts;
 pub use desk::Desk;
 pub use duration::{BanLength, Span, When};
 pub use hub::{HubAsk, HubDoor, HubJob, LiveSettings, ToHub};

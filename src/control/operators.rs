@@ -5,25 +5,12 @@
 //! sessions within one refresh: the dashboard asks [`Desk::is_operator`] before every action and
 //! on every refresh.
 
-use std::collections::BTreeMap;
-
 use classcord_core::message::fold_name;
 use serde_json::json;
 use unicode_normalization::UnicodeNormalization;
 
 use super::desk::{lock, unavailable, Desk};
 use super::request::{Answer, Outcome};
-
-/// Granted accounts as stored: account key -> name as registered.
-pub type Grants = BTreeMap<String, String>;
-
-/// The grants read at start, keyed.
-pub fn grants(names: Vec<String>) -> Grants {
-    names
-        .into_iter()
-        .map(|name| (fold_name(&name), name))
-        .collect()
-}
 
 impl Desk {
     /// Whether the account `name` (any letter case) may use the dashboard now.

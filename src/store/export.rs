@@ -19,10 +19,10 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::export_row::Row;
 use classcord_core::hub::{ChatRecord, Destination};
 use classcord_core::message::ChannelName;
 use redb::{ReadTransaction, ReadableTable, TableError};
-use serde::Serialize;
 
 use super::access::OpsError;
 use super::records;
@@ -186,17 +186,6 @@ pub fn known_channels(txn: &ReadTransaction, db_path: &Path) -> Result<Vec<Strin
         Err(err) => return Err(OpsError::store(db_path, err)),
     }
     Ok(known.into_iter().collect())
-}
-
-/// One exported line (the same keys in every format).
-#[derive(Serialize)]
-pub(super) struct Row<'a> {
-    pub(super) id: u64,
-    pub(super) timestamp: &'a str,
-    pub(super) from: &'a str,
-    pub(super) to: &'a str,
-    pub(super) channel: &'a str,
-    pub(super) content: &'a str,
 }
 
 const COLUMNS: [&str; 6] = ["id", "timestamp", "from", "to", "channel", "content"];

@@ -24,7 +24,7 @@ use classcord_core::hub::SenderKind;
 use redb::{ReadTransaction, ReadableTable, TableError};
 
 use super::access::OpsError;
-use super::export::Row;
+use super::export_row::Row;
 use super::records;
 use super::schema::MESSAGES;
 use super::user_admin::list_users;

@@ -19,6 +19,7 @@ pub mod backup;
 pub mod bans;
 pub mod chat;
 pub mod export;
+mod export_row;
 mod export_sql;
 pub mod import;
 pub mod moderation;

@@ -213,9 +213,26 @@ pub fn switching_protocols(accept: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A `Sec-WebSocket-Key` is 16 random bytes in base64: 24 characters ending in `==`.
+pub fn valid_key(key: &str) -> bool {
+    key.len() == 24
+        && key.ends_with("==")
+        && key[..22]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_well_formed_websocket_key_is_accepted() {
+        assert!(valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!valid_key("dGhlIHNhbXBsZSBub25jZQ"));
+        assert!(!valid_key("dGhlIHNhbXBsZSBub25jZQ=!"));
+        assert!(!valid_key("<script>alert(1)</script>=="));
+    }
 
     const UPGRADE: &[u8] = b"GET /ws?x=1 HTTP/1.1\r\nHost: 10.0.0.5:8080\r\nUpgrade: websocket\r\n\
 Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\

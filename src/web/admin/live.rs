@@ -78,7 +78,7 @@ pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     let key = request.websocket_key.as_deref().unwrap_or_default();
     if !request.wants_websocket()
         || request.websocket_version.as_deref() != Some("13")
-        || !crate::web::server::valid_key(key)
+        || !crate::web::http::valid_key(key)
     {
         let refusal = page(
             "400 Bad Request",
