@@ -30,3 +30,15 @@ pub fn grants(names: Vec<String>) -> Grants {
         .map(|name| (fold_name(&name), name))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::grants;
+
+    #[test]
+    fn grants_are_keyed_by_the_folded_name() {
+        let grants = grants(vec!["Prof".into(), "Zoé".into()]);
+        assert_eq!(grants.get("prof").map(String::as_str), Some("Prof"));
+        assert_eq!(grants.get("zoé").map(String::as_str), Some("Zoé"));
+    }
+}

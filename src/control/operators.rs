@@ -123,15 +123,3 @@ impl Desk {
         lock(&self.operators).remove(&fold_name(name));
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grants_are_keyed_by_the_folded_name() {
-        let grants = grants(vec!["Prof".into(), "Zoé".into()]);
-        assert_eq!(grants.get("prof").map(String::as_str), Some("Prof"));
-        assert_eq!(grants.get("zoé").map(String::as_str), Some("Zoé"));
-    }
-}
