@@ -157,6 +157,18 @@ impl Conn {
         self.await_type("pong", limit).await.map(|_| ())
     }
 
+    /// Announces `no-hold` (docs/PROTOCOL.md §2.5) and waits for the server's `hello` reply.
+    /// The bench reads its sockets continuously, so the login hold (§2.4) would only delay the
+    /// first deliveries after a login past the end of a short run.
+    pub async fn hello_no_hold(&mut self, limit: Duration) -> Result<(), String> {
+        self.send_str(
+            "hello",
+            "{\"type\":\"hello\",\"features\":[\"no-hold\"]}\n".into(),
+        )
+        .await?;
+        self.await_type("hello", limit).await.map(|_| ())
+    }
+
     /// Names this connection as guest `name` with an empty-content hello (not relayed).
     pub async fn guest_hello(&mut self, name: &str) -> Result<(), String> {
         let line = format!(

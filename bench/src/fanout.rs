@@ -40,6 +40,7 @@ async fn setup_client(i: usize, cfg: &Config, name: &str) -> Result<Conn, String
     match &cfg.identity {
         Identity::Guest => conn.guest_hello(name).await?,
         Identity::Login { password } => {
+            conn.hello_no_hold(limit).await?;
             conn.register(name, password, limit).await?;
             conn.login(name, password, limit).await?;
         }
