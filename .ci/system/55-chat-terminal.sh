@@ -8,6 +8,7 @@
 # The screens are printed at the end. Every wait is bounded; tmux and the server go away on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. .ci/system/lib/wait.sh
 started=$(date +%s)
 command -v tmux >/dev/null || apt-get install -y --no-install-recommends tmux
 
@@ -17,11 +18,7 @@ server_pid=""
 cleanup() {
     local status=$?
     tmux -L "$tmux_socket" kill-server 2>/dev/null || true
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
+    stop_process "$server_pid"
     rm -rf "$work"
     exit "$status"
 }

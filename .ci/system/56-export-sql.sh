@@ -10,6 +10,7 @@
 # Every wait is bounded; the server and the scratch folder go away on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. .ci/system/lib/wait.sh
 started=$(date +%s)
 command -v sqlite3 >/dev/null || apt-get install -y --no-install-recommends sqlite3
 
@@ -17,11 +18,7 @@ work=$(mktemp -d /tmp/classcord-sql-ci.XXXXXX)
 server_pid=""
 cleanup() {
     local status=$?
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
+    stop_process "$server_pid"
     rm -rf "$work"
     exit "$status"
 }

@@ -22,6 +22,7 @@
 # exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. .ci/system/lib/wait.sh
 started=$(date +%s)
 for tool in tmux:tmux setpriv:util-linux; do
     command -v "${tool%%:*}" >/dev/null ||
@@ -37,11 +38,7 @@ prof=classcord-ci-prof
 cleanup() {
     local status=$?
     tmux -L "$tmux_socket" kill-server 2>/dev/null || true
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
+    stop_process "$server_pid"
     [ -n "${chat_pid:-}" ] && kill "$chat_pid" 2>/dev/null || true
     if declare -F stop_root >/dev/null; then stop_root; unmount_under "$work"; fi
     id "$prof" >/dev/null 2>&1 && userdel "$prof" || true
@@ -155,17 +152,25 @@ def client(*lines):
     s = socket.create_connection(("127.0.0.1", port))
     for line in lines:
         s.sendall((json.dumps(line) + "\n").encode())
+        if line["type"] in ("join_channel", "users"):
+            # Waits for the answer: the console then finds alice in #projet and zoé named,
+            # however long the password hashing took on a busy machine.
+            wanted = ('"%s"' % line["type"]).encode()
+            reply = s.makefile("rb")
+            while wanted not in reply.readline():
+                pass
         time.sleep(0.2)
     return s
 alice = client({"type": "register", "username": "alice", "password": "secret-pw"},
                {"type": "login", "username": "alice", "password": "secret-pw"},
                {"type": "join_channel", "channel": "#projet"},
                {"type": "message", "channel": "#projet", "content": "bonjour"})
-zoe = client({"type": "message", "from": "zoé", "content": ""})
+zoe = client({"type": "message", "from": "zoé", "content": ""}, {"type": "users"})
+print("ready", flush=True)
 time.sleep(60)
 PY
 chat_pid=$!
-sleep 1.5
+wait_until 60 "alice in #projet, zoé named" grep -q ready "$work/chat.log"
 tmux -L "$tmux_socket" new-session -d -x 150 -y 45 \
     "HOME=$work '$binary' admin --data '$work/data'; sleep 30"
 screen() { tmux -L "$tmux_socket" capture-pane -p -J; }

@@ -10,3 +10,13 @@ wait_until() {
         sleep 0.1
     done
 }
+
+#   stop_process PID
+#       SIGTERM, up to 5 s for a clean exit, then SIGKILL (for cleanup traps: never fails).
+stop_process() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
