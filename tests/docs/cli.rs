@@ -92,11 +92,7 @@ fn command_texts(doc: &Doc) -> Vec<(usize, String)> {
     doc.lines
         .iter()
         .flat_map(|line| {
-            let texts = if line.in_fence {
-                vec![line.text.clone()]
-            } else {
-                code_spans(&line.text)
-            };
+            let texts = line.code_texts();
             texts.into_iter().map(move |t| (line.number, t))
         })
         .collect()

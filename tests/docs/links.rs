@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::fail_with;
-use super::markdown::{all_docs, code_spans, link_targets, percent_decode, Doc};
+use super::markdown::{all_docs, link_targets, percent_decode, Doc};
 use super::repo;
 
 /// `base/relative`, with `.` and `..` resolved without touching the disk; `None` above the root.
@@ -119,11 +119,7 @@ fn every_source_file_a_doc_names_exists() {
     for doc in all_docs() {
         let dir = doc.path.parent().unwrap_or(Path::new(""));
         for line in &doc.lines {
-            let texts = if line.in_fence {
-                vec![line.text.clone()]
-            } else {
-                code_spans(&line.text)
-            };
+            let texts = line.code_texts();
             for text in texts {
                 for name in named_sources(&text) {
                     let relative = join(dir, &name).is_some_and(|p| repo::root().join(p).exists());

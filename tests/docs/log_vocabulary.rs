@@ -198,11 +198,7 @@ fn difference(listed: &BTreeSet<String>, code: &BTreeSet<String>) -> String {
 fn stale_mentions(doc: &Doc, code: &BTreeSet<String>) -> Vec<String> {
     let mut problems = Vec::new();
     for line in &doc.lines {
-        let texts = if line.in_fence {
-            vec![line.text.clone()]
-        } else {
-            code_spans(&line.text)
-        };
+        let texts = line.code_texts();
         for text in texts {
             for token in tokens_before_keys(&text) {
                 // Placeholders of the format description.

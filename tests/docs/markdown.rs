@@ -18,6 +18,17 @@ pub struct Line {
     pub section: Option<String>,
 }
 
+impl Line {
+    /// Where a line writes code: the whole line inside a fenced block, its code spans elsewhere.
+    pub fn code_texts(&self) -> Vec<String> {
+        if self.in_fence {
+            vec![self.text.clone()]
+        } else {
+            code_spans(&self.text)
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Heading {
     /// `3.2` for `### 3.2 Les jetons`.
