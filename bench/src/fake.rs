@@ -256,6 +256,10 @@ impl Relay {
     fn handle_line(&mut self, line: &[u8], joined: &mut bool) {
         match line_type(line) {
             b"ping" => self.reply.extend_from_slice(b"{\"type\":\"pong\"}\n"),
+            // The bench's logged-in clients announce no-hold; the relay has no hold to end.
+            b"hello" => self
+                .reply
+                .extend_from_slice(b"{\"type\":\"hello\",\"server\":\"fake\",\"features\":[]}\n"),
             b"register" => self
                 .reply
                 .extend_from_slice(b"{\"type\":\"register\",\"status\":\"ok\"}\n"),
