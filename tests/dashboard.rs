@@ -337,3 +337,141 @@ fn operator_grants_need_an_account_and_go_with_it() {
         .wait_for_log(": operator add zoé")
         .contains("[ADMIN] uid "));
 }
+
+/// Signs `prof` in and opens the dashboard's WebSocket.
+fn dashboard(web: SocketAddr) -> https::AdminWs {
+    let cookie = session_cookie(&sign_in(web, "prof", "secret-prof"));
+    admin_ws(
+        web,
+        &format!("Origin: https://{web}\r\nCookie: {cookie}\r\n"),
+    )
+    .unwrap_or_else(|answer| panic!("refused: {answer:?}"))
+}
+
+/// Sends one request from the page and returns the server's reply to it.
+fn act(ws: &mut https::AdminWs, id: u64, request: serde_json::Value) -> serde_json::Value {
+    ws.send(json!({ "id": id, "request": request }));
+    ws.recv_until("the reply", |m| m["type"] == "reply" && m["id"] == id)
+}
+
+fn said(line: &serde_json::Value) -> &str {
+    line["content"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn moderation_from_the_dashboard_mutes_a_student_deletes_a_message_and_slows_a_channel() {
+    let (server, web) = class("");
+    let mut eleve = server.client();
+    eleve.hello(&["no-hold"]);
+    assert_eq!(eleve.login("eleve", "secret-eleve")["status"], "ok");
+    eleve.recv_until("the welcome", |l| l["from"] == "Serveur");
+    let mut bob = server.client();
+    bob.hello(&["no-hold"]);
+    bob.account("bob");
+    bob.recv_until("the welcome", |l| l["from"] == "Serveur");
+    let mut ws = dashboard(web);
+    let hello = ws.recv_until("hello", |m| m["type"] == "hello");
+    for command in ["mute", "unmute", "delete", "slow"] {
+        assert!(
+            hello["commands"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(command)),
+            "{hello}"
+        );
+    }
+
+    // A mute sent over the dashboard's WebSocket refuses the student's next message.
+    let reply = act(
+        &mut ws,
+        1,
+        json!({"cmd": "mute", "name": "eleve", "duration": "10 min", "reason": "bavardage"}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("eleve ne peut plus écrire pendant 10 min"),
+        "{reply}"
+    );
+    let told = eleve.recv_until("the mute notice", |l| l["from"] == "Serveur");
+    assert!(
+        said(&told).contains("retiré la parole pour 10 min"),
+        "{told}"
+    );
+    eleve.send(json!({"type": "message", "content": "je parle quand même"}));
+    let refused = eleve.recv_until("the refusal", |l| l["from"] == "Serveur");
+    assert!(
+        said(&refused).starts_with("Message non envoyé : l'administrateur vous a retiré la parole"),
+        "{refused}"
+    );
+    bob.sync();
+    let snapshot = ws.recv_until("a snapshot with the mute", |m| {
+        m["type"] == "snapshot" && m["mutes"][0]["name"] == "eleve"
+    });
+    assert_eq!(snapshot["mutes"][0]["reason"], "bavardage");
+    server.wait_for_log("[ADMIN] \"prof\" : mute eleve 10 min bavardage");
+
+    let reply = act(&mut ws, 2, json!({"cmd": "unmute", "name": "eleve"}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    eleve.recv_until("the unmute notice", |l| {
+        said(l) == "Vous pouvez de nouveau envoyer des messages."
+    });
+    server.wait_for_log("[ADMIN] \"prof\" : unmute eleve");
+
+    // Deleting a message is confirmed first, in the console's words; nothing is done before.
+    eleve.send(json!({"type": "message", "content": "oups, pas ici"}));
+    let line = bob.recv_chat();
+    assert_eq!(said(&line), "oups, pas ici");
+    let id = line["id"].as_u64().expect("a message id");
+    let request = json!({"cmd": "delete", "id": id});
+    ws.send(json!({ "id": 3, "request": request }));
+    let ask = ws.recv_until("the confirmation", |m| m["id"] == 3);
+    assert_eq!(ask["type"], "confirm", "{ask}");
+    assert!(
+        ask["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("Le message n°{id} sera supprimé")),
+        "{ask}"
+    );
+    assert_eq!(ask["request"], request);
+    assert!(!server.log().contains(&format!(": delete {id}")));
+    ws.send(json!({ "id": 4, "request": request, "confirmed": true }));
+    let reply = ws.recv_until("the delete's reply", |m| m["id"] == 4);
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("Message n°{id} supprimé")),
+        "{reply}"
+    );
+    server.wait_for_log(&format!("[ADMIN] \"prof\" : delete {id}"));
+
+    // Slow mode in #général: a second message too soon is refused with a notice.
+    let reply = act(
+        &mut ws,
+        5,
+        json!({"cmd": "slow", "channel": "#général", "seconds": 30}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    let snapshot = ws.recv_until("a snapshot", |m| m["type"] == "snapshot");
+    let general = snapshot["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "#général")
+        .cloned()
+        .expect("#général listed");
+    assert_eq!(general["slow_secs"], 30, "{snapshot}");
+    server.wait_for_log("[ADMIN] \"prof\" : slow #général 30");
+    eleve.send(json!({"type": "message", "content": "un"}));
+    eleve.send(json!({"type": "message", "content": "deux"}));
+    assert_eq!(said(&bob.recv_chat()), "un");
+    let notice = eleve.recv_until("the slow-mode refusal", |l| {
+        said(l).starts_with("Message non envoyé : mode lent")
+    });
+    assert!(said(&notice).contains("toutes les 30 s"), "{notice}");
+}

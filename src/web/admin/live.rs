@@ -3,12 +3,16 @@
 //! The server sends JSON text messages:
 //! - `{"type":"hello","operator":NAME,"commands":[...]}` once: who is signed in, and the
 //!   vocabulary's commands the page may send ([`COMMANDS`]);
-//! - `{"type":"snapshot","who":…,"channels":…,"stats":…,"bans":…,"events":…}` at once, every
+//! - `{"type":"snapshot","who":…,"channels":…,"stats":…,"bans":…,"mutes":…,"events":…}` at once, every
 //!   [`REFRESH`] and after each action: the `data` of the console's read requests;
 //! - `{"type":"reply","id":N,"ok":BOOL,"text":…}` for each action;
+//! - `{"type":"confirm","id":N,"text":…,"request":{…}}` instead, for a request the console
+//!   confirms first ([`Request::confirmation`]: deleting a message, banning a network): nothing
+//!   is done until the page sends the same request again with `"confirmed":true`;
 //! - `{"type":"closed","text":…}` before closing (session ended, grant withdrawn).
 //!
-//! The page sends `{"id":N,"request":{…}}`, `request` being a control request exactly as the
+//! The page sends `{"id":N,"request":{…}}` (and `"confirmed":true` once the operator confirmed),
+//! `request` being a control request exactly as the
 //! control socket takes it (docs/ADMIN.md), carried out by [`Desk::run`] for the signed-in
 //! operator (so logged with their name). Only the requests [`allowed`] are taken: adding a new
 //! word of the vocabulary (mute, slow, delete...) to the dashboard is one line there and a button
@@ -43,7 +47,9 @@ const EVENTS_SENT: usize = 50;
 const PUSH_QUEUE: usize = 256;
 
 /// The commands the page may send besides the read requests of the refresh.
-pub const COMMANDS: [&str; 6] = ["kick", "ban", "unban", "alert", "say", "channel"];
+pub const COMMANDS: [&str; 10] = [
+    "kick", "ban", "unban", "alert", "say", "channel", "mute", "unmute", "delete", "slow",
+];
 
 /// Whether the dashboard may send `request`: the refresh's reads and the actions it offers
 /// (deleting a channel, accounts, backups, reload and shutdown stay with the console).
@@ -54,11 +60,16 @@ pub fn allowed(request: &Request) -> bool {
         | Request::Stats
         | Request::Bans
         | Request::Events
+        | Request::Mutes
         | Request::Kick { .. }
         | Request::Ban { .. }
         | Request::Unban { .. }
         | Request::Alert { .. }
-        | Request::Say { .. } => true,
+        | Request::Say { .. }
+        | Request::Mute { .. }
+        | Request::Unmute { .. }
+        | Request::Delete { .. }
+        | Request::Slow { .. } => true,
         Request::Channel { action, .. } => *action != ChannelVerb::Delete,
         _ => false,
     }
@@ -256,6 +267,7 @@ impl Live {
             ("channels", Request::Channels),
             ("stats", Request::Stats),
             ("bans", Request::Bans),
+            ("mutes", Request::Mutes),
             ("events", Request::Events),
         ] {
             let data = match self.desk().run(request, &self.operator, None).await {
@@ -275,6 +287,7 @@ impl Live {
     async fn action<S: AsyncWrite + Unpin>(&self, stream: &mut S, text: &[u8]) -> bool {
         let message: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
         let id = message["id"].clone();
+        let confirmed = message["confirmed"] == Value::Bool(true);
         let request = serde_json::from_value::<Request>(message["request"].clone());
         let (ok, text) = match request {
             Err(error) => (false, format!("Demande illisible : {error}.")),
@@ -287,6 +300,15 @@ impl Live {
             Ok(request) => {
                 if !self.still_signed_in(stream).await {
                     return false;
+                }
+                if let Some(what) = request.confirmation().filter(|_| !confirmed) {
+                    let ask = json!({
+                        "type": "confirm",
+                        "id": id,
+                        "text": what,
+                        "request": request,
+                    });
+                    return self.send(stream, &ask).await.is_ok();
                 }
                 match self.desk().run(request, &self.operator, None).await {
                     Ok(answer) => (true, answer.text),
@@ -324,6 +346,24 @@ mod tests {
             reason: None,
         };
         assert!(allowed(&kick));
+        for moderation in [
+            Request::Mute {
+                name: "alice".into(),
+                duration: crate::control::Span::from_secs(600).unwrap(),
+                reason: None,
+            },
+            Request::Unmute {
+                name: "alice".into(),
+            },
+            Request::Mutes,
+            Request::Delete { id: 3 },
+            Request::Slow {
+                channel: "#général".into(),
+                seconds: 30,
+            },
+        ] {
+            assert!(allowed(&moderation), "{moderation:?}");
+        }
         assert!(allowed(&Request::Channel {
             action: ChannelVerb::Close,
             name: "#projet".into()

@@ -7,6 +7,8 @@
   const $ = (id) => document.getElementById(id);
   const KINDS = { anonymous: "anonyme", guest: "invité", account: "compte" };
   const TRANSPORTS = { tcp: "tcp", websocket: "navigateur" };
+  // Slow mode choices (seconds between two messages of one person; 0: none).
+  const SLOW_CHOICES = [["0", "aucun"], ["10", "10 s"], ["30", "30 s"], ["60", "1 min"], ["300", "5 min"]];
   // French labels of the security lines' tokens (SECURITE.md §3.2 says what each means).
   const EVENT_LABELS = {
     AUTH_FAIL: "Mot de passe refusé",
@@ -33,6 +35,8 @@
   let ended = false;
   let commands = [];
   let lastEvents = "";
+  // Names without the right to write (folded to lower case, as the server compares them).
+  let muted = new Map();
 
   // ------------------------------------------------------------------ connection
 
@@ -79,13 +83,16 @@
     connect();
   }
 
-  function send(request) {
+  // `confirmed`: the operator already confirmed in the page (else the server may ask first).
+  function send(request, confirmed = false) {
     if (!socket || socket.readyState !== WebSocket.OPEN) {
       result(false, "Pas de connexion au serveur : action non envoyée.");
       return;
     }
     result(true, "Envoyé…");
-    socket.send(JSON.stringify({ id: nextId++, request }));
+    const message = { id: nextId++, request };
+    if (confirmed) message.confirmed = true;
+    socket.send(JSON.stringify(message));
   }
 
   function receive(message) {
@@ -101,6 +108,10 @@
         break;
       case "reply":
         result(message.ok, message.text);
+        break;
+      case "confirm":
+        // The console would ask too (deleting a message, banning a network): its own words.
+        confirmThen(message.text, false, () => send(message.request, true));
         break;
       case "closed":
         ended = true;
@@ -166,6 +177,7 @@
 
   function show(snapshot) {
     if (snapshot.stats) showStats(snapshot.stats);
+    if (Array.isArray(snapshot.mutes)) showMutes(snapshot.mutes);
     if (Array.isArray(snapshot.who)) showPeople(snapshot.who);
     if (Array.isArray(snapshot.channels)) showChannels(snapshot.channels);
     if (Array.isArray(snapshot.bans)) showBans(snapshot.bans);
@@ -274,12 +286,23 @@
     sync($("people").tBodies[0], rows, (r) => r.id, (r) => {
       const row = document.createElement("tr");
       cells(row, 9);
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.hidden = true;
+      row.children[1].append(document.createElement("span"), " ", tag);
       const actions = row.children[8];
       actions.className = "actions";
       actions.append(
         button("Exclure", "danger", () => kick(row.dataset.name)),
         button("Bannir", "light", () => prepareBan(row.dataset.name || row.dataset.ip)),
         button("Écrire", "light", () => prepareSay(row.dataset.name)),
+        button("Retirer la parole", "light", () => {
+          if (row.dataset.muted === "true") {
+            send({ cmd: "unmute", name: row.dataset.name });
+          } else {
+            askMute(row.dataset.name);
+          }
+        }),
       );
       return row;
     }, (row, r) => {
@@ -287,7 +310,12 @@
       row.dataset.name = r.name || "";
       row.dataset.ip = r.ip;
       text(id, "#" + r.id);
-      text(name, r.name || "—");
+      const [nameText, , tag] = name.childNodes;
+      text(nameText, r.name || "—");
+      const mute = r.name ? muted.get(r.name.toLowerCase()) : undefined;
+      row.dataset.muted = String(Boolean(mute));
+      tag.hidden = !mute;
+      if (mute) text(tag, `sans parole jusqu'à ${localDate(mute.until_unix).slice(11)}`);
       text(kind, KINDS[r.kind] || r.kind);
       text(transport, TRANSPORTS[r.transport] || r.transport || "");
       text(ip, r.ip);
@@ -295,9 +323,11 @@
       text(since, (r.since || "").slice(11, 16));
       text(messages, r.messages);
       const named = Boolean(r.name);
-      const [kickButton, , sayButton] = actions.children;
+      const [kickButton, , sayButton, muteButton] = actions.children;
       kickButton.hidden = !named;
       sayButton.hidden = !named;
+      muteButton.hidden = !named;
+      text(muteButton, mute ? "Rendre la parole" : "Retirer la parole");
       for (const b of actions.children) {
         b.setAttribute("aria-label", `${b.textContent} ${r.name || r.ip}`);
       }
@@ -307,8 +337,17 @@
   function showChannels(rows) {
     sync($("channels").tBodies[0], rows, (c) => c.name, (c) => {
       const row = document.createElement("tr");
-      cells(row, 4);
-      row.children[3].append(button("", "light", () => {
+      cells(row, 5);
+      const slow = document.createElement("select");
+      for (const [value, label] of SLOW_CHOICES) slow.append(new Option(label, value));
+      // A choice being made is not undone by the next refresh.
+      slow.addEventListener("change", () => { slow.dataset.dirty = "true"; });
+      row.children[3].className = "actions";
+      row.children[3].append(slow, button("Appliquer", "light", () => {
+        slow.dataset.dirty = "";
+        send({ cmd: "slow", channel: row.dataset.name, seconds: Number(slow.value) });
+      }));
+      row.children[4].append(button("", "light", () => {
         const name = row.dataset.name;
         if (row.dataset.closed === "true") {
           send({ cmd: "channel", action: "open", name });
@@ -319,14 +358,25 @@
       }));
       return row;
     }, (row, c) => {
-      const [name, members, state, actions] = cells(row, 4);
+      const [name, members, state, slowCell, actions] = cells(row, 5);
       row.dataset.name = c.name;
       row.dataset.closed = String(Boolean(c.closed));
       text(name, c.name);
       text(members, c.members);
       const notes = [c.closed ? "fermé" : "ouvert"];
       if (c.permanent) notes.push("créé par l'administrateur");
+      const seconds = c.slow_secs || 0;
+      if (seconds > 0) notes.push(`mode lent : ${duration(seconds)}`);
       text(state, notes.join(", "));
+      const [slow, apply] = slowCell.children;
+      slow.setAttribute("aria-label", `Mode lent de ${c.name}`);
+      apply.setAttribute("aria-label", `Appliquer le mode lent de ${c.name}`);
+      if (slow.dataset.dirty !== "true" && document.activeElement !== slow) {
+        if (![...slow.options].some((o) => o.value === String(seconds))) {
+          slow.append(new Option(duration(seconds), String(seconds)));
+        }
+        slow.value = String(seconds);
+      }
       const b = actions.firstElementChild;
       text(b, c.closed ? "Rouvrir" : "Fermer");
       b.setAttribute("aria-label", `${b.textContent} ${c.name}`);
@@ -353,6 +403,24 @@
       text(until, b.until_unix ? localDate(b.until_unix) : "définitif");
       text(reason, b.reason || "");
       actions.firstElementChild.setAttribute("aria-label", `Lever le bannissement de ${b.target}`);
+    });
+  }
+
+  function showMutes(mutes) {
+    muted = new Map(mutes.map((m) => [m.name.toLowerCase(), m]));
+    text($("mutes-count"), `(${mutes.length})`);
+    sync($("mutes").tBodies[0], mutes, (m) => m.name.toLowerCase(), () => {
+      const row = document.createElement("tr");
+      cells(row, 4);
+      row.children[3].append(button("Rendre la parole", "light", () => send({ cmd: "unmute", name: row.dataset.name })));
+      return row;
+    }, (row, m) => {
+      const [name, until, reason, actions] = cells(row, 4);
+      row.dataset.name = m.name;
+      text(name, m.name);
+      text(until, localDate(m.until_unix));
+      text(reason, m.reason || "");
+      actions.firstElementChild.setAttribute("aria-label", `Rendre la parole à ${m.name}`);
     });
   }
 
@@ -401,6 +469,15 @@
       (reason) => send({ cmd: "kick", name, reason: reason || null }));
   }
 
+  function askMute(name) {
+    if (!name) return;
+    $("mute-text").textContent = `« ${name} » ne pourra plus envoyer de messages (il continue de lire la discussion).`;
+    $("mute-name").value = name;
+    $("mute-reason").value = "";
+    $("mute").showModal();
+    $("mute-duration").focus();
+  }
+
   function prepareBan(target) {
     $("ban-target").value = target || "";
     $("ban-form").scrollIntoView({ block: "nearest" });
@@ -443,9 +520,31 @@
       const reason = $("ban-reason").value.trim();
       const length = duration ? `pour ${duration}` : "définitivement";
       confirmThen(`« ${target} » sera banni ${length} : ses connexions sont fermées, puis refusées.`, false, () => {
-        send({ cmd: "ban", target, duration: duration || null, reason: reason || null });
+        send({ cmd: "ban", target, duration: duration || null, reason: reason || null }, true);
         $("ban-reason").value = "";
       });
+    });
+    $("mute-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = $("mute-name").value;
+      const reason = $("mute-reason").value.trim();
+      $("mute").close();
+      send({ cmd: "mute", name, duration: $("mute-duration").value, reason: reason || null });
+    });
+    $("mute-no").addEventListener("click", () => {
+      $("mute").close();
+      result(true, "Annulé : rien n'a été fait.");
+    });
+    $("delete-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const id = Number($("delete-id").value.trim().replace(/^(#|n°)/i, ""));
+      if (!Number.isSafeInteger(id) || id < 0) {
+        result(false, "N° de message invalide : un nombre (son id, que montre la trace).");
+        return;
+      }
+      // The server asks for the confirmation, in the console's words.
+      send({ cmd: "delete", id });
+      $("delete-id").value = "";
     });
     $("channel-form").addEventListener("submit", (event) => {
       event.preventDefault();
