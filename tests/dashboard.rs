@@ -475,3 +475,121 @@ fn moderation_from_the_dashboard_mutes_a_student_deletes_a_message_and_slows_a_c
     });
     assert!(said(&notice).contains("toutes les 30 s"), "{notice}");
 }
+
+/// The trace events the page receives until one matches (each `trace` message may carry many).
+fn trace_until(
+    ws: &mut https::AdminWs,
+    seen: &mut Vec<serde_json::Value>,
+    what: &str,
+    matches: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    if let Some(found) = seen.iter().find(|e| matches(e)) {
+        return found.clone();
+    }
+    let deadline = Instant::now() + *TIMEOUT;
+    while Instant::now() < deadline {
+        let Some(message) = ws.recv() else { break };
+        if message["type"] != "trace" {
+            continue;
+        }
+        for event in message["events"].as_array().cloned().unwrap_or_default() {
+            seen.push(event);
+        }
+        if let Some(found) = seen.iter().find(|e| matches(e)) {
+            return found.clone();
+        }
+    }
+    panic!("the page never got {what}: {seen:?}");
+}
+
+#[test]
+fn the_dashboard_traces_a_connection_live_with_verdicts_and_masked_passwords() {
+    let (server, web) = class("");
+    let mut student = server.client();
+    student.hello(&["no-hold"]);
+    student.sync();
+    let who = server.admin_json(&["who"]);
+    let conn = who["data"][0]["id"]
+        .as_u64()
+        .expect("the student's connection");
+    let mut ws = dashboard(web);
+    let reply = act(
+        &mut ws,
+        1,
+        json!({"cmd": "trace", "target": format!("#{conn}"), "duration": "5 min"}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("la connexion #{conn}")),
+        "{reply}"
+    );
+    server.wait_for_log(&format!("[ADMIN] \"prof\" : trace #{conn} 5 min"));
+
+    let mut seen = Vec::new();
+    student.send_raw(b"{pas du json\n");
+    student.recv_type("error");
+    let refused = trace_until(&mut ws, &mut seen, "the refused line", |e| {
+        e["kind"] == "in" && e["line"] == "{pas du json"
+    });
+    assert_eq!(refused["conn"], conn);
+    assert_eq!(refused["verdict"]["verdict"], "refused", "{refused}");
+    assert_eq!(refused["verdict"]["code"], "bad-json");
+    assert!(
+        refused["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("REFUSÉ [bad-json]"),
+        "{refused}"
+    );
+    trace_until(&mut ws, &mut seen, "the error sent back", |e| {
+        e["kind"] == "out" && e["line"].as_str().unwrap_or("").contains("\"error\"")
+    });
+    student.account_with("zoé", "motdepasse-secret");
+    let login = trace_until(&mut ws, &mut seen, "the login", |e| {
+        e["kind"] == "in" && e["verdict"]["request"] == "login (compte « zoé »)"
+    });
+    assert!(
+        login["line"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"password\":\"********\""),
+        "{login}"
+    );
+    assert!(
+        !serde_json::to_string(&seen)
+            .unwrap()
+            .contains("motdepasse-secret"),
+        "passwords are masked"
+    );
+
+    // Stopped from the page: told at once, with the trace's end.
+    ws.send(json!({"id": 2, "stop": "trace"}));
+    let end = trace_until(&mut ws, &mut seen, "the end", |e| e["kind"] == "end");
+    assert_eq!(end["reason"], "stopped");
+    let reply = ws.recv_until("the stop's reply", |m| m["id"] == 2);
+    assert_eq!(reply["ok"], true, "{reply}");
+    let again = act(&mut ws, 3, json!({"cmd": "trace", "target": "#99999"}));
+    assert_eq!(again["ok"], false, "{again}");
+
+    // A trace of one connection ends by itself when it closes, and says why.
+    let reply = act(
+        &mut ws,
+        4,
+        json!({"cmd": "trace", "target": format!("#{conn}")}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    let mut seen = Vec::new();
+    student.shutdown();
+    let end = trace_until(&mut ws, &mut seen, "the end", |e| e["kind"] == "end");
+    assert_eq!(end["reason"], "closed", "{seen:?}");
+    assert!(
+        end["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("fin de la trace : la connexion est fermée."),
+        "{end}"
+    );
+}

@@ -337,7 +337,7 @@ try {
   // Keyboard alone: Tab reaches the alert field, Enter sends.
   await phone.click("h1");
   let focused = "";
-  for (let n = 0; n < 80 && focused !== "alert-text"; n += 1) {
+  for (let n = 0; n < 250 && focused !== "alert-text"; n += 1) {
     await phone.keyboard.press("Tab");
     focused = await phone.evaluate(() => document.activeElement && document.activeElement.id);
   }

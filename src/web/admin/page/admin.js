@@ -35,6 +35,19 @@
   let ended = false;
   let commands = [];
   let lastEvents = "";
+  // The live protocol trace: the id of the request that started it, and whether one runs.
+  let traceRequest = null;
+  let tracing = false;
+  // Trace events kept on the page (the oldest leave first).
+  const TRACE_KEPT = 1000;
+  const TRACE_ENDS = {
+    elapsed: "durée écoulée",
+    lines: "100 000 lignes",
+    closed: "la connexion suivie est fermée",
+    stopped: "arrêtée",
+    shutdown: "le serveur s'arrête",
+    interrupted: "interrompue",
+  };
   // Names without the right to write (folded to lower case, as the server compares them).
   let muted = new Map();
 
@@ -62,6 +75,8 @@
       receive(message);
     });
     socket.addEventListener("close", () => {
+      // The server drops a page's trace with its connection.
+      if (tracing) traceEnded("interrompue, connexion au serveur perdue");
       if (ended) return;
       setLink("Connexion perdue : nouvel essai…", false);
       setTimeout(retry, backoff);
@@ -84,15 +99,17 @@
   }
 
   // `confirmed`: the operator already confirmed in the page (else the server may ask first).
+  // Returns the message's id (null when not sent).
   function send(request, confirmed = false) {
     if (!socket || socket.readyState !== WebSocket.OPEN) {
       result(false, "Pas de connexion au serveur : action non envoyée.");
-      return;
+      return null;
     }
     result(true, "Envoyé…");
     const message = { id: nextId++, request };
     if (confirmed) message.confirmed = true;
     socket.send(JSON.stringify(message));
+    return message.id;
   }
 
   function receive(message) {
@@ -108,6 +125,10 @@
         break;
       case "reply":
         result(message.ok, message.text);
+        if (message.id === traceRequest) traceStarted(message.ok, message.text);
+        break;
+      case "trace":
+        traceEvents(message.events || []);
         break;
       case "confirm":
         // The console would ask too (deleting a message, banning a network): its own words.
@@ -119,7 +140,7 @@
         result(false, message.text + " Rechargez la page pour vous reconnecter.");
         break;
       default:
-        // Later messages (a protocol trace) are ignored by this version of the page.
+        // Messages of a later server are ignored by this version of the page.
         break;
     }
   }
@@ -303,12 +324,14 @@
             askMute(row.dataset.name);
           }
         }),
+        button("Tracer", "light", () => startTrace("#" + row.dataset.id)),
       );
       return row;
     }, (row, r) => {
       const [id, name, kind, transport, ip, channels, since, messages, actions] = cells(row, 9);
       row.dataset.name = r.name || "";
       row.dataset.ip = r.ip;
+      row.dataset.id = String(r.id);
       text(id, "#" + r.id);
       const [nameText, , tag] = name.childNodes;
       text(nameText, r.name || "—");
@@ -449,6 +472,55 @@
     }
   }
 
+  // ------------------------------------------------------------------ live protocol trace
+
+  function startTrace(target) {
+    $("trace-target").value = target;
+    $("trace-form").scrollIntoView({ block: "nearest" });
+    const id = send({ cmd: "trace", target, duration: $("trace-duration").value });
+    if (id !== null) {
+      traceRequest = id;
+      text($("trace-state"), `Demande de trace de ${target}…`);
+    }
+  }
+
+  function traceStarted(ok, answer) {
+    traceRequest = null;
+    const state = $("trace-state");
+    state.classList.toggle("bad", !ok);
+    if (!ok) {
+      text(state, "Trace refusée : " + answer);
+      return;
+    }
+    tracing = true;
+    $("trace-lines").replaceChildren();
+    $("trace-stop").disabled = false;
+    text(state, "Trace en cours. " + answer);
+  }
+
+  function traceEnded(why) {
+    tracing = false;
+    $("trace-stop").disabled = true;
+    $("trace-state").classList.remove("bad");
+    text($("trace-state"), `Trace terminée : ${why}. Les lignes restent affichées ci-dessous.`);
+  }
+
+  // Each event as the console prints it (its `text`), set apart by direction and verdict.
+  function traceEvents(events) {
+    const box = $("trace-lines");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 30;
+    for (const event of events) {
+      const item = document.createElement("div");
+      item.className = "trace-" + event.kind;
+      if (event.verdict && event.verdict.verdict === "refused") item.classList.add("trace-refused");
+      item.textContent = event.text;
+      box.append(item);
+      if (event.kind === "end") traceEnded(TRACE_ENDS[event.reason] || event.reason);
+    }
+    while (box.childElementCount > TRACE_KEPT) box.firstElementChild.remove();
+    if (atBottom) box.scrollTop = box.scrollHeight;
+  }
+
   // ------------------------------------------------------------------ actions
 
   let confirmed = null;
@@ -523,6 +595,15 @@
         send({ cmd: "ban", target, duration: duration || null, reason: reason || null }, true);
         $("ban-reason").value = "";
       });
+    });
+    $("trace-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      startTrace($("trace-target").value.trim());
+    });
+    $("trace-stop").addEventListener("click", () => {
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ id: nextId++, stop: "trace" }));
+      }
     });
     $("mute-form").addEventListener("submit", (event) => {
       event.preventDefault();
