@@ -217,7 +217,8 @@
     const get = (name) => Math.round(m["classcord_" + name] || 0);
     const rate = (stats.messages_per_second || 0).toFixed(2).replace(".", ",");
     const figures = [
-      ["Connexions ouvertes", get("connections_open")],
+      // One gauge per transport (students' TCP clients, browsers).
+      ["Connexions ouvertes", get('connections_open{transport="tcp"}') + get('connections_open{transport="websocket"}')],
       ["Comptes", get('sessions{kind="account"}')],
       ["Invités", get('sessions{kind="guest"}')],
       ["Anonymes", get('sessions{kind="anonymous"}')],
