@@ -337,3 +337,259 @@ fn operator_grants_need_an_account_and_go_with_it() {
         .wait_for_log(": operator add zoé")
         .contains("[ADMIN] uid "));
 }
+
+/// Signs `prof` in and opens the dashboard's WebSocket.
+fn dashboard(web: SocketAddr) -> https::AdminWs {
+    let cookie = session_cookie(&sign_in(web, "prof", "secret-prof"));
+    admin_ws(
+        web,
+        &format!("Origin: https://{web}\r\nCookie: {cookie}\r\n"),
+    )
+    .unwrap_or_else(|answer| panic!("refused: {answer:?}"))
+}
+
+/// Sends one request from the page and returns the server's reply to it.
+fn act(ws: &mut https::AdminWs, id: u64, request: serde_json::Value) -> serde_json::Value {
+    ws.send(json!({ "id": id, "request": request }));
+    ws.recv_until("the reply", |m| m["type"] == "reply" && m["id"] == id)
+}
+
+fn said(line: &serde_json::Value) -> &str {
+    line["content"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn moderation_from_the_dashboard_mutes_a_student_deletes_a_message_and_slows_a_channel() {
+    let (server, web) = class("");
+    let mut eleve = server.client();
+    eleve.hello(&["no-hold"]);
+    assert_eq!(eleve.login("eleve", "secret-eleve")["status"], "ok");
+    eleve.recv_until("the welcome", |l| l["from"] == "Serveur");
+    let mut bob = server.client();
+    bob.hello(&["no-hold"]);
+    bob.account("bob");
+    bob.recv_until("the welcome", |l| l["from"] == "Serveur");
+    let mut ws = dashboard(web);
+    let hello = ws.recv_until("hello", |m| m["type"] == "hello");
+    for command in ["mute", "unmute", "delete", "slow"] {
+        assert!(
+            hello["commands"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(command)),
+            "{hello}"
+        );
+    }
+
+    // A mute sent over the dashboard's WebSocket refuses the student's next message.
+    let reply = act(
+        &mut ws,
+        1,
+        json!({"cmd": "mute", "name": "eleve", "duration": "10 min", "reason": "bavardage"}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("eleve ne peut plus écrire pendant 10 min"),
+        "{reply}"
+    );
+    let told = eleve.recv_until("the mute notice", |l| l["from"] == "Serveur");
+    assert!(
+        said(&told).contains("retiré la parole pour 10 min"),
+        "{told}"
+    );
+    eleve.send(json!({"type": "message", "content": "je parle quand même"}));
+    let refused = eleve.recv_until("the refusal", |l| l["from"] == "Serveur");
+    assert!(
+        said(&refused).starts_with("Message non envoyé : l'administrateur vous a retiré la parole"),
+        "{refused}"
+    );
+    bob.sync();
+    let snapshot = ws.recv_until("a snapshot with the mute", |m| {
+        m["type"] == "snapshot" && m["mutes"][0]["name"] == "eleve"
+    });
+    assert_eq!(snapshot["mutes"][0]["reason"], "bavardage");
+    server.wait_for_log("[ADMIN] \"prof\" : mute eleve 10 min bavardage");
+
+    let reply = act(&mut ws, 2, json!({"cmd": "unmute", "name": "eleve"}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    eleve.recv_until("the unmute notice", |l| {
+        said(l) == "Vous pouvez de nouveau envoyer des messages."
+    });
+    server.wait_for_log("[ADMIN] \"prof\" : unmute eleve");
+
+    // Deleting a message is confirmed first, in the console's words; nothing is done before.
+    eleve.send(json!({"type": "message", "content": "oups, pas ici"}));
+    let line = bob.recv_chat();
+    assert_eq!(said(&line), "oups, pas ici");
+    let id = line["id"].as_u64().expect("a message id");
+    let request = json!({"cmd": "delete", "id": id});
+    ws.send(json!({ "id": 3, "request": request }));
+    let ask = ws.recv_until("the confirmation", |m| m["id"] == 3);
+    assert_eq!(ask["type"], "confirm", "{ask}");
+    assert!(
+        ask["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("Le message n°{id} sera supprimé")),
+        "{ask}"
+    );
+    assert_eq!(ask["request"], request);
+    assert!(!server.log().contains(&format!(": delete {id}")));
+    ws.send(json!({ "id": 4, "request": request, "confirmed": true }));
+    let reply = ws.recv_until("the delete's reply", |m| m["id"] == 4);
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("Message n°{id} supprimé")),
+        "{reply}"
+    );
+    server.wait_for_log(&format!("[ADMIN] \"prof\" : delete {id}"));
+
+    // Slow mode in #général: a second message too soon is refused with a notice.
+    let reply = act(
+        &mut ws,
+        5,
+        json!({"cmd": "slow", "channel": "#général", "seconds": 30}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    let snapshot = ws.recv_until("a snapshot", |m| m["type"] == "snapshot");
+    let general = snapshot["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "#général")
+        .cloned()
+        .expect("#général listed");
+    assert_eq!(general["slow_secs"], 30, "{snapshot}");
+    server.wait_for_log("[ADMIN] \"prof\" : slow #général 30");
+    eleve.send(json!({"type": "message", "content": "un"}));
+    eleve.send(json!({"type": "message", "content": "deux"}));
+    assert_eq!(said(&bob.recv_chat()), "un");
+    let notice = eleve.recv_until("the slow-mode refusal", |l| {
+        said(l).starts_with("Message non envoyé : mode lent")
+    });
+    assert!(said(&notice).contains("toutes les 30 s"), "{notice}");
+}
+
+/// The trace events the page receives until one matches (each `trace` message may carry many).
+fn trace_until(
+    ws: &mut https::AdminWs,
+    seen: &mut Vec<serde_json::Value>,
+    what: &str,
+    matches: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    if let Some(found) = seen.iter().find(|e| matches(e)) {
+        return found.clone();
+    }
+    let deadline = Instant::now() + *TIMEOUT;
+    while Instant::now() < deadline {
+        let Some(message) = ws.recv() else { break };
+        if message["type"] != "trace" {
+            continue;
+        }
+        for event in message["events"].as_array().cloned().unwrap_or_default() {
+            seen.push(event);
+        }
+        if let Some(found) = seen.iter().find(|e| matches(e)) {
+            return found.clone();
+        }
+    }
+    panic!("the page never got {what}: {seen:?}");
+}
+
+#[test]
+fn the_dashboard_traces_a_connection_live_with_verdicts_and_masked_passwords() {
+    let (server, web) = class("");
+    let mut student = server.client();
+    student.hello(&["no-hold"]);
+    student.sync();
+    let who = server.admin_json(&["who"]);
+    let conn = who["data"][0]["id"]
+        .as_u64()
+        .expect("the student's connection");
+    let mut ws = dashboard(web);
+    let reply = act(
+        &mut ws,
+        1,
+        json!({"cmd": "trace", "target": format!("#{conn}"), "duration": "5 min"}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("la connexion #{conn}")),
+        "{reply}"
+    );
+    server.wait_for_log(&format!("[ADMIN] \"prof\" : trace #{conn} 5 min"));
+
+    let mut seen = Vec::new();
+    student.send_raw(b"{pas du json\n");
+    student.recv_type("error");
+    let refused = trace_until(&mut ws, &mut seen, "the refused line", |e| {
+        e["kind"] == "in" && e["line"] == "{pas du json"
+    });
+    assert_eq!(refused["conn"], conn);
+    assert_eq!(refused["verdict"]["verdict"], "refused", "{refused}");
+    assert_eq!(refused["verdict"]["code"], "bad-json");
+    assert!(
+        refused["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("REFUSÉ [bad-json]"),
+        "{refused}"
+    );
+    trace_until(&mut ws, &mut seen, "the error sent back", |e| {
+        e["kind"] == "out" && e["line"].as_str().unwrap_or("").contains("\"error\"")
+    });
+    student.account_with("zoé", "motdepasse-secret");
+    let login = trace_until(&mut ws, &mut seen, "the login", |e| {
+        e["kind"] == "in" && e["verdict"]["request"] == "login (compte « zoé »)"
+    });
+    assert!(
+        login["line"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"password\":\"********\""),
+        "{login}"
+    );
+    assert!(
+        !serde_json::to_string(&seen)
+            .unwrap()
+            .contains("motdepasse-secret"),
+        "passwords are masked"
+    );
+
+    // Stopped from the page: told at once, with the trace's end.
+    ws.send(json!({"id": 2, "stop": "trace"}));
+    let end = trace_until(&mut ws, &mut seen, "the end", |e| e["kind"] == "end");
+    assert_eq!(end["reason"], "stopped");
+    let reply = ws.recv_until("the stop's reply", |m| m["id"] == 2);
+    assert_eq!(reply["ok"], true, "{reply}");
+    let again = act(&mut ws, 3, json!({"cmd": "trace", "target": "#99999"}));
+    assert_eq!(again["ok"], false, "{again}");
+
+    // A trace of one connection ends by itself when it closes, and says why.
+    let reply = act(
+        &mut ws,
+        4,
+        json!({"cmd": "trace", "target": format!("#{conn}")}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    let mut seen = Vec::new();
+    student.shutdown();
+    let end = trace_until(&mut ws, &mut seen, "the end", |e| e["kind"] == "end");
+    assert_eq!(end["reason"], "closed", "{seen:?}");
+    assert!(
+        end["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("fin de la trace : la connexion est fermée."),
+        "{end}"
+    );
+}

@@ -9,7 +9,9 @@
 # self-signed certificate: plain HTTP only redirects, a wrong password is refused then the account
 # locked out, a non-operator is refused, the operator's session cookie is strict, the class shows
 # live (transport included), a kick from the dashboard closes the right TCP client, an alert
-# reaches the class, the keyboard alone, 360 px, axe-core on the sign-in page and the dashboard.
+# reaches the class, a mute refuses that TCP student's next message, a message deleted after the
+# server's confirmation, slow mode, the live trace showing a refused line with its reason, the
+# keyboard alone, 360 px, axe-core on the sign-in page and the dashboard.
 # Screenshots are kept in $CLASSCORD_ARTIFACTS (default /tmp/classcord-browser-artifacts) and
 # listed at the end, so they stay with the CI log (the dashboard's also with its [ADMIN] lines).
 set -euo pipefail

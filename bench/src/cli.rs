@@ -102,6 +102,13 @@ pub struct FanoutArgs {
     /// for one busy core per receiver thread (combine with --threads 1 on a small machine)
     #[argh(switch)]
     pub busy_poll: bool,
+    /// the server's web port (host:port on loopback): with --websocket-every, some clients
+    /// connect there as browsers do (WebSocket on /ws) instead of the chat port
+    #[argh(option)]
+    pub web_addr: Option<String>,
+    /// with --web-addr, every how many clients one uses the WebSocket (default 2: half)
+    #[argh(option, default = "2")]
+    pub websocket_every: usize,
 }
 
 /// Memory cost of idle connections: RSS before, open N identified connections, hold, RSS after.

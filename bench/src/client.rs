@@ -30,6 +30,8 @@ pub struct Conn {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// A WebSocket client's frames turned into lines (`None`: plain TCP lines).
+    pub ws: Option<crate::ws::Deframer>,
 }
 
 impl Conn {
@@ -51,11 +53,67 @@ impl Conn {
             buf: vec![0; buf_size.max(256)],
             start: 0,
             end: 0,
+            ws: None,
         })
     }
 
+    /// Upgrades to the chat's WebSocket (`GET /ws` on the web port `host`), bounded by `limit`;
+    /// from then on lines are sent and read as text frames.
+    pub async fn upgrade(&mut self, host: SocketAddr, limit: Duration) -> Result<(), String> {
+        let request = crate::ws::upgrade_request(&host.to_string());
+        self.send(request.as_bytes())
+            .await
+            .map_err(|e| format!("upgrade request: {e}"))?;
+        let head_end = timeout(limit, async {
+            loop {
+                let held = &self.buf[self.start..self.end];
+                if let Some(at) = held.windows(4).position(|w| w == b"\r\n\r\n") {
+                    return Ok(at + 4);
+                }
+                if self.fill().await? == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "closed during the upgrade",
+                    ));
+                }
+            }
+        })
+        .await
+        .ok_or_else(|| format!("no upgrade answer within {limit:?}"))?
+        .map_err(|e| format!("upgrade: {e}"))?;
+        let head = &self.buf[self.start..self.start + head_end];
+        if !head.starts_with(b"HTTP/1.1 101") {
+            return Err(format!("upgrade refused: {}", show(head)));
+        }
+        let rest = self.buf[self.start + head_end..self.end].to_vec();
+        (self.start, self.end) = (0, 0);
+        let mut deframer = crate::ws::Deframer::new();
+        let mut lines = Vec::new();
+        deframer
+            .feed(&rest, &mut lines)
+            .map_err(|e| format!("upgrade: {e}"))?;
+        self.append(&lines);
+        self.ws = Some(deframer);
+        Ok(())
+    }
+
+    /// Sends lines (as text frames on a WebSocket).
     pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.ws.is_some() {
+            let mut framed = Vec::with_capacity(bytes.len() + 16);
+            crate::ws::frame_lines(bytes, &mut framed);
+            return self.stream.write_all(&framed).await;
+        }
         self.stream.write_all(bytes).await
+    }
+
+    /// Appends decoded bytes to the buffer.
+    fn append(&mut self, bytes: &[u8]) {
+        if self.buf.len() - self.end < bytes.len() {
+            self.buf.resize(self.end + bytes.len(), 0);
+        }
+        self.buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
     }
 
     /// Reads more bytes into the buffer. Returns 0 at end of stream. Cancel-safe: bytes are
@@ -75,6 +133,22 @@ impl Conn {
             }
             let new_len = (self.buf.len() * 2).min(MAX_LINE);
             self.buf.resize(new_len, 0);
+        }
+        if let Some(mut deframer) = self.ws.take() {
+            let mut raw = vec![0u8; 16 * 1024];
+            let n = self.stream.read(&mut raw).await;
+            let fed = n.as_ref().ok().map(|&n| {
+                let mut lines = Vec::new();
+                deframer.feed(&raw[..n], &mut lines).map(|()| lines)
+            });
+            self.ws = Some(deframer);
+            let n = n?;
+            match fed {
+                Some(Ok(lines)) => self.append(&lines),
+                Some(Err(e)) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+                None => {}
+            }
+            return Ok(n);
         }
         let n = self.stream.read(&mut self.buf[self.end..]).await?;
         self.end += n;

@@ -36,7 +36,16 @@ const SENDER_GRACE: Duration = Duration::from_secs(5);
 /// Connects and identifies client `i`, then confirms with a ping/pong.
 async fn setup_client(i: usize, cfg: &Config, name: &str) -> Result<Conn, String> {
     let limit = cfg.ready_timeout;
-    let mut conn = Conn::connect(cfg.addr, cfg.connect_timeout, SETUP_BUF).await?;
+    let mut conn = match cfg.websocket {
+        Some((web, _)) if cfg.uses_websocket(i) => {
+            let mut conn = Conn::connect(web, cfg.connect_timeout, SETUP_BUF).await?;
+            conn.upgrade(web, limit)
+                .await
+                .map_err(|e| format!("client {i}: {e}"))?;
+            conn
+        }
+        _ => Conn::connect(cfg.addr, cfg.connect_timeout, SETUP_BUF).await?,
+    };
     match &cfg.identity {
         Identity::Guest => conn.guest_hello(name).await?,
         Identity::Login { password } => {
@@ -68,6 +77,7 @@ fn hand_over(i: usize, mut conn: Conn, receivers: &Receivers) -> Result<TcpStrea
         me: i,
         stream: std::net::TcpStream::from(fd),
         buffered: conn.take_buffered(),
+        ws: conn.ws.take(),
     })?;
     Ok(conn.stream)
 }
@@ -212,6 +222,7 @@ impl Fanout {
                     Pace::new(rate, window, s, senders, now),
                     self.cfg.channel.clone(),
                     until,
+                    self.cfg.uses_websocket(s),
                 ))
             })
             .collect();
@@ -360,6 +371,10 @@ pub fn config(args: &FanoutArgs, run: &str) -> Result<Config, String> {
         connect_concurrency: args.connect_concurrency,
         recv_threads: threads_or_cores(args.threads),
         busy_poll: args.busy_poll,
+        websocket: match &args.web_addr {
+            Some(web) => Some((resolve_loopback(web)?, args.websocket_every)),
+            None => None,
+        },
     };
     cfg.validate()?;
     secs("duration", args.duration)?;

@@ -56,6 +56,7 @@ pub fn config(args: &LoginsArgs, run: &str) -> Result<Config, String> {
                 connect_concurrency: 64,
                 recv_threads: fanout::threads_or_cores(args.threads),
                 busy_poll: false,
+                websocket: None,
             };
             if args.chat_rate <= 0.0 {
                 return Err("--chat-rate must be positive".into());

@@ -43,6 +43,7 @@ mod run;
 mod sender;
 mod stats;
 mod store;
+mod ws;
 
 use cli::{Cli, Command};
 use proc::ProcWatch;

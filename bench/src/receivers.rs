@@ -40,6 +40,8 @@ pub struct Handover {
     pub me: usize,
     pub stream: TcpStream,
     pub buffered: Vec<u8>,
+    /// A WebSocket client's frame state (its bytes are frames, turned into lines here).
+    pub ws: Option<crate::ws::Deframer>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -201,6 +203,8 @@ struct Conn {
     stats: RecvStats,
     /// Senders whose window this client's progress bounds (`--rate 0`).
     probed: Vec<usize>,
+    /// A WebSocket client's frame state, and its raw read buffer.
+    ws: Option<(crate::ws::Deframer, Vec<u8>)>,
 }
 
 /// How a burst of reads ended.
@@ -214,6 +218,7 @@ impl Conn {
         let me = h.me;
         let mut c = Conn {
             stream: h.stream,
+            ws: h.ws.map(|deframer| (deframer, vec![0; READ_BUF])),
             partial: Vec::new(),
             stats: RecvStats::new(me, shared.senders),
             probed: (0..shared.senders)
@@ -248,6 +253,27 @@ impl Conn {
                 buf.resize(head + READ_BUF, 0);
             }
             buf[..head].copy_from_slice(&self.partial);
+            if let Some((deframer, raw)) = self.ws.as_mut() {
+                // A WebSocket client: frames read raw, their lines appended after the partial one.
+                let n = match (&self.stream).read(raw) {
+                    Ok(0) => return Flow::Closed(None),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Flow::Closed(Some(format!("read error: {e}"))),
+                };
+                buf.truncate(head);
+                if let Err(e) = deframer.feed(&raw[..n], buf) {
+                    return Flow::Closed(Some(e));
+                }
+                let full = n == raw.len();
+                let end = buf.len();
+                self.lines(&buf[..end], shared.now_ns(), shared);
+                if !full {
+                    break;
+                }
+                continue;
+            }
             let room = buf.len() - head;
             match (&self.stream).read(&mut buf[head..]) {
                 Ok(0) => return Flow::Closed(None),
@@ -397,6 +423,7 @@ mod tests {
         rx.add(Handover {
             me: 1,
             stream: client.try_clone().expect("dup"),
+            ws: None,
             buffered: b"{\"type\":\"pong\"}\n{\"type\":\"sta".to_vec(),
         })
         .expect("add");
@@ -434,6 +461,7 @@ mod tests {
         rx.add(Handover {
             me: 0,
             stream: client,
+            ws: None,
             buffered: Vec::new(),
         })
         .expect("add");

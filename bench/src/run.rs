@@ -37,9 +37,18 @@ pub struct Config {
     pub recv_threads: usize,
     /// Receiver threads poll without ever sleeping (see `receivers`).
     pub busy_poll: bool,
+    /// WebSocket clients: the server's web port, and every how many clients one is a browser
+    /// (2: clients 1, 3, 5...); `None`: every client on TCP.
+    pub websocket: Option<(SocketAddr, usize)>,
 }
 
 impl Config {
+    /// Whether client `i` speaks over the WebSocket.
+    pub fn uses_websocket(&self, i: usize) -> bool {
+        self.websocket
+            .is_some_and(|(_, every)| every > 0 && i % every == every - 1)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.clients < 2 {
             return Err(

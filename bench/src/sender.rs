@@ -77,6 +77,7 @@ pub async fn sender_task(
     pace: Pace,
     channel: Option<String>,
     until: Until,
+    websocket: bool,
 ) -> SenderResult {
     let channel = channel
         .map(|c| format!("\"channel\":{},", json_str(&c)))
@@ -87,6 +88,7 @@ pub async fn sender_task(
         String::from_utf8_lossy(&shared.run)
     );
     let mut buf = Vec::with_capacity(64 * 1024);
+    let mut framed = Vec::new();
     let mut seq: u64 = 0;
     let finished = |now: Instant| {
         shared.stop_senders.load(Ordering::Acquire)
@@ -137,6 +139,11 @@ pub async fn sender_task(
                 buf.push(b'|');
                 push_u64(&mut buf, t);
                 buf.extend_from_slice(b"\"}\n");
+            }
+            if websocket {
+                framed.clear();
+                crate::ws::frame_lines(&buf, &mut framed);
+                std::mem::swap(&mut buf, &mut framed);
             }
             if let Err(e) = stream.write_all(&buf).await {
                 return SenderResult {

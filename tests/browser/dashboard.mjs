@@ -2,8 +2,11 @@
 // playwright-core, over the server's HTTPS with its self-signed certificate (accepted as a teacher
 // does once), beside plain TCP clients: plain HTTP never gets the form, a wrong password is
 // refused then the account locked out, a non-operator is refused, an operator signs in and sees
-// the class live, a kick from the dashboard closes the right TCP client, axe-core finds no serious
-// or critical violation, nothing overflows at 360 px, and the screenshots are kept.
+// the class live, a kick from the dashboard closes the right TCP client, a mute refuses that TCP
+// student's next message, a message is deleted after the server's confirmation, slow mode refuses a
+// message sent too soon, the live trace shows a refused line with its reason (passwords masked)
+// and says when it ended, axe-core finds no serious or critical violation, nothing overflows at
+// 360 px, and the screenshots are kept.
 //
 // Usage: node dashboard.mjs SERVER_BINARY ARTIFACTS_DIR
 // Exits 0 when every check passed; prints one line per check.
@@ -287,6 +290,11 @@ try {
   check(await rowOf(page, "Zoé"), "a browser on the chat page appears");
   const zoeTransport = await page.$eval('#people tbody tr[data-name="Zoé"] td:nth-child(4)', (td) => td.textContent);
   check(zoeTransport === "navigateur", "…with its transport (navigateur)", zoeTransport);
+  const open = await page.waitForFunction(() => {
+    const figure = document.querySelector("#figures > div:first-child dd");
+    return figure && Number(figure.textContent) >= 3;
+  }, null, { timeout: WAIT }).then(() => true, () => false);
+  check(open, "the open connections count both transports (two TCP clients and a browser at least)");
 
   // Some traffic for the chart and the figures.
   for (let n = 0; n < 5; n += 1) bob.send({ type: "message", content: "message " + n });
@@ -322,6 +330,83 @@ try {
   const alert = await bob.until("the alert", (l) => l.from === "Serveur" && /Fin du TP/.test(l.content || ""));
   check(Boolean(alert), "an alert sent from the dashboard reaches a TCP client");
 
+  // Moderation from the dashboard. carl reads bob's message with its number (id).
+  const carl = await account("carl", "secret-carl");
+  check(await rowOf(page, "carl"), "carl is listed");
+  bob.send({ type: "message", content: "oups, pas ici" });
+  const oops = await carl.until("bob's message", (l) => l.content === "oups, pas ici");
+
+  // Mute carl for 15 minutes: his next message is refused with the French notice.
+  await page.click('#people tbody tr[data-name="carl"] button:has-text("Retirer la parole")');
+  await page.waitForSelector("#mute[open]", { timeout: WAIT });
+  await page.selectOption("#mute-duration", "15 min");
+  await page.fill("#mute-reason", "bavardage");
+  await page.screenshot({ path: path.join(artifacts, "dashboard-mute.png") });
+  await page.click("#mute-yes");
+  await carl.until("the mute notice", (l) => l.from === "Serveur" && /retiré la parole pour 15 min/.test(l.content || ""));
+  carl.send({ type: "message", content: "je parle quand même" });
+  const muteRefusal = await carl.until("the refusal", (l) => l.from === "Serveur" &&
+    (l.content || "").startsWith("Message non envoyé : l'administrateur vous a retiré la parole"));
+  bob.send({ type: "ping" });
+  await bob.until("bob's pong", (l) => l.type === "pong");
+  check(Boolean(muteRefusal) && !bob.lines.some((l) => l.content === "je parle quand même"),
+    "a mute from the dashboard refuses that TCP student's next message, with the French notice");
+  const mutedRow = await page.waitForSelector('#people tbody tr[data-name="carl"] .tag:not([hidden])', { timeout: WAIT })
+    .then(() => true, () => false);
+  const listed = await page.waitForSelector('#mutes tbody tr[data-name="carl"]', { timeout: WAIT }).then(() => true, () => false);
+  check(mutedRow && listed, "the muted student is marked in the list and listed with the mutes");
+  check(/\[ADMIN\] "prof" : mute carl 15 min bavardage/.test(serverLog), "the mute is logged with the operator's name");
+
+  // Delete bob's message by its number: the server asks for the confirmation, in the console's words.
+  await page.fill("#delete-id", String(oops.id));
+  await page.press("#delete-id", "Enter");
+  await page.waitForSelector("#confirm[open]", { timeout: WAIT });
+  const asked = await page.textContent("#confirm-text");
+  check(asked.includes(`Le message n°${oops.id} sera supprimé`), "deleting a message asks for a confirmation first", asked);
+  await page.click("#confirm-yes");
+  const deleted = await page.waitForFunction((id) => document.getElementById("result").textContent.includes(`Message n°${id} supprimé`),
+    oops.id, { timeout: WAIT }).then(() => true, () => false);
+  check(deleted && serverLog.includes(`[ADMIN] "prof" : delete ${oops.id}`),
+    "once confirmed, the message is deleted and the deletion logged with the operator's name");
+
+  // Slow mode in #général from its row: bob's second message in a row is refused.
+  const general = '#channels tbody tr[data-name="#général"]';
+  await page.selectOption(`${general} select`, "30");
+  await page.click(`${general} button:has-text("Appliquer")`);
+  const slowShown = await page.waitForFunction((row) => /mode lent : 30 s/.test(document.querySelector(row).textContent),
+    general, { timeout: WAIT }).then(() => true, () => false);
+  bob.send({ type: "message", content: "un" });
+  bob.send({ type: "message", content: "deux" });
+  const tooSoon = await bob.until("the slow-mode refusal", (l) => l.from === "Serveur" && /^Message non envoyé : mode lent/.test(l.content || ""));
+  check(slowShown && Boolean(tooSoon), "slow mode set from the dashboard refuses a message sent too soon");
+
+  // The live trace of dave's connection: a refused line shows with its reason, passwords masked.
+  const dave = await account("dave", "secret-dave");
+  check(await rowOf(page, "dave"), "dave is listed");
+  await page.click('#people tbody tr[data-name="dave"] button:has-text("Tracer")');
+  const tracing = await page.waitForFunction(() => /^Trace en cours/.test(document.getElementById("trace-state").textContent),
+    null, { timeout: WAIT }).then(() => true, () => false);
+  check(tracing, "a trace starts from a connection's row");
+  dave.socket.write("{pas du json\n");
+  await dave.until("the error line", (l) => l.type === "error");
+  dave.send({ type: "login", username: "dave", password: "secret-dave" });
+  dave.send({ type: "ping" });
+  await dave.until("dave's pong", (l) => l.type === "pong");
+  const refusedShown = await page.waitForFunction(() => [...document.querySelectorAll("#trace-lines .trace-refused")]
+    .some((e) => e.textContent.includes(">> {pas du json") && e.textContent.includes("REFUSÉ [bad-json]")),
+  null, { timeout: WAIT }).then(() => true, () => false);
+  await page.waitForFunction(() => /ping/.test(document.getElementById("trace-lines").textContent), null, { timeout: WAIT })
+    .catch(() => {});
+  const traced = await page.textContent("#trace-lines");
+  check(refusedShown, "the trace shows a refused line (bad JSON from a raw TCP client) with its reason", traced.slice(0, 400));
+  check(traced.includes('"password":"********"') && !traced.includes("secret-dave"), "the trace masks passwords");
+  await page.locator(".area-trace").screenshot({ path: path.join(artifacts, "dashboard-trace.png") });
+  await page.click("#trace-stop");
+  const stopped = await page.waitForFunction(() => /^Trace terminée : arrêtée/.test(document.getElementById("trace-state").textContent),
+    null, { timeout: WAIT }).then(() => true, () => false);
+  check(stopped, "stopping the trace says so in the page");
+  check(/\[ADMIN\] "prof" : trace #\d+/.test(serverLog), "the trace is logged with the operator's name");
+
   await axe(page, "the dashboard");
   await page.screenshot({ path: path.join(artifacts, "dashboard-1280.png"), fullPage: true });
 
@@ -337,7 +422,7 @@ try {
   // Keyboard alone: Tab reaches the alert field, Enter sends.
   await phone.click("h1");
   let focused = "";
-  for (let n = 0; n < 80 && focused !== "alert-text"; n += 1) {
+  for (let n = 0; n < 250 && focused !== "alert-text"; n += 1) {
     await phone.keyboard.press("Tab");
     focused = await phone.evaluate(() => document.activeElement && document.activeElement.id);
   }

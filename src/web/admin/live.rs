@@ -3,17 +3,27 @@
 //! The server sends JSON text messages:
 //! - `{"type":"hello","operator":NAME,"commands":[...]}` once: who is signed in, and the
 //!   vocabulary's commands the page may send ([`COMMANDS`]);
-//! - `{"type":"snapshot","who":…,"channels":…,"stats":…,"bans":…,"events":…}` at once, every
+//! - `{"type":"snapshot","who":…,"channels":…,"stats":…,"bans":…,"mutes":…,"events":…}` at once, every
 //!   [`REFRESH`] and after each action: the `data` of the console's read requests;
 //! - `{"type":"reply","id":N,"ok":BOOL,"text":…}` for each action;
+//! - `{"type":"confirm","id":N,"text":…,"request":{…}}` instead, for a request the console
+//!   confirms first ([`Request::confirmation`]: deleting a message, banning a network): nothing
+//!   is done until the page sends the same request again with `"confirmed":true`;
+//! - `{"type":"trace","events":[…]}` while a live protocol trace runs: its events as
+//!   `classcord admin --json trace` gives them (`kind`, `conn`, `line`, `verdict`…), each with
+//!   its French `text`; the last one is of kind `end`, with its `reason`;
 //! - `{"type":"closed","text":…}` before closing (session ended, grant withdrawn).
 //!
-//! The page sends `{"id":N,"request":{…}}`, `request` being a control request exactly as the
+//! The page sends `{"id":N,"request":{…}}` (and `"confirmed":true` once the operator confirmed),
+//! `request` being a control request exactly as the
 //! control socket takes it (docs/ADMIN.md), carried out by [`Desk::run`] for the signed-in
 //! operator (so logged with their name). Only the requests [`allowed`] are taken: adding a new
-//! word of the vocabulary (mute, slow, delete...) to the dashboard is one line there and a button
-//! in the page. Streams that are not answers (a live protocol trace) plug in as [`Push`]es: the
-//! loop forwards whatever is sent on the connection's push channel.
+//! word of the vocabulary to the dashboard is one line there and a control in the page.
+//!
+//! A `trace` request starts a live protocol trace ([`Desk::trace`]), one per page (a new one
+//! replaces it): the loop forwards its events as they come, batched, and `{"id":N,"stop":"trace"}`
+//! stops it. The hub never waits on the page: the trace's pipe is bounded and loses lines
+//! (counted) when the page does not keep up; closing the page drops the trace.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,12 +31,12 @@ use std::time::{Duration, Instant};
 
 use futures_lite::{future, AsyncRead, AsyncReadExt, AsyncWrite};
 use serde_json::{json, Value};
-use smol::channel::{Receiver, Sender};
 use smol::Timer;
 
 use super::exchange::{answer, page, send};
 use super::Dashboard;
 use crate::control::audit::{web_refused, WebRefusal};
+use crate::control::trace::{TraceEnd, TraceEvent, TraceStream, TraceWhat};
 use crate::control::{ChannelVerb, Desk, Operator, Request};
 use crate::net::websocket::{
     accept_key, close_frame, pong_frame, text_frame, WsDecoder, WsEvent, CLOSE_NORMAL,
@@ -39,11 +49,13 @@ pub const REFRESH: Duration = Duration::from_secs(2);
 const MAX_MESSAGE: usize = 16 * 1024;
 /// Security lines sent with each refresh (the newest).
 const EVENTS_SENT: usize = 50;
-/// Messages waiting on the push channel (a trace's lines) before the source must wait.
-const PUSH_QUEUE: usize = 256;
+/// Trace events sent to the page in one message, at most (what piled up meanwhile).
+const TRACE_BATCH: usize = 256;
 
 /// The commands the page may send besides the read requests of the refresh.
-pub const COMMANDS: [&str; 6] = ["kick", "ban", "unban", "alert", "say", "channel"];
+pub const COMMANDS: [&str; 11] = [
+    "kick", "ban", "unban", "alert", "say", "channel", "mute", "unmute", "delete", "slow", "trace",
+];
 
 /// Whether the dashboard may send `request`: the refresh's reads and the actions it offers
 /// (deleting a channel, accounts, backups, reload and shutdown stay with the console).
@@ -54,18 +66,21 @@ pub fn allowed(request: &Request) -> bool {
         | Request::Stats
         | Request::Bans
         | Request::Events
+        | Request::Mutes
         | Request::Kick { .. }
         | Request::Ban { .. }
         | Request::Unban { .. }
         | Request::Alert { .. }
-        | Request::Say { .. } => true,
+        | Request::Say { .. }
+        | Request::Mute { .. }
+        | Request::Unmute { .. }
+        | Request::Delete { .. }
+        | Request::Slow { .. }
+        | Request::Trace { .. } => true,
         Request::Channel { action, .. } => *action != ChannelVerb::Delete,
         _ => false,
     }
 }
-
-/// Something sent to the page without being asked (a trace line).
-pub type Push = Value;
 
 /// Answers the upgrade, if it comes from the dashboard's page with a live session, then runs.
 pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
@@ -104,15 +119,13 @@ pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     {
         return;
     }
-    let (pushes, pushed) = smol::channel::bounded(PUSH_QUEUE);
     let live = Live {
         dashboard: dashboard.clone(),
         operator: Operator::Named(name.clone()),
         name,
         token,
-        pushes,
     };
-    live.run(stream, pushed).await;
+    live.run(stream).await;
 }
 
 /// One open dashboard page.
@@ -121,16 +134,13 @@ struct Live {
     name: String,
     operator: Operator,
     token: String,
-    /// Kept for the sources that push to this page (see the module doc).
-    #[allow(dead_code)]
-    pushes: Sender<Push>,
 }
 
 /// What woke the loop.
 enum Wake {
     Read(std::io::Result<usize>),
     Refresh,
-    Push(Push),
+    Trace(Option<TraceEvent>),
 }
 
 impl Live {
@@ -138,7 +148,7 @@ impl Live {
         &self.dashboard.desk
     }
 
-    async fn run<S: AsyncRead + AsyncWrite + Unpin>(self, stream: &mut S, pushed: Receiver<Push>) {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(self, stream: &mut S) {
         let hello = json!({
             "type": "hello",
             "operator": self.name,
@@ -150,6 +160,8 @@ impl Live {
         let mut decoder = WsDecoder::new(MAX_MESSAGE);
         let mut buffer = vec![0u8; 4096];
         let mut next_refresh = Instant::now();
+        // The page's live protocol trace, if one runs (dropped with the page).
+        let mut trace: Option<TraceStream> = None;
         loop {
             let wake = future::or(
                 async { Wake::Read(stream.read(&mut buffer).await) },
@@ -159,10 +171,9 @@ impl Live {
                         Wake::Refresh
                     },
                     async {
-                        match pushed.recv().await {
-                            Ok(push) => Wake::Push(push),
-                            // Never: this loop holds a sender.
-                            Err(_) => future::pending().await,
+                        match trace.as_mut() {
+                            Some(events) => Wake::Trace(events.next().await),
+                            None => future::pending().await,
                         }
                     },
                 ),
@@ -178,7 +189,7 @@ impl Live {
                         if !keep {
                             break;
                         }
-                        keep = self.event(stream, event).await;
+                        keep = self.event(stream, event, &mut trace).await;
                     }
                     if decoded.is_err() {
                         let _ = send(stream, &close_frame(1002)).await;
@@ -189,7 +200,11 @@ impl Live {
                     next_refresh = Instant::now() + REFRESH;
                     self.refresh(stream).await
                 }
-                Wake::Push(push) => self.send(stream, &push).await.is_ok(),
+                Wake::Trace(Some(event)) => self.forward(stream, event, &mut trace).await,
+                Wake::Trace(None) => {
+                    trace = None;
+                    true
+                }
             };
             if !keep_going {
                 break;
@@ -199,9 +214,14 @@ impl Live {
     }
 
     /// One message from the page; false to stop.
-    async fn event<S: AsyncWrite + Unpin>(&self, stream: &mut S, event: WsEvent) -> bool {
+    async fn event<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        event: WsEvent,
+        trace: &mut Option<TraceStream>,
+    ) -> bool {
         match event {
-            WsEvent::Text(text) => self.action(stream, &text).await,
+            WsEvent::Text(text) => self.action(stream, &text, trace).await,
             WsEvent::Ping(payload) => send(stream, &pong_frame(&payload)).await.is_ok(),
             WsEvent::Close => {
                 let _ = send(stream, &close_frame(CLOSE_NORMAL)).await;
@@ -256,6 +276,7 @@ impl Live {
             ("channels", Request::Channels),
             ("stats", Request::Stats),
             ("bans", Request::Bans),
+            ("mutes", Request::Mutes),
             ("events", Request::Events),
         ] {
             let data = match self.desk().run(request, &self.operator, None).await {
@@ -272,9 +293,24 @@ impl Live {
     }
 
     /// An action from the page, answered, then a fresh snapshot.
-    async fn action<S: AsyncWrite + Unpin>(&self, stream: &mut S, text: &[u8]) -> bool {
+    async fn action<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        text: &[u8],
+        trace: &mut Option<TraceStream>,
+    ) -> bool {
         let message: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
         let id = message["id"].clone();
+        if message["stop"] == "trace" {
+            let (ok, text) = if self.stop_trace(stream, trace).await {
+                (true, "Trace arrêtée.")
+            } else {
+                (false, "Aucune trace en cours.")
+            };
+            let reply = json!({ "type": "reply", "id": id, "ok": ok, "text": text });
+            return self.send(stream, &reply).await.is_ok();
+        }
+        let confirmed = message["confirmed"] == Value::Bool(true);
         let request = serde_json::from_value::<Request>(message["request"].clone());
         let (ok, text) = match request {
             Err(error) => (false, format!("Demande illisible : {error}.")),
@@ -287,6 +323,28 @@ impl Live {
             Ok(request) => {
                 if !self.still_signed_in(stream).await {
                     return false;
+                }
+                if let Some(what) = request.confirmation().filter(|_| !confirmed) {
+                    let ask = json!({
+                        "type": "confirm",
+                        "id": id,
+                        "text": what,
+                        "request": request,
+                    });
+                    return self.send(stream, &ask).await.is_ok();
+                }
+                if let request @ Request::Trace { .. } = request {
+                    // One trace per page: a new one replaces the running one.
+                    self.stop_trace(stream, trace).await;
+                    let (ok, text) = match self.desk().trace(request, &self.operator).await {
+                        Ok((answer, events)) => {
+                            *trace = Some(events);
+                            (true, answer.text)
+                        }
+                        Err(refusal) => (false, refusal),
+                    };
+                    let reply = json!({ "type": "reply", "id": id, "ok": ok, "text": text });
+                    return self.send(stream, &reply).await.is_ok();
                 }
                 match self.desk().run(request, &self.operator, None).await {
                     Ok(answer) => (true, answer.text),
@@ -302,6 +360,52 @@ impl Live {
         self.send(stream, &snapshot).await.is_ok()
     }
 
+    /// Sends a trace's event and whatever piled up behind it, in one message; forgets the
+    /// trace after its end.
+    async fn forward<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        first: TraceEvent,
+        trace: &mut Option<TraceStream>,
+    ) -> bool {
+        let mut ended = first.is_end();
+        let mut events = vec![shown_event(&first)];
+        while !ended && events.len() < TRACE_BATCH {
+            let Some(next) = trace.as_mut().and_then(TraceStream::try_next) else {
+                break;
+            };
+            ended = next.is_end();
+            events.push(shown_event(&next));
+        }
+        if ended {
+            *trace = None;
+        }
+        let message = json!({ "type": "trace", "events": events });
+        self.send(stream, &message).await.is_ok()
+    }
+
+    /// Stops the page's trace, if one runs (dropping its stream ends it in the hub) and tells
+    /// the page with the trace's last event; false when none ran.
+    async fn stop_trace<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        trace: &mut Option<TraceStream>,
+    ) -> bool {
+        if trace.take().is_none() {
+            return false;
+        }
+        let end = TraceEvent {
+            unix_micros: crate::clock::now().unix_micros,
+            conn: None,
+            what: TraceWhat::End {
+                reason: TraceEnd::Stopped,
+            },
+        };
+        let message = json!({ "type": "trace", "events": [shown_event(&end)] });
+        let _ = self.send(stream, &message).await;
+        true
+    }
+
     async fn send<S: AsyncWrite + Unpin>(
         &self,
         stream: &mut S,
@@ -311,6 +415,13 @@ impl Live {
         text_frame(value.to_string().as_bytes(), &mut frame);
         send(stream, &frame).await
     }
+}
+
+/// A trace event for the page: its JSON with its French text.
+fn shown_event(event: &TraceEvent) -> Value {
+    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
+    value["text"] = Value::String(event.text());
+    value
 }
 
 #[cfg(test)]
@@ -324,6 +435,24 @@ mod tests {
             reason: None,
         };
         assert!(allowed(&kick));
+        for moderation in [
+            Request::Mute {
+                name: "alice".into(),
+                duration: crate::control::Span::from_secs(600).unwrap(),
+                reason: None,
+            },
+            Request::Unmute {
+                name: "alice".into(),
+            },
+            Request::Mutes,
+            Request::Delete { id: 3 },
+            Request::Slow {
+                channel: "#général".into(),
+                seconds: 30,
+            },
+        ] {
+            assert!(allowed(&moderation), "{moderation:?}");
+        }
         assert!(allowed(&Request::Channel {
             action: ChannelVerb::Close,
             name: "#projet".into()

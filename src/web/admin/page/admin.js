@@ -7,6 +7,8 @@
   const $ = (id) => document.getElementById(id);
   const KINDS = { anonymous: "anonyme", guest: "invité", account: "compte" };
   const TRANSPORTS = { tcp: "tcp", websocket: "navigateur" };
+  // Slow mode choices (seconds between two messages of one person; 0: none).
+  const SLOW_CHOICES = [["0", "aucun"], ["10", "10 s"], ["30", "30 s"], ["60", "1 min"], ["300", "5 min"]];
   // French labels of the security lines' tokens (SECURITE.md §3.2 says what each means).
   const EVENT_LABELS = {
     AUTH_FAIL: "Mot de passe refusé",
@@ -33,6 +35,21 @@
   let ended = false;
   let commands = [];
   let lastEvents = "";
+  // The live protocol trace: the id of the request that started it, and whether one runs.
+  let traceRequest = null;
+  let tracing = false;
+  // Trace events kept on the page (the oldest leave first).
+  const TRACE_KEPT = 1000;
+  const TRACE_ENDS = {
+    elapsed: "durée écoulée",
+    lines: "100 000 lignes",
+    closed: "la connexion suivie est fermée",
+    stopped: "arrêtée",
+    shutdown: "le serveur s'arrête",
+    interrupted: "interrompue",
+  };
+  // Names without the right to write (folded to lower case, as the server compares them).
+  let muted = new Map();
 
   // ------------------------------------------------------------------ connection
 
@@ -58,6 +75,8 @@
       receive(message);
     });
     socket.addEventListener("close", () => {
+      // The server drops a page's trace with its connection.
+      if (tracing) traceEnded("interrompue, connexion au serveur perdue");
       if (ended) return;
       setLink("Connexion perdue : nouvel essai…", false);
       setTimeout(retry, backoff);
@@ -79,13 +98,18 @@
     connect();
   }
 
-  function send(request) {
+  // `confirmed`: the operator already confirmed in the page (else the server may ask first).
+  // Returns the message's id (null when not sent).
+  function send(request, confirmed = false) {
     if (!socket || socket.readyState !== WebSocket.OPEN) {
       result(false, "Pas de connexion au serveur : action non envoyée.");
-      return;
+      return null;
     }
     result(true, "Envoyé…");
-    socket.send(JSON.stringify({ id: nextId++, request }));
+    const message = { id: nextId++, request };
+    if (confirmed) message.confirmed = true;
+    socket.send(JSON.stringify(message));
+    return message.id;
   }
 
   function receive(message) {
@@ -101,6 +125,14 @@
         break;
       case "reply":
         result(message.ok, message.text);
+        if (message.id === traceRequest) traceStarted(message.ok, message.text);
+        break;
+      case "trace":
+        traceEvents(message.events || []);
+        break;
+      case "confirm":
+        // The console would ask too (deleting a message, banning a network): its own words.
+        confirmThen(message.text, false, () => send(message.request, true));
         break;
       case "closed":
         ended = true;
@@ -108,7 +140,7 @@
         result(false, message.text + " Rechargez la page pour vous reconnecter.");
         break;
       default:
-        // Later messages (a protocol trace) are ignored by this version of the page.
+        // Messages of a later server are ignored by this version of the page.
         break;
     }
   }
@@ -166,6 +198,7 @@
 
   function show(snapshot) {
     if (snapshot.stats) showStats(snapshot.stats);
+    if (Array.isArray(snapshot.mutes)) showMutes(snapshot.mutes);
     if (Array.isArray(snapshot.who)) showPeople(snapshot.who);
     if (Array.isArray(snapshot.channels)) showChannels(snapshot.channels);
     if (Array.isArray(snapshot.bans)) showBans(snapshot.bans);
@@ -184,7 +217,8 @@
     const get = (name) => Math.round(m["classcord_" + name] || 0);
     const rate = (stats.messages_per_second || 0).toFixed(2).replace(".", ",");
     const figures = [
-      ["Connexions ouvertes", get("connections_open")],
+      // One gauge per transport (students' TCP clients, browsers).
+      ["Connexions ouvertes", get('connections_open{transport="tcp"}') + get('connections_open{transport="websocket"}')],
       ["Comptes", get('sessions{kind="account"}')],
       ["Invités", get('sessions{kind="guest"}')],
       ["Anonymes", get('sessions{kind="anonymous"}')],
@@ -274,20 +308,38 @@
     sync($("people").tBodies[0], rows, (r) => r.id, (r) => {
       const row = document.createElement("tr");
       cells(row, 9);
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.hidden = true;
+      row.children[1].append(document.createElement("span"), " ", tag);
       const actions = row.children[8];
       actions.className = "actions";
       actions.append(
         button("Exclure", "danger", () => kick(row.dataset.name)),
         button("Bannir", "light", () => prepareBan(row.dataset.name || row.dataset.ip)),
         button("Écrire", "light", () => prepareSay(row.dataset.name)),
+        button("Retirer la parole", "light", () => {
+          if (row.dataset.muted === "true") {
+            send({ cmd: "unmute", name: row.dataset.name });
+          } else {
+            askMute(row.dataset.name);
+          }
+        }),
+        button("Tracer", "light", () => startTrace("#" + row.dataset.id)),
       );
       return row;
     }, (row, r) => {
       const [id, name, kind, transport, ip, channels, since, messages, actions] = cells(row, 9);
       row.dataset.name = r.name || "";
       row.dataset.ip = r.ip;
+      row.dataset.id = String(r.id);
       text(id, "#" + r.id);
-      text(name, r.name || "—");
+      const [nameText, , tag] = name.childNodes;
+      text(nameText, r.name || "—");
+      const mute = r.name ? muted.get(r.name.toLowerCase()) : undefined;
+      row.dataset.muted = String(Boolean(mute));
+      tag.hidden = !mute;
+      if (mute) text(tag, `sans parole jusqu'à ${localDate(mute.until_unix).slice(11)}`);
       text(kind, KINDS[r.kind] || r.kind);
       text(transport, TRANSPORTS[r.transport] || r.transport || "");
       text(ip, r.ip);
@@ -295,9 +347,11 @@
       text(since, (r.since || "").slice(11, 16));
       text(messages, r.messages);
       const named = Boolean(r.name);
-      const [kickButton, , sayButton] = actions.children;
+      const [kickButton, , sayButton, muteButton] = actions.children;
       kickButton.hidden = !named;
       sayButton.hidden = !named;
+      muteButton.hidden = !named;
+      text(muteButton, mute ? "Rendre la parole" : "Retirer la parole");
       for (const b of actions.children) {
         b.setAttribute("aria-label", `${b.textContent} ${r.name || r.ip}`);
       }
@@ -307,8 +361,17 @@
   function showChannels(rows) {
     sync($("channels").tBodies[0], rows, (c) => c.name, (c) => {
       const row = document.createElement("tr");
-      cells(row, 4);
-      row.children[3].append(button("", "light", () => {
+      cells(row, 5);
+      const slow = document.createElement("select");
+      for (const [value, label] of SLOW_CHOICES) slow.append(new Option(label, value));
+      // A choice being made is not undone by the next refresh.
+      slow.addEventListener("change", () => { slow.dataset.dirty = "true"; });
+      row.children[3].className = "actions";
+      row.children[3].append(slow, button("Appliquer", "light", () => {
+        slow.dataset.dirty = "";
+        send({ cmd: "slow", channel: row.dataset.name, seconds: Number(slow.value) });
+      }));
+      row.children[4].append(button("", "light", () => {
         const name = row.dataset.name;
         if (row.dataset.closed === "true") {
           send({ cmd: "channel", action: "open", name });
@@ -319,14 +382,25 @@
       }));
       return row;
     }, (row, c) => {
-      const [name, members, state, actions] = cells(row, 4);
+      const [name, members, state, slowCell, actions] = cells(row, 5);
       row.dataset.name = c.name;
       row.dataset.closed = String(Boolean(c.closed));
       text(name, c.name);
       text(members, c.members);
       const notes = [c.closed ? "fermé" : "ouvert"];
       if (c.permanent) notes.push("créé par l'administrateur");
+      const seconds = c.slow_secs || 0;
+      if (seconds > 0) notes.push(`mode lent : ${duration(seconds)}`);
       text(state, notes.join(", "));
+      const [slow, apply] = slowCell.children;
+      slow.setAttribute("aria-label", `Mode lent de ${c.name}`);
+      apply.setAttribute("aria-label", `Appliquer le mode lent de ${c.name}`);
+      if (slow.dataset.dirty !== "true" && document.activeElement !== slow) {
+        if (![...slow.options].some((o) => o.value === String(seconds))) {
+          slow.append(new Option(duration(seconds), String(seconds)));
+        }
+        slow.value = String(seconds);
+      }
       const b = actions.firstElementChild;
       text(b, c.closed ? "Rouvrir" : "Fermer");
       b.setAttribute("aria-label", `${b.textContent} ${c.name}`);
@@ -356,6 +430,24 @@
     });
   }
 
+  function showMutes(mutes) {
+    muted = new Map(mutes.map((m) => [m.name.toLowerCase(), m]));
+    text($("mutes-count"), `(${mutes.length})`);
+    sync($("mutes").tBodies[0], mutes, (m) => m.name.toLowerCase(), () => {
+      const row = document.createElement("tr");
+      cells(row, 4);
+      row.children[3].append(button("Rendre la parole", "light", () => send({ cmd: "unmute", name: row.dataset.name })));
+      return row;
+    }, (row, m) => {
+      const [name, until, reason, actions] = cells(row, 4);
+      row.dataset.name = m.name;
+      text(name, m.name);
+      text(until, localDate(m.until_unix));
+      text(reason, m.reason || "");
+      actions.firstElementChild.setAttribute("aria-label", `Rendre la parole à ${m.name}`);
+    });
+  }
+
   function showEvents(events) {
     const key = events.length ? events[events.length - 1].unix + events[events.length - 1].line + events.length : "";
     if (key === lastEvents) return;
@@ -381,6 +473,55 @@
     }
   }
 
+  // ------------------------------------------------------------------ live protocol trace
+
+  function startTrace(target) {
+    $("trace-target").value = target;
+    $("trace-form").scrollIntoView({ block: "nearest" });
+    const id = send({ cmd: "trace", target, duration: $("trace-duration").value });
+    if (id !== null) {
+      traceRequest = id;
+      text($("trace-state"), `Demande de trace de ${target}…`);
+    }
+  }
+
+  function traceStarted(ok, answer) {
+    traceRequest = null;
+    const state = $("trace-state");
+    state.classList.toggle("bad", !ok);
+    if (!ok) {
+      text(state, "Trace refusée : " + answer);
+      return;
+    }
+    tracing = true;
+    $("trace-lines").replaceChildren();
+    $("trace-stop").disabled = false;
+    text(state, "Trace en cours. " + answer);
+  }
+
+  function traceEnded(why) {
+    tracing = false;
+    $("trace-stop").disabled = true;
+    $("trace-state").classList.remove("bad");
+    text($("trace-state"), `Trace terminée : ${why}. Les lignes restent affichées ci-dessous.`);
+  }
+
+  // Each event as the console prints it (its `text`), set apart by direction and verdict.
+  function traceEvents(events) {
+    const box = $("trace-lines");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 30;
+    for (const event of events) {
+      const item = document.createElement("div");
+      item.className = "trace-" + event.kind;
+      if (event.verdict && event.verdict.verdict === "refused") item.classList.add("trace-refused");
+      item.textContent = event.text;
+      box.append(item);
+      if (event.kind === "end") traceEnded(TRACE_ENDS[event.reason] || event.reason);
+    }
+    while (box.childElementCount > TRACE_KEPT) box.firstElementChild.remove();
+    if (atBottom) box.scrollTop = box.scrollHeight;
+  }
+
   // ------------------------------------------------------------------ actions
 
   let confirmed = null;
@@ -399,6 +540,15 @@
     if (!name) return;
     confirmThen(`« ${name} » sera déconnecté (toutes ses connexions).`, true,
       (reason) => send({ cmd: "kick", name, reason: reason || null }));
+  }
+
+  function askMute(name) {
+    if (!name) return;
+    $("mute-text").textContent = `« ${name} » ne pourra plus envoyer de messages (il continue de lire la discussion).`;
+    $("mute-name").value = name;
+    $("mute-reason").value = "";
+    $("mute").showModal();
+    $("mute-duration").focus();
   }
 
   function prepareBan(target) {
@@ -443,9 +593,40 @@
       const reason = $("ban-reason").value.trim();
       const length = duration ? `pour ${duration}` : "définitivement";
       confirmThen(`« ${target} » sera banni ${length} : ses connexions sont fermées, puis refusées.`, false, () => {
-        send({ cmd: "ban", target, duration: duration || null, reason: reason || null });
+        send({ cmd: "ban", target, duration: duration || null, reason: reason || null }, true);
         $("ban-reason").value = "";
       });
+    });
+    $("trace-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      startTrace($("trace-target").value.trim());
+    });
+    $("trace-stop").addEventListener("click", () => {
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ id: nextId++, stop: "trace" }));
+      }
+    });
+    $("mute-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = $("mute-name").value;
+      const reason = $("mute-reason").value.trim();
+      $("mute").close();
+      send({ cmd: "mute", name, duration: $("mute-duration").value, reason: reason || null });
+    });
+    $("mute-no").addEventListener("click", () => {
+      $("mute").close();
+      result(true, "Annulé : rien n'a été fait.");
+    });
+    $("delete-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const id = Number($("delete-id").value.trim().replace(/^(#|n°)/i, ""));
+      if (!Number.isSafeInteger(id) || id < 0) {
+        result(false, "N° de message invalide : un nombre (son id, que montre la trace).");
+        return;
+      }
+      // The server asks for the confirmation, in the console's words.
+      send({ cmd: "delete", id });
+      $("delete-id").value = "";
     });
     $("channel-form").addEventListener("submit", (event) => {
       event.preventDefault();
