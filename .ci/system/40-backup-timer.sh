@@ -59,7 +59,7 @@ in_ct systemd-run -q --unit=classcord-test --uid=classcord --gid=classcord -p Ty
     /usr/bin/classcord serve --data /var/lib/classcord --listen 127.0.0.1:12345 \
     --config /etc/classcord-test.toml
 for _ in $(seq 100); do
-    in_ct journalctl -u classcord-test --no-pager -o cat | grep -q 'écoute sur' && break
+    in_ct journalctl -u classcord-test --no-pager -o cat | grep 'écoute sur' >/dev/null && break
     sleep 0.2
 done
 nsenter --target "$NSPAWN_LEADER" --net -- python3 - <<'EOF' || fail "chat"

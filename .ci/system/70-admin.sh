@@ -281,13 +281,13 @@ in_ct classcord backup --data /var/lib/classcord --out /root/copie.redb |
 in_ct sed -i 's/Bonjour/Salut/' /etc/classcord/classcord.toml
 in_ct systemctl reload classcord || fail "systemctl reload"
 for _ in $(seq 50); do
-    in_ct journalctl -u classcord --no-pager -o cat | grep -q "Appliqué tout de suite : welcome" && break
+    in_ct journalctl -u classcord --no-pager -o cat | grep "Appliqué tout de suite : welcome" >/dev/null && break
     sleep 0.1
 done
 in_ct journalctl -u classcord --no-pager -o cat | grep -E "ADMIN|socket d'administration" || true
-in_ct journalctl -u classcord --no-pager -o cat | grep -q "Appliqué tout de suite : welcome" ||
+in_ct journalctl -u classcord --no-pager -o cat | grep "Appliqué tout de suite : welcome" >/dev/null ||
     fail "reload not applied"
-in_ct journalctl -u classcord --no-pager -o cat | grep -q '\[ADMIN\] uid 0 : backup$' ||
+in_ct journalctl -u classcord --no-pager -o cat | grep '\[ADMIN\] uid 0 : backup$' >/dev/null ||
     fail "the backup did not go through the server"
 in_ct systemctl stop classcord
 in_ct test ! -e "$sock" || fail "socket left after stop"

@@ -27,8 +27,11 @@ target=x86_64-unknown-linux-gnu
 build_release "$target"
 deb=$(build_deb "$target")
 echo "package: $deb ($(stat -c %s "$deb") bytes)"
-dpkg-deb -c "$deb" | grep -q "usr/share/doc/classcord/FONCTIONNALITES.pdf" || {
-    dpkg-deb -c "$deb"; echo "FAIL: the .deb lacks the PDF documentation"; exit 1; }
+# The listing is read whole first: `grep -q` would stop reading at the match, and dpkg-deb's tar,
+# still listing behind it, would die of SIGPIPE (pipefail: a false failure).
+listing=$(dpkg-deb -c "$deb")
+grep -q "usr/share/doc/classcord/FONCTIONNALITES.pdf" <<<"$listing" || {
+    echo "$listing"; echo "FAIL: the .deb lacks the PDF documentation"; exit 1; }
 
 pristine=$(debian_root amd64)
 scratch_work classcord-boot
