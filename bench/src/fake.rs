@@ -1,6 +1,6 @@
 //! `fake-server`: NOT ClassCord. A deliberately trivial fan-out relay used as the floor
 //! reference of the bench and to test the bench end to end: ONE thread, one level-triggered
-//! epoll loop, non-blocking sockets. The lines of one read are handled in order: ping,
+//! epoll loop, non-blocking sockets. The lines of one read are handled in order: ping, hello,
 //! register, login and join_channel get just enough of a reply for the bench's handshakes, an
 //! empty-content message is a hello, and other messages are relayed with the extra keys the
 //! real server adds (`subtype`, `timestamp`, `id`) so lines have a realistic size. The relayed
@@ -256,6 +256,10 @@ impl Relay {
     fn handle_line(&mut self, line: &[u8], joined: &mut bool) {
         match line_type(line) {
             b"ping" => self.reply.extend_from_slice(b"{\"type\":\"pong\"}\n"),
+            // The bench's logged-in clients announce `no-hold` and wait for this reply.
+            b"hello" => self
+                .reply
+                .extend_from_slice(b"{\"type\":\"hello\",\"features\":[\"no-hold\"]}\n"),
             b"register" => self
                 .reply
                 .extend_from_slice(b"{\"type\":\"register\",\"status\":\"ok\"}\n"),
