@@ -1,19 +1,26 @@
 #!/usr/bin/env python3
 """The project's benchmark command: every row of BENCHMARKS.md, three runs each, medians.
 
-Usage: python3 bench/benchmarks.py [--runs 3] [--quick] [--raw results.json]
+Usage: python3 bench/benchmarks.py [--runs 3] [--quick] [--raw results.json] [--no-peers]
 
 Builds the release server and classcord-bench, then for every run starts a fresh server on a free
 loopback port with its own data folder, runs classcord-bench against it and stops it. The bench's
 own fake fan-out server is measured the same way, as the floor/ceiling reference of the machine.
 Prints a Markdown table (medians) to stdout. Loopback only; every run is bounded in time.
+
+The peers' rows (issue 17): the same chatload workloads (../shared/tools/chatload, built outside its
+read-only folder; CHATLOAD_TARGET names that target folder) against ClassCord, chatload's trivial
+relay, and InspIRCd and ngIRCd when installed (`apt-get install inspircd ngircd`), each started
+fresh with its per-address limits lifted. Rows whose tool or daemon is missing are left out.
 """
 
 import argparse
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -83,11 +90,132 @@ DEFENCES_OFF = ("[security]\nallow = [\"0.0.0.0/0\", \"::/0\"]\nmessages_per_sec
                 "identify_timeout_secs = 0\npartial_line_timeout_secs = 0\n")
 # Chat history off: nothing goes to the store thread (the persistence baseline).
 NO_HISTORY = DEFENCES_ON + "[storage]\nkeep_history = false\n"
+# The peers' rows: chatload's clients register and log in from one address, 200 at once.
+PEER_LIMITS = DEFENCES_ON + "registrations_burst = 1000000\nchecks_in_flight_per_ip = 10000\n"
 CONFIGS = {"server": DEFENCES_ON, "server_no_history": NO_HISTORY,
-           "server_no_defences": DEFENCES_OFF}
+           "server_no_defences": DEFENCES_OFF, "server_peers": PEER_LIMITS}
+
+CHATLOAD_TARGET = os.environ.get(
+    "CHATLOAD_TARGET", os.path.join(ROOT, "..", "shared", "tools", "chatload", "target"))
+CHATLOAD = os.path.join(CHATLOAD_TARGET, "release", "chatload")
+RELAY = os.path.join(CHATLOAD_TARGET, "release", "examples", "fanout_server")
+
+# The IRC daemons with every per-client and per-address limit out of the way of the load.
+NGIRCD_CONF = """[Global]
+\tName = peers.localhost
+\tInfo = benchmark
+\tListen = 127.0.0.1
+\tPorts = {port}
+\tMotdPhrase = "benchmark"
+\tPidFile = {folder}/ngircd.pid
+[Limits]
+\tMaxConnections = 0
+\tMaxConnectionsIP = 0
+\tMaxJoins = 0
+\tMaxPenaltyTime = 0
+\tPingTimeout = 600
+\tPongTimeout = 120
+[Options]
+\tDNS = no
+\tIdent = no
+\tPAM = no
+"""
+INSPIRCD_CONF = """<server name="peers.localhost" description="benchmark" network="peers">
+<admin name="bench" nick="bench" email="bench@localhost">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<connect name="all" allow="127.0.0.1" maxchans="100" timeout="60" pingfreq="600"
+ hardsendq="67108864" softsendq="8388608" recvq="65536" threshold="1000000"
+ commandrate="1000000000" fakelag="no" localmax="100000" globalmax="100000"
+ maxconnwarn="no" resolvehostnames="no" useident="no" limit="100000">
+<dns server="127.0.0.1" timeout="1">
+<performance softlimit="100000" somaxconn="4096" clonesonconnect="no" timeskipwarn="0">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{folder}/ircd.log">
+"""
+
+# chatload workloads of issue 17 (saturated with 10 and 200 senders, a busy class at 1000 msg/s).
+# chatload's clients do not announce `no-hold`: the 2.5 s pause after the last login lets
+# ClassCord's login hold (docs/PROTOCOL.md §2.4) end before the first message (for every peer
+# alike).
+PEER_SETTLE = ["--settle-ms", "2500"]
+PEER_WORKLOADS = {
+    "sat": ["--clients", "200", "--senders", "10", "--rate", "0", "--window", "64",
+            "--validate", "light", "--quickack"],
+    "all": ["--clients", "200", "--senders", "200", "--rate", "0", "--window", "64",
+            "--validate", "light", "--quickack"],
+    "r1k": ["--clients", "200", "--senders", "20", "--rate", "1000"],
+}
+PEERS = ["classcord", "relay", "inspircd", "ngircd"]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_peer(peer):
+    """Starts a peer on a free loopback port: (process, address, chatload's protocol flags)."""
+    if peer == "classcord":
+        proc, addr = start_server(PEER_LIMITS)
+        return proc, addr, ["--login"]
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix=f"classcord-peer-{peer}-")
+    if peer == "relay":
+        argv, flags = [RELAY, f"127.0.0.1:{port}", "1"], ["--login"]
+    elif peer == "ngircd":
+        conf = os.path.join(folder, "ngircd.conf")
+        with open(conf, "w") as out:
+            out.write(NGIRCD_CONF.format(port=port, folder=folder))
+        argv, flags = ["ngircd", "--nodaemon", "--config", conf], ["--proto", "irc"]
+    else:
+        conf = os.path.join(folder, "inspircd.conf")
+        with open(conf, "w") as out:
+            out.write(INSPIRCD_CONF.format(port=port, folder=folder))
+        argv = ["inspircd", "--nofork", "--nopid", "--runasroot", f"--config={conf}"]
+        flags = ["--proto", "irc"]
+    proc = subprocess.Popen(argv, cwd=folder, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc, f"127.0.0.1:{port}", flags
+        except OSError:
+            time.sleep(0.05)
+    stop(proc)
+    raise RuntimeError(f"{peer} did not listen on 127.0.0.1:{port}")
+
+
+def peer_available(peer):
+    if not os.path.exists(CHATLOAD):
+        return False
+    if peer == "relay":
+        return os.path.exists(RELAY)
+    if peer in ("inspircd", "ngircd"):
+        return shutil.which(peer) is not None
+    return True
+
+
+def peer_bench(peer, work, seconds):
+    """One chatload run against a fresh `peer`: chatload's report (its `cpu` part per server)."""
+    proc, addr, flags = start_peer(peer)
+    try:
+        argv = [CHATLOAD, "fanout"] + PEER_WORKLOADS[work] + PEER_SETTLE + [
+            "--duration", seconds, "--addr", addr, "--pid", str(proc.pid)] + flags
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        lines = out.stdout.strip().splitlines()
+        report = json.loads(lines[-1]) if lines else {}
+        report["exit_code"] = out.returncode
+        return report
+    except (json.JSONDecodeError, subprocess.TimeoutExpired) as error:
+        return {"exit_code": None, "error": str(error)}
+    finally:
+        stop(proc)
 
 
 def bench(target, args):
+    if target == "peer":
+        return peer_bench(*args)
     if target == "store":
         out = subprocess.run([BENCH] + args, capture_output=True, text=True, timeout=300)
         report = json.loads(out.stdout) if out.stdout.strip() else {}
@@ -119,6 +247,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="shorter runs, for a look")
     parser.add_argument("--raw", help="write every report to this JSON file")
     parser.add_argument("--only", help="comma-separated row names (default: every row)")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="leave out the rows measured against InspIRCd, ngIRCd and the relay")
     options = parser.parse_args()
     seconds = "2" if options.quick else "5"
 
@@ -151,6 +281,11 @@ def main():
         "logins": ("server", ["logins", "--count", "100", "--concurrency", "10", "--chat", "50"]),
         "store": ("store", ["store", "--lines", "200000"]),
     }
+    if not options.no_peers:
+        for work in PEER_WORKLOADS:
+            for peer in PEERS:
+                if peer_available(peer):
+                    rows[f"peer_{work}_{peer}"] = ("peer", (peer, work, seconds))
     if options.only:
         wanted = options.only.split(",")
         unknown = [name for name in wanted if name not in rows]
@@ -246,6 +381,33 @@ def main():
               f"{fmt(med('store', 'bytes_per_line'), 0)} bytes per line on disk | >= 100,000 /s | |")
     print(f"| release binary, stripped, x86_64 | {size:,} B ({size / 1048576:.2f} MiB) | <= 2 MiB | |")
     print(f"\nzero lost / duplicated / echoed in every fan-out run: {clean}")
+    peer_rows = [name for name in results if name.startswith("peer_")]
+    if peer_rows:
+        print("\nAgainst the peers (chatload, same run): M deliveries per server CPU-s "
+              "(M/s wall); ratios of the medians")
+        print("| workload | ClassCord | trivial relay | InspIRCd | ngIRCd | vs relay | vs InspIRCd |")
+        print("|---|---|---|---|---|---|---|")
+        for work in PEER_WORKLOADS:
+            if not any(name.startswith(f"peer_{work}_") for name in peer_rows):
+                continue
+            cells, per_cpu = [], {}
+            for peer in PEERS:
+                name = f"peer_{work}_{peer}"
+                if name not in results:
+                    cells.append("n/a")
+                    continue
+                per_cpu[peer] = med(name, "cpu", "work_per_server_cpu_s")
+                wall = med(name, "deliveries_per_s")
+                cells.append(f"{fmt(per_cpu[peer], scale=1e6)} ({fmt(wall, scale=1e6)})")
+            mine = per_cpu.get("classcord")
+
+            def times(other):
+                base = per_cpu.get(other)
+                return "n/a" if mine is None or not base else f"{mine / base:.2f}x"
+            print(f"| {work} | " + " | ".join(cells) + f" | {times('relay')} | "
+                  f"{times('inspircd')} |")
+        peers_ok = all(r.get("ok") for name in peer_rows for r in results[name])
+        print(f"\nevery peer run clean (chatload ok: no loss, no duplicate): {peers_ok}")
     if options.raw:
         with open(options.raw, "w") as raw:
             json.dump(results, raw, indent=1)

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::io::{BufWriter, Stderr, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::queue::{Dropped, Entry};
+use super::queue::Dropped;
 use super::Sink;
 use crate::clock;
 
@@ -19,6 +19,11 @@ pub fn push_timestamp(line: &mut String) {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
+    push_timestamp_at(line, seconds);
+}
+
+/// The time stamp of `seconds` since the epoch (a record formatted later than it was made).
+pub fn push_timestamp_at(line: &mut String, seconds: u64) {
     STAMP.with(|stamp| {
         let mut stamp = stamp.borrow_mut();
         if stamp.0 != seconds {
@@ -62,9 +67,9 @@ impl ConsoleSink {
 }
 
 impl Sink for ConsoleSink {
-    fn write(&mut self, entry: &Entry) {
-        // Console entries are formatted on the logging thread, time stamp included.
-        let _ = self.out.write_all(entry.text.as_bytes());
+    fn write(&mut self, _level: log::Level, _security: bool, text: &str) {
+        // Console lines come formatted, time stamp and newline included.
+        let _ = self.out.write_all(text.as_bytes());
     }
 
     fn report_drops(&mut self, dropped: Dropped) {

@@ -4,7 +4,9 @@
 //!
 //! Lines are formatted on the thread that logs and written by a dedicated thread through a
 //! bounded queue ([`queue`]): logging never makes the hub wait; a line that does not fit is
-//! counted and the count reported later. Security events ([`event`]) carry stable tokens with the
+//! counted and the count reported later. The `[MSG]` line of every relayed message is the
+//! exception: the hub hands over a [`ChatLine`] record (the names it already owns, three numbers)
+//! and the writer thread formats it, in batches. Security events ([`event`]) carry stable tokens with the
 //! bare peer IP and go to the security facility. Never a password; message contents only at
 //! debug level.
 
@@ -16,10 +18,10 @@ mod syslog_sink;
 #[cfg(test)]
 mod tests;
 
-use std::fmt::Write as _;
+use std::fmt::{self, Display, Write as _};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
 pub use syslog::Facility;
@@ -28,7 +30,7 @@ pub use event::{
     audit, bare_ip, needs_escape, quoted, shown, FloodAction, Quoted, RateAction, RateKind,
     SecurityEvent, Shown, TimeoutPhase, AUDIT_TARGET,
 };
-use queue::{Dropped, Entry, LaneLimit, LineQueue};
+use queue::{Body, Dropped, LaneLimit, LineQueue};
 pub use syslog_sink::IDENTIFIER;
 
 /// The syslog socket used unless `[log] syslog_socket` says otherwise.
@@ -98,9 +100,10 @@ pub fn started_by_systemd() -> bool {
     std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some()
 }
 
-/// Where the writer thread puts lines.
+/// Where the writer thread puts lines: `text` is a whole console line (time stamp, newline) or a
+/// syslog message, as formatted for the output in use.
 trait Sink {
-    fn write(&mut self, entry: &Entry);
+    fn write(&mut self, level: log::Level, security: bool, text: &str);
     fn report_drops(&mut self, dropped: Dropped);
     fn flush(&mut self);
 }
@@ -124,6 +127,104 @@ fn level_index(level: LevelFilter) -> usize {
 pub fn set_level(level: LevelFilter) {
     LEVEL.store(level_index(level), std::sync::atomic::Ordering::Relaxed);
     log::set_max_level(level);
+}
+
+/// The `[MSG]` line of one chat line, as a record: formatted by the log writer, not by the hub.
+#[derive(Debug)]
+pub struct ChatLine {
+    pub from: String,
+    /// The channel or the private recipient.
+    pub target: String,
+    /// Length of the content, in bytes.
+    pub length: usize,
+    pub outcome: ChatOutcome,
+    /// The sender's connection number.
+    pub conn: u64,
+    /// When it was relayed (seconds since the epoch; the console's time stamp).
+    pub at_secs: u64,
+}
+
+/// What became of a chat line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatOutcome {
+    Relayed {
+        recipients: usize,
+    },
+    /// Stored for an absent recipient.
+    Deferred,
+}
+
+impl ChatLine {
+    /// Bytes counted for it in the queue (about what the formatted line takes).
+    fn weight(&self) -> usize {
+        self.from.len() + self.target.len() + 64
+    }
+}
+
+/// The line's message: `[MSG] zoe -> #général (9 octets, 3 destinataire(s)) (#4)`.
+impl Display for ChatLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (from, target, length) = (Shown(&self.from), Shown(&self.target), self.length);
+        match self.outcome {
+            ChatOutcome::Relayed { recipients } => write!(
+                f,
+                "[MSG] {from} -> {target} ({length} octets, {recipients} destinataire(s)) (#{})",
+                self.conn
+            ),
+            ChatOutcome::Deferred => write!(
+                f,
+                "[MSG] {from} -> {target} ({length} octets, différé : destinataire absent) (#{})",
+                self.conn
+            ),
+        }
+    }
+}
+
+/// Seconds since the epoch, for [`ChatLine::at_secs`].
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// The queue of the logger [`init`] installed, and its output.
+static INSTALLED: OnceLock<(ActiveOutput, Arc<LineQueue>)> = OnceLock::new();
+
+/// True when a chat line (info level) would be written.
+pub fn chat_enabled() -> bool {
+    LEVEL.load(std::sync::atomic::Ordering::Relaxed) >= level_index(LevelFilter::Info)
+}
+
+/// Logs a chat line at info level. With the server's logger the record is queued as is (no
+/// formatting here); under any other logger it goes through `log` as an ordinary line.
+pub fn chat(line: ChatLine) {
+    match INSTALLED.get() {
+        Some((_, queue)) => {
+            if chat_enabled() {
+                queue.push_chat(line);
+            }
+        }
+        None => log::info!("{line}"),
+    }
+}
+
+/// Formats a queued record as the output wants it, into `out` (emptied first).
+fn render_chat(output: ActiveOutput, chat: &ChatLine, out: &mut String) {
+    out.clear();
+    if output == ActiveOutput::Console {
+        console::push_timestamp_at(out, chat.at_secs);
+        out.push(' ');
+    }
+    let start = out.len();
+    let _ = write!(out, "{chat}");
+    escape_ascii_controls(out, start);
+    match output {
+        ActiveOutput::Console => out.push('\n'),
+        ActiveOutput::Syslog => {
+            let message = syslog_sink::message(std::mem::take(out), false);
+            *out = message;
+        }
+    }
 }
 
 struct QueueLogger {
@@ -183,11 +284,24 @@ fn escape_ascii_controls(text: &mut String, start: usize) {
     }
 }
 
-fn run_writer(queue: &LineQueue, mut sink: Box<dyn Sink + Send>) {
+fn run_writer(
+    queue: &LineQueue,
+    output: ActiveOutput,
+    linger: Duration,
+    mut sink: Box<dyn Sink + Send>,
+) {
     let mut batch = Vec::new();
+    let mut chat_text = String::with_capacity(256);
     while let Some(dropped) = queue.take_batch(&mut batch) {
         for entry in &batch {
-            sink.write(entry);
+            let text = match &entry.body {
+                Body::Text(text) => text,
+                Body::Chat(chat) => {
+                    render_chat(output, chat, &mut chat_text);
+                    &chat_text
+                }
+            };
+            sink.write(entry.level, entry.security, text);
         }
         if dropped.any() {
             sink.report_drops(dropped);
@@ -195,6 +309,7 @@ fn run_writer(queue: &LineQueue, mut sink: Box<dyn Sink + Send>) {
         sink.flush();
         queue.mark_written(batch.len());
         batch.clear();
+        queue.linger(linger);
     }
     sink.flush();
 }
@@ -244,10 +359,11 @@ pub fn init(settings: &LogSettings, level: LevelFilter) -> Result<ActiveOutput, 
     if log::set_boxed_logger(Box::new(logger)).is_err() {
         return Ok(output);
     }
+    let _ = INSTALLED.set((output, queue.clone()));
     set_level(level);
     std::thread::Builder::new()
         .name("log".into())
-        .spawn(move || run_writer(&queue, sink))
+        .spawn(move || run_writer(&queue, output, queue::LINGER, sink))
         .map_err(|error| {
             LogInitError(format!(
                 "impossible de démarrer l'écriture du journal : {error}"

@@ -4,6 +4,11 @@
 //! reports the counts in a later line. Security lines have their own lane, so a burst of chat
 //! lines can never push one out; if even that lane is full, the loss is counted separately and
 //! reported on the security facility.
+//!
+//! A chat line (`[MSG]`, one per relayed message) is queued as a small record ([`ChatLine`]) and
+//! formatted by the writer, not by the hub. The writer takes what is queued, then lingers
+//! [`LINGER`] (or until [`LINGER_LINES`] lines wait, or a flush is asked) before its next batch:
+//! under load the log costs one wake-up and one write per batch, not per line.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -11,14 +16,38 @@ use std::time::{Duration, Instant};
 
 use log::Level;
 
-/// One formatted line waiting for the writer.
+use super::ChatLine;
+
+/// How long the writer waits after a batch for more lines to gather.
+pub const LINGER: Duration = Duration::from_millis(25);
+/// Lines waiting that end the writer's linger at once (far below the lane's limit).
+pub const LINGER_LINES: usize = 2048;
+
+/// What a queued line holds: its text, or a chat record the writer formats.
+#[derive(Debug)]
+pub enum Body {
+    Text(String),
+    Chat(ChatLine),
+}
+
+impl Body {
+    /// Bytes counted against the lane (a chat record: its names plus the fixed words).
+    fn weight(&self) -> usize {
+        match self {
+            Body::Text(text) => text.len(),
+            Body::Chat(chat) => chat.weight(),
+        }
+    }
+}
+
+/// One line waiting for the writer.
 #[derive(Debug)]
 pub struct Entry {
     /// Order of arrival across both lanes.
     seq: u64,
     pub level: Level,
     pub security: bool,
-    pub text: String,
+    pub body: Body,
 }
 
 /// How many lines and bytes a lane may hold.
@@ -49,10 +78,11 @@ struct Lane {
 
 impl Lane {
     fn push(&mut self, entry: Entry, limit: LaneLimit) -> bool {
-        if self.entries.len() >= limit.lines || self.bytes + entry.text.len() > limit.bytes {
+        let weight = entry.body.weight();
+        if self.entries.len() >= limit.lines || self.bytes + weight > limit.bytes {
             return false;
         }
-        self.bytes += entry.text.len();
+        self.bytes += weight;
         self.entries.push_back(entry);
         true
     }
@@ -63,7 +93,7 @@ impl Lane {
 
     fn pop(&mut self) -> Option<Entry> {
         let entry = self.entries.pop_front()?;
-        self.bytes -= entry.text.len();
+        self.bytes -= entry.body.weight();
         Some(entry)
     }
 }
@@ -78,6 +108,10 @@ struct State {
     written: u64,
     dropped: Dropped,
     writer_waiting: bool,
+    /// The writer lingers between batches (woken early only by a full linger or a flush).
+    writer_lingering: bool,
+    /// Someone waits in [`LineQueue::wait_written`]: the writer stops lingering.
+    flush_asked: bool,
     closed: bool,
 }
 
@@ -112,12 +146,21 @@ impl LineQueue {
 
     /// Queues a line, or counts it as dropped when its lane is full. Never blocks on the writer.
     pub fn push(&self, level: Level, security: bool, text: String) {
+        self.push_body(level, security, Body::Text(text));
+    }
+
+    /// Queues a chat record (info level, ordinary lane), or counts it as dropped.
+    pub fn push_chat(&self, chat: ChatLine) {
+        self.push_body(Level::Info, false, Body::Chat(chat));
+    }
+
+    fn push_body(&self, level: Level, security: bool, body: Body) {
         let mut state = self.lock();
         let entry = Entry {
             seq: state.next_seq,
             level,
             security,
-            text,
+            body,
         };
         let accepted = if security {
             state.security.push(entry, self.security_limit)
@@ -132,9 +175,13 @@ impl LineQueue {
         } else {
             state.dropped.lines += 1;
         }
-        // Only wake the writer when it sleeps: a busy writer finds the line on its next pass.
-        if state.writer_waiting {
+        // Only wake the writer when it sleeps: a busy writer finds the line on its next pass, a
+        // lingering one when its linger ends (or now, if the lines pile up).
+        let piled_up = state.writer_lingering
+            && state.normal.entries.len() + state.security.entries.len() >= LINGER_LINES;
+        if state.writer_waiting || piled_up {
             state.writer_waiting = false;
+            state.writer_lingering = false;
             drop(state);
             self.work.notify_one();
         }
@@ -182,10 +229,35 @@ impl LineQueue {
         Some(dropped)
     }
 
+    /// Called by the writer after a batch: waits up to `linger` for more lines to gather, unless
+    /// enough are already waiting, a flush is asked or the queue is closed.
+    pub fn linger(&self, linger: Duration) {
+        let deadline = Instant::now() + linger;
+        let mut state = self.lock();
+        loop {
+            let waiting = state.normal.entries.len() + state.security.entries.len();
+            if state.closed || state.flush_asked || waiting >= LINGER_LINES {
+                break;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            state.writer_lingering = true;
+            state = match self.work.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        state.writer_lingering = false;
+    }
+
     /// The writer has finished with `count` lines of its batch.
     pub fn mark_written(&self, count: usize) {
         let mut state = self.lock();
         state.written += count as u64;
+        if state.written >= state.accepted {
+            state.flush_asked = false;
+        }
         drop(state);
         self.progress.notify_all();
     }
@@ -195,8 +267,12 @@ impl LineQueue {
         let deadline = Instant::now() + timeout;
         let mut state = self.lock();
         let target = state.accepted;
-        if state.writer_waiting {
+        if state.written < target {
+            state.flush_asked = true;
+        }
+        if state.writer_waiting || state.writer_lingering {
             state.writer_waiting = false;
+            state.writer_lingering = false;
             self.work.notify_one();
         }
         while state.written < target {

@@ -16,7 +16,7 @@ use log::Level;
 use syslog::{Facility, Formatter3164, LoggerBackend};
 
 use super::console::ConsoleSink;
-use super::queue::{Dropped, Entry};
+use super::queue::Dropped;
 use super::Sink;
 
 /// The identifier every line carries (`classcord[PID]: ...`).
@@ -155,9 +155,9 @@ impl SyslogSink {
 }
 
 impl Sink for SyslogSink {
-    fn write(&mut self, entry: &Entry) {
-        if !self.deliver(entry.level, entry.security, &entry.text) {
-            self.fallback.write_untimed(&entry.text);
+    fn write(&mut self, level: Level, security: bool, text: &str) {
+        if !self.deliver(level, security, text) {
+            self.fallback.write_untimed(text);
         }
     }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use log::Level;
 
 use super::event::*;
-use super::queue::{Dropped, LaneLimit, LineQueue};
-use super::{escape_ascii_controls, syslog_sink};
+use super::queue::{Body, Dropped, Entry, LaneLimit, LineQueue};
+use super::{escape_ascii_controls, render_chat, run_writer, syslog_sink};
+use super::{ActiveOutput, ChatLine, ChatOutcome, Sink};
 use crate::security::{BruteForceReason, Refusal};
 
 fn ip(text: &str) -> IpAddr {
@@ -225,7 +226,7 @@ fn full_queue_drops_and_counts_but_keeps_security_lines_apart() {
             security: 1
         }
     );
-    let texts: Vec<&str> = batch.iter().map(|entry| entry.text.as_str()).collect();
+    let texts: Vec<&str> = batch.iter().map(text_of).collect();
     assert_eq!(
         texts,
         ["chat 0", "chat 1", "chat 2", "AUTH_FAIL 1", "AUTH_FAIL 2"]
@@ -252,7 +253,7 @@ fn lanes_are_merged_in_arrival_order_and_byte_limits_hold() {
     queue.push(Level::Warn, true, "S2".into());
     let mut batch = Vec::new();
     let dropped = queue.take_batch(&mut batch).unwrap();
-    let texts: Vec<&str> = batch.iter().map(|entry| entry.text.as_str()).collect();
+    let texts: Vec<&str> = batch.iter().map(text_of).collect();
     assert_eq!(texts, ["a", "S1", "b", "S2"]);
     assert_eq!(dropped.lines, 1);
 }
@@ -267,7 +268,7 @@ fn flush_waits_for_the_writer_and_close_ends_it() {
         while writer_queue.take_batch(&mut batch).is_some() {
             std::thread::sleep(Duration::from_millis(20));
             let count = batch.len();
-            written.extend(batch.drain(..).map(|entry| entry.text));
+            written.extend(batch.drain(..).map(|entry| text_of(&entry).to_owned()));
             writer_queue.mark_written(count);
         }
         written
@@ -278,4 +279,127 @@ fn flush_waits_for_the_writer_and_close_ends_it() {
     queue.close();
     let written = writer.join().unwrap();
     assert_eq!(written, ["one", "two"]);
+}
+
+fn text_of(entry: &Entry) -> &str {
+    match &entry.body {
+        Body::Text(text) => text,
+        Body::Chat(chat) => &chat.from,
+    }
+}
+
+fn chat_line(index: usize) -> ChatLine {
+    ChatLine {
+        from: format!("eleve{index}"),
+        target: "#général".into(),
+        length: 9,
+        outcome: ChatOutcome::Relayed { recipients: 3 },
+        conn: index as u64,
+        at_secs: 0,
+    }
+}
+
+#[test]
+fn a_chat_record_reads_as_the_line_the_hub_used_to_format() {
+    let mut line = chat_line(4);
+    line.from = "zoe".into();
+    let mut out = String::new();
+    render_chat(ActiveOutput::Syslog, &line, &mut out);
+    assert_eq!(
+        out,
+        "[MSG] zoe -> #général (9 octets, 3 destinataire(s)) (#4)"
+    );
+    line.outcome = ChatOutcome::Deferred;
+    line.target = "bob\u{202e}\n".into();
+    render_chat(ActiveOutput::Syslog, &line, &mut out);
+    assert_eq!(
+        out,
+        "[MSG] zoe -> bob\\u{202e}\\u{a} (9 octets, différé : destinataire absent) (#4)"
+    );
+    render_chat(ActiveOutput::Console, &line, &mut out);
+    assert!(
+        out.ends_with(
+            " [MSG] zoe -> bob\\u{202e}\\u{a} (9 octets, différé : destinataire absent) (#4)\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(out.as_bytes()[4], b'-', "time stamp first: {out}");
+}
+
+#[test]
+fn a_full_lane_counts_chat_records_and_never_blocks() {
+    let queue = small_queue();
+    for index in 0..10 {
+        queue.push_chat(chat_line(index));
+    }
+    queue.push(Level::Warn, true, "AUTH_FAIL 1".into());
+    let mut batch = Vec::new();
+    let dropped = queue.take_batch(&mut batch).unwrap();
+    assert_eq!(
+        dropped,
+        Dropped {
+            lines: 7,
+            security: 0
+        }
+    );
+    let texts: Vec<&str> = batch.iter().map(text_of).collect();
+    assert_eq!(texts, ["eleve0", "eleve1", "eleve2", "AUTH_FAIL 1"]);
+}
+
+/// Keeps what the writer thread writes.
+struct Kept(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Sink for Kept {
+    fn write(&mut self, _level: Level, _security: bool, text: &str) {
+        self.0.lock().unwrap().push(text.to_owned());
+    }
+    fn report_drops(&mut self, dropped: Dropped) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("DROPPED {}", dropped.lines));
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn every_chat_line_of_a_burst_is_written_in_order_among_the_others() {
+    let queue = Arc::new(LineQueue::new(
+        LaneLimit {
+            lines: 10_000,
+            bytes: 1 << 20,
+        },
+        LaneLimit {
+            lines: 10,
+            bytes: 1000,
+        },
+    ));
+    let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = {
+        let (queue, kept) = (queue.clone(), kept.clone());
+        // A long linger: the flush below must cut it short.
+        std::thread::spawn(move || {
+            run_writer(
+                &queue,
+                ActiveOutput::Syslog,
+                Duration::from_secs(60),
+                Box::new(Kept(kept)),
+            )
+        })
+    };
+    let mut expected = Vec::new();
+    for index in 0..3000 {
+        if index % 1000 == 500 {
+            queue.push(Level::Info, false, format!("[SALON] #{index}"));
+            expected.push(format!("[SALON] #{index}"));
+        }
+        queue.push_chat(chat_line(index));
+        expected.push(format!(
+            "[MSG] eleve{index} -> #général (9 octets, 3 destinataire(s)) (#{index})"
+        ));
+    }
+    queue.wait_written(Duration::from_secs(30));
+    assert_eq!(*kept.lock().unwrap(), expected);
+    queue.close();
+    writer.join().unwrap();
 }

@@ -288,6 +288,14 @@ struct Writer {
     on_loaded: Box<dyn FnMut(Loaded) + Send>,
 }
 
+/// How long the thread lets writes gather while a batch is open (see [`Writer::run`]).
+const GATHER: Duration = Duration::from_millis(2);
+
+/// Nothing is waiting in the queue (so the thread would block on the next receive).
+fn inbox_is_quiet(queued: &AtomicUsize) -> bool {
+    queued.load(Ordering::Relaxed) == 0
+}
+
 impl Writer {
     fn run(mut self, inbox: Receiver<Command>) {
         loop {
@@ -300,6 +308,12 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.tick();
+            // A batch waits for its commit anyway: let the next writes gather for a moment
+            // instead of being woken by each (a blocked receiver costs the hub a wake-up per
+            // chat line). Loads and registrations wait at most this long more.
+            if !self.batch.is_empty() && inbox_is_quiet(&self.queued) {
+                std::thread::sleep(GATHER.min(wait));
+            }
         }
         // Stop: everything still queued, then one durable commit.
         while let Ok(command) = inbox.try_recv() {

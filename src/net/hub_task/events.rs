@@ -7,7 +7,8 @@ use classcord_core::hub::{Event, Moderation, SessionId};
 
 use super::HubTask;
 use super::Peer;
-use crate::logging::{audit, RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase};
+use crate::logging::{self, audit, ChatLine, ChatOutcome};
+use crate::logging::{RateAction, RateKind, SecurityEvent, Shown, TimeoutPhase};
 use crate::metrics::add;
 
 impl HubTask {
@@ -61,12 +62,15 @@ impl HubTask {
                 frame,
             } => {
                 add(&self.metrics.counters.messages_relayed, 1);
-                log::info!(
-                    "[MSG] {} -> {} ({length} octets, {recipients} destinataire(s)) (#{})",
-                    Shown(&from),
-                    Shown(&target),
-                    session.0
-                );
+                // A record, formatted by the log writer: the hub only moves the names it owns.
+                logging::chat(ChatLine {
+                    from,
+                    target,
+                    length,
+                    outcome: ChatOutcome::Relayed { recipients },
+                    conn: session.0,
+                    at_secs: logging::now_secs(),
+                });
                 if log::log_enabled!(log::Level::Debug) {
                     log::debug!("[MSG] {}", String::from_utf8_lossy(&frame).trim_end());
                 }
@@ -77,12 +81,14 @@ impl HubTask {
                 to,
                 length,
             } => {
-                log::info!(
-                    "[MSG] {} -> {} ({length} octets, différé : destinataire absent) (#{})",
-                    Shown(&from),
-                    Shown(&to),
-                    session.0
-                );
+                logging::chat(ChatLine {
+                    from,
+                    target: to,
+                    length,
+                    outcome: ChatOutcome::Deferred,
+                    conn: session.0,
+                    at_secs: logging::now_secs(),
+                });
             }
             Event::RateLimited {
                 session,
