@@ -11,37 +11,17 @@
 // Usage: node dashboard.mjs SERVER_BINARY ARTIFACTS_DIR
 // Exits 0 when every check passed; prints one line per check.
 
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
+import {
+  WAIT, Server, account as accountOn, axe, check, commandLine, failures, finish, freePort,
+  launchBrowser, unexpected,
+} from "./harness.mjs";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require("playwright-core");
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-const [binary, artifacts] = process.argv.slice(2);
-if (!binary || !artifacts) {
-  console.error("usage: node dashboard.mjs SERVER_BINARY ARTIFACTS_DIR");
-  process.exit(2);
-}
-mkdirSync(artifacts, { recursive: true });
-const WAIT = 15000;
-let passed = 0;
-const failures = [];
-
-function check(ok, what, detail = "") {
-  if (ok) {
-    passed += 1;
-    console.log("ok   - " + what);
-  } else {
-    failures.push(what);
-    console.log("FAIL - " + what + (detail ? " (" + detail + ")" : ""));
-  }
-}
+const { binary, artifacts } = commandLine("dashboard.mjs");
 
 // ---------------------------------------------------------------- server
 
@@ -51,45 +31,13 @@ const config = path.join(work, "classcord.toml");
 // Three wrong passwords lock an account (the default is ten, and slows down from the fourth).
 writeFileSync(config, "[security]\nlogin_failures_before_delay = 0\naccount_lockout_after = 3\n");
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = server.address().port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const chatPort = await freePort();
 const webPort = await freePort();
 const https = `https://127.0.0.1:${webPort}`;
-let server = null;
-let serverLog = "";
-
-async function startServer() {
-  const child = spawn(binary, ["serve", "--config", config, "--log", "console", "--listen", `127.0.0.1:${chatPort}`,
-    "--web-listen", `127.0.0.1:${webPort}`, "--data", data], { stdio: ["ignore", "ignore", "pipe"] });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start:\n" + serverLog)), WAIT);
-    child.stderr.on("data", (chunk) => {
-      serverLog += chunk;
-      if (serverLog.includes("tableau de bord : ")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  server = child;
-}
-
-async function stopServer() {
-  const child = server;
-  server = null;
-  const done = new Promise((resolve) => child.on("exit", resolve));
-  child.kill("SIGTERM");
-  await done;
-}
+const server = new Server(binary, ["serve", "--config", config, "--log", "console", "--listen",
+  `127.0.0.1:${chatPort}`, "--web-listen", `127.0.0.1:${webPort}`, "--data", data], "tableau de bord : ");
+const startServer = () => server.start();
+const stopServer = () => server.stop();
 
 function admin(...args) {
   return execFileSync(binary, ["admin", "--data", data, ...args], { encoding: "utf8" });
@@ -97,74 +45,7 @@ function admin(...args) {
 
 // ---------------------------------------------------------------- TCP clients, as the students write
 
-class TcpClient {
-  constructor() {
-    this.lines = [];
-    this.waiters = [];
-    this.buffer = "";
-    this.closed = false;
-  }
-  async connect() {
-    this.socket = net.connect(chatPort, "127.0.0.1");
-    await new Promise((resolve, reject) => {
-      this.socket.once("connect", resolve);
-      this.socket.once("error", reject);
-    });
-    this.socket.on("close", () => {
-      this.closed = true;
-      for (const waiter of [...this.waiters]) waiter();
-    });
-    this.socket.on("data", (chunk) => {
-      this.buffer += chunk.toString("utf8");
-      let at;
-      while ((at = this.buffer.indexOf("\n")) >= 0) {
-        const line = JSON.parse(this.buffer.slice(0, at));
-        this.buffer = this.buffer.slice(at + 1);
-        this.lines.push(line);
-        for (const waiter of [...this.waiters]) waiter();
-      }
-    });
-    return this;
-  }
-  send(object) {
-    this.socket.write(JSON.stringify(object) + "\n");
-  }
-  async wait(what, done) {
-    const deadline = Date.now() + WAIT;
-    for (;;) {
-      const value = done();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error("TCP client never saw " + what);
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, 200);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-  async until(what, predicate) {
-    return this.wait(what, () => {
-      const index = this.lines.findIndex(predicate);
-      return index >= 0 ? this.lines.splice(index, 1)[0] : null;
-    });
-  }
-  close() {
-    this.socket.destroy();
-  }
-}
-
-async function account(name, password) {
-  const client = await new TcpClient().connect();
-  client.send({ type: "register", username: name, password });
-  await client.until("register reply", (l) => l.type === "register" || l.type === "error");
-  client.send({ type: "login", username: name, password });
-  await client.until("login reply", (l) => l.type === "login");
-  client.send({ type: "users" });
-  await client.until("users", (l) => l.type === "users");
-  return client;
-}
+const account = (name, password) => accountOn(chatPort, name, password);
 
 // A plain HTTP request on the web port, as a browser typing http:// would send it.
 function plainGet(pathname) {
@@ -179,11 +60,7 @@ function plainGet(pathname) {
 
 // ---------------------------------------------------------------- browser helpers
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchBrowser();
 
 async function newPage(width = 1280, height = 900) {
   // The teacher accepted the self-signed certificate once (its fingerprint checked, see below).
@@ -202,20 +79,6 @@ async function signIn(page, name, password) {
     page.click("form.card button[type=submit]"),
   ]);
   return response;
-}
-
-async function axe(page, what) {
-  const session = await page.context().newCDPSession(page);
-  // The page's CSP forbids inline scripts: axe goes in through the DevTools protocol.
-  await session.send("Runtime.evaluate", { expression: AXE });
-  const result = await session.send("Runtime.evaluate", {
-    expression: "axe.run(document, { resultTypes: ['violations'] }).then(r => JSON.stringify(r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }))))",
-    awaitPromise: true,
-    returnByValue: true,
-  });
-  const violations = JSON.parse(result.result.value);
-  const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  check(serious.length === 0, `axe-core: no serious or critical violation on ${what}`, JSON.stringify(serious));
 }
 
 async function rowOf(page, name) {
@@ -241,7 +104,7 @@ try {
 
   // The certificate the browser is shown is the one `classcord admin certificate` names.
   const printed = admin("certificate").match(/Empreinte SHA-256 : ([0-9A-F:]+)/);
-  const logged = serverLog.match(/empreinte SHA-256 du certificat : ([0-9A-F:]+)/);
+  const logged = server.log.match(/empreinte SHA-256 du certificat : ([0-9A-F:]+)/);
   check(printed && logged && printed[1] === logged[1], "the console and the start-up log give the same fingerprint");
 
   const page = await newPage();
@@ -322,7 +185,7 @@ try {
   check(true, "the dashboard shows the server's answer");
   check(await page.waitForSelector('#people tbody tr[data-name="alice"]', { state: "detached", timeout: WAIT }).then(() => true, () => false),
     "alice leaves the list");
-  check(/\[ADMIN\] "prof" : kick alice/.test(serverLog), "the kick is logged with the operator's name");
+  check(/\[ADMIN\] "prof" : kick alice/.test(server.log), "the kick is logged with the operator's name");
 
   // An alert reaches the class.
   await page.fill("#alert-text", "Fin du TP dans 5 minutes");
@@ -355,7 +218,7 @@ try {
     .then(() => true, () => false);
   const listed = await page.waitForSelector('#mutes tbody tr[data-name="carl"]', { timeout: WAIT }).then(() => true, () => false);
   check(mutedRow && listed, "the muted student is marked in the list and listed with the mutes");
-  check(/\[ADMIN\] "prof" : mute carl 15 min bavardage/.test(serverLog), "the mute is logged with the operator's name");
+  check(/\[ADMIN\] "prof" : mute carl 15 min bavardage/.test(server.log), "the mute is logged with the operator's name");
 
   // Delete bob's message by its number: the server asks for the confirmation, in the console's words.
   await page.fill("#delete-id", String(oops.id));
@@ -366,7 +229,7 @@ try {
   await page.click("#confirm-yes");
   const deleted = await page.waitForFunction((id) => document.getElementById("result").textContent.includes(`Message n°${id} supprimé`),
     oops.id, { timeout: WAIT }).then(() => true, () => false);
-  check(deleted && serverLog.includes(`[ADMIN] "prof" : delete ${oops.id}`),
+  check(deleted && server.log.includes(`[ADMIN] "prof" : delete ${oops.id}`),
     "once confirmed, the message is deleted and the deletion logged with the operator's name");
 
   // Slow mode in #général from its row: bob's second message in a row is refused.
@@ -405,7 +268,7 @@ try {
   const stopped = await page.waitForFunction(() => /^Trace terminée : arrêtée/.test(document.getElementById("trace-state").textContent),
     null, { timeout: WAIT }).then(() => true, () => false);
   check(stopped, "stopping the trace says so in the page");
-  check(/\[ADMIN\] "prof" : trace #\d+/.test(serverLog), "the trace is logged with the operator's name");
+  check(/\[ADMIN\] "prof" : trace #\d+/.test(server.log), "the trace is logged with the operator's name");
 
   await axe(page, "the dashboard");
   await page.screenshot({ path: path.join(artifacts, "dashboard-1280.png"), fullPage: true });
@@ -437,16 +300,14 @@ try {
 
   bob.close();
 } catch (error) {
-  failures.push("unexpected: " + (error && error.stack ? error.stack : error));
-  console.log("FAIL - unexpected: " + error);
+  unexpected(error);
 } finally {
   await browser.close();
-  if (server) await stopServer();
+  if (server.running) await stopServer();
 }
 
 // The administration lines of the run, kept with the screenshots (FONCTIONNALITES.md shows them).
-const adminLines = serverLog.split("\n").filter((line) => line.includes("[ADMIN]")).join("\n");
+const adminLines = server.log.split("\n").filter((line) => line.includes("[ADMIN]")).join("\n");
 writeFileSync(path.join(artifacts, "dashboard-admin-log.txt"), adminLines + "\n");
 console.log(adminLines);
-console.log(`dashboard: ${passed} passed, ${failures.length} failed`);
-process.exit(failures.length === 0 ? 0 : 1);
+finish("dashboard");

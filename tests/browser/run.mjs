@@ -4,148 +4,34 @@
 // Usage: node run.mjs SERVER_BINARY ARTIFACTS_DIR
 // Exits 0 when every check passed; prints one line per check; screenshots go to ARTIFACTS_DIR.
 
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
-import net from "node:net";
+import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
+import {
+  WAIT, Server, account as accountOn, axe, check, commandLine, failures, finish, freePort,
+  launchBrowser, unexpected,
+} from "./harness.mjs";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require("playwright-core");
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-const [binary, artifacts] = process.argv.slice(2);
-if (!binary || !artifacts) {
-  console.error("usage: node run.mjs SERVER_BINARY ARTIFACTS_DIR");
-  process.exit(2);
-}
-mkdirSync(artifacts, { recursive: true });
-const WAIT = 15000;
-let passed = 0;
-const failures = [];
-
-function check(ok, what, detail = "") {
-  if (ok) {
-    passed += 1;
-    console.log("ok   - " + what);
-  } else {
-    failures.push(what);
-    console.log("FAIL - " + what + (detail ? " (" + detail + ")" : ""));
-  }
-}
+const { binary, artifacts } = commandLine("run.mjs");
 
 // ---------------------------------------------------------------- server
 
 const data = mkdtempSync(path.join(os.tmpdir(), "classcord-browser-"));
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = server.address().port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const chatPort = await freePort();
 const webPort = await freePort();
 const base = `http://127.0.0.1:${webPort}`;
-let server = null;
+const server = new Server(binary, ["serve", "--log", "console", "--listen", `127.0.0.1:${chatPort}`,
+  "--web-listen", `127.0.0.1:${webPort}`, "--data", path.join(data, "d")], "page web sur");
+const startServer = () => server.start();
+const stopServer = () => server.stop();
 
-async function startServer() {
-  const child = spawn(binary, ["serve", "--log", "console", "--listen", `127.0.0.1:${chatPort}`,
-    "--web-listen", `127.0.0.1:${webPort}`, "--data", path.join(data, "d")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start:\n" + log)), WAIT);
-    child.stderr.on("data", (chunk) => {
-      log += chunk;
-      if (log.includes("page web sur")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  server = child;
-}
+// ---------------------------------------------------------------- TCP clients, as the students write
 
-async function stopServer() {
-  const child = server;
-  server = null;
-  const done = new Promise((resolve) => child.on("exit", resolve));
-  child.kill("SIGTERM");
-  await done;
-}
-
-// ---------------------------------------------------------------- a TCP client, as the students write
-
-class TcpClient {
-  constructor() {
-    this.lines = [];
-    this.waiters = [];
-    this.buffer = "";
-  }
-  async connect() {
-    this.socket = net.connect(chatPort, "127.0.0.1");
-    await new Promise((resolve, reject) => {
-      this.socket.once("connect", resolve);
-      this.socket.once("error", reject);
-    });
-    this.socket.on("data", (chunk) => {
-      this.buffer += chunk.toString("utf8");
-      let at;
-      while ((at = this.buffer.indexOf("\n")) >= 0) {
-        const line = JSON.parse(this.buffer.slice(0, at));
-        this.buffer = this.buffer.slice(at + 1);
-        this.lines.push(line);
-        for (const waiter of [...this.waiters]) waiter();
-      }
-    });
-    return this;
-  }
-  send(object) {
-    this.socket.write(JSON.stringify(object) + "\n");
-  }
-  async until(what, predicate) {
-    const deadline = Date.now() + WAIT;
-    for (;;) {
-      const index = this.lines.findIndex(predicate);
-      if (index >= 0) return this.lines.splice(index, 1)[0];
-      if (Date.now() > deadline) throw new Error("TCP client never received " + what);
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, 200);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-  close() {
-    this.socket.destroy();
-  }
-}
-
-async function account(name, password) {
-  const client = await new TcpClient().connect();
-  client.send({ type: "register", username: name, password });
-  await client.until("register reply", (l) => l.type === "register" || l.type === "error");
-  client.send({ type: "login", username: name, password });
-  await client.until("login reply", (l) => l.type === "login");
-  client.send({ type: "users" });
-  await client.until("users", (l) => l.type === "users");
-  return client;
-}
+const account = (name, password) => accountOn(chatPort, name, password);
 
 // ---------------------------------------------------------------- browser helpers
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchBrowser();
 
 const dialogs = [];
 
@@ -190,21 +76,6 @@ async function seen(page, text) {
   } catch {
     return false;
   }
-}
-
-async function axe(page, what) {
-  await page.addScriptTag({ content: AXE }).catch(() => null);
-  // The page's CSP forbids inline scripts: inject axe through the DevTools protocol instead.
-  const session = await page.context().newCDPSession(page);
-  await session.send("Runtime.evaluate", { expression: AXE });
-  const result = await session.send("Runtime.evaluate", {
-    expression: "axe.run(document, { resultTypes: ['violations'] }).then(r => JSON.stringify(r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }))))",
-    awaitPromise: true,
-    returnByValue: true,
-  });
-  const violations = JSON.parse(result.result.value);
-  const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  check(serious.length === 0, `axe-core: no serious or critical violation on ${what}`, JSON.stringify(serious));
 }
 
 // ---------------------------------------------------------------- the class
@@ -322,12 +193,10 @@ try {
   await zoe.screenshot({ path: path.join(artifacts, "after-restart.png") });
   tom2.close();
 } catch (error) {
-  failures.push("unexpected: " + (error && error.stack ? error.stack : error));
-  console.log("FAIL - unexpected: " + error);
+  unexpected(error);
 } finally {
   await browser.close();
-  if (server) await stopServer();
+  if (server.running) await stopServer();
 }
 
-console.log(`browser: ${passed} passed, ${failures.length} failed`);
-process.exit(failures.length === 0 ? 0 : 1);
+finish("browser");
