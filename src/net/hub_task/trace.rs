@@ -344,25 +344,7 @@ impl HubTask {
 
     /// A new connection: the address traces watch it from its first line.
     pub(super) fn trace_connected(&mut self, session: SessionId) {
-        let Some(peer) = self.peers.get(&session) else {
-            return;
-        };
-        let Some(traces) = self.traces.as_deref() else {
-            return;
-        };
-        let wanted: Vec<usize> = traces
-            .list
-            .iter()
-            .enumerate()
-            .filter(|(_, trace)| {
-                matches!(trace.target, TraceTarget::Address(_))
-                    && matches(&trace.target, session, peer)
-            })
-            .map(|(index, _)| index)
-            .collect();
-        for index in wanted {
-            self.attach(index, session);
-        }
+        self.attach_matching(session, |target| matches!(target, TraceTarget::Address(_)));
     }
 
     /// A connection took a name: the name traces watch it once the current command is done.
@@ -383,20 +365,20 @@ impl HubTask {
     }
 
     fn attach_named(&mut self, session: SessionId) {
-        let Some(peer) = self.peers.get(&session) else {
-            return;
-        };
-        let Some(traces) = self.traces.as_deref() else {
+        self.attach_matching(session, |target| matches!(target, TraceTarget::Name { .. }));
+    }
+
+    /// Attaches `session` to every trace whose target is of the kind `of_kind` accepts and that
+    /// names this connection.
+    fn attach_matching(&mut self, session: SessionId, of_kind: fn(&TraceTarget) -> bool) {
+        let (Some(peer), Some(traces)) = (self.peers.get(&session), self.traces.as_deref()) else {
             return;
         };
         let wanted: Vec<usize> = traces
             .list
             .iter()
             .enumerate()
-            .filter(|(_, trace)| {
-                matches!(trace.target, TraceTarget::Name { .. })
-                    && matches(&trace.target, session, peer)
-            })
+            .filter(|(_, trace)| of_kind(&trace.target) && matches(&trace.target, session, peer))
             .map(|(index, _)| index)
             .collect();
         for index in wanted {
