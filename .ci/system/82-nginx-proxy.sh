@@ -100,9 +100,7 @@ def head_of(sock):
         data += chunk
     return data.decode("latin-1")
 
-def request(text):
-    sock = tls()
-    sock.sendall(text.encode())
+def read_to_end(sock):
     data = b""
     while True:
         chunk = sock.recv(4096)
@@ -110,6 +108,11 @@ def request(text):
             break
         data += chunk
     return data.decode("utf-8", "replace")
+
+def request(text):
+    sock = tls()
+    sock.sendall(text.encode())
+    return read_to_end(sock)
 
 def frame(payload):
     mask = os.urandom(4)
@@ -164,13 +167,7 @@ print("ok   - an operator signs in and opens the dashboard's WebSocket through n
 # From 127.0.0.2: not the trusted proxy (127.0.0.1/32).
 plain = socket.create_connection(("127.0.0.1", web_port), timeout=10, source_address=("127.0.0.2", 0))
 plain.sendall(f"GET /admin HTTP/1.1\r\nHost: 127.0.0.1:{web_port}\r\nX-Forwarded-Proto: https\r\n\r\n".encode())
-got = b""
-while True:
-    chunk = plain.recv(4096)
-    if not chunk:
-        break
-    got += chunk
-got = got.decode("utf-8", "replace")
+got = read_to_end(plain)
 assert got.startswith("HTTP/1.1 301") and "<form" not in got, got[:300]
 print("ok   - a client claiming X-Forwarded-Proto: https is only redirected")
 PY
