@@ -241,6 +241,17 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def build_release():
+    """Builds the release server and classcord-bench, which every script here measures."""
+    subprocess.run(["cargo", "build", "--release", "-p", "classcord", "-p", "classcord-bench"],
+                   cwd=ROOT, check=True)
+
+
+def saturated(seconds):
+    """The saturated fan-out of BENCHMARKS.md: 200 clients, 10 senders, no rate limit."""
+    return ["fanout", "--clients", "200", "--senders", "10", "--rate", "0", "--duration", seconds]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -252,18 +263,13 @@ def main():
     options = parser.parse_args()
     seconds = "2" if options.quick else "5"
 
-    subprocess.run(["cargo", "build", "--release", "-p", "classcord", "-p", "classcord-bench"],
-                   cwd=ROOT, check=True)
+    build_release()
 
     rows = {
-        "saturated": ("server", ["fanout", "--clients", "200", "--senders", "10", "--rate", "0",
-                                 "--duration", seconds]),
-        "saturated_no_history": ("server_no_history", ["fanout", "--clients", "200", "--senders",
-                                                       "10", "--rate", "0", "--duration", seconds]),
-        "saturated_no_defences": ("server_no_defences", ["fanout", "--clients", "200", "--senders",
-                                                         "10", "--rate", "0", "--duration", seconds]),
-        "saturated_fake": ("fake", ["fanout", "--clients", "200", "--senders", "10", "--rate", "0",
-                                    "--duration", seconds]),
+        "saturated": ("server", saturated(seconds)),
+        "saturated_no_history": ("server_no_history", saturated(seconds)),
+        "saturated_no_defences": ("server_no_defences", saturated(seconds)),
+        "saturated_fake": ("fake", saturated(seconds)),
         "latency": ("server", ["fanout", "--clients", "200", "--senders", "10", "--rate", "100",
                                "--duration", seconds]),
         "latency_no_history": ("server_no_history", ["fanout", "--clients", "200", "--senders",

@@ -65,10 +65,8 @@ def main():
     parser.add_argument("--seconds", default="5")
     parser.add_argument("--before", help="a server binary built without the trace")
     options = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-p", "classcord", "-p", "classcord-bench"],
-                   cwd=benchmarks.ROOT, check=True)
-    args = ["fanout", "--clients", "200", "--senders", "10", "--rate", "0", "--duration",
-            options.seconds, "--check"]
+    benchmarks.build_release()
+    args = benchmarks.saturated(options.seconds) + ["--check"]
     ours = benchmarks.SERVER
     rows = (["before"] if options.before else []) + ["no_trace", "traced"]
     results = {row: [] for row in rows}

@@ -70,10 +70,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", default="3")
     options = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-p", "classcord", "-p", "classcord-bench"],
-                   cwd=benchmarks.ROOT, check=True)
-    base = ["fanout", "--clients", "200", "--senders", "10", "--rate", "0", "--duration",
-            options.seconds, "--check"]
+    benchmarks.build_release()
+    base = benchmarks.saturated(options.seconds) + ["--check"]
     rows = {
         "tcp": lambda web: base,
         "half_websocket": lambda web: base + ["--web-addr", web, "--websocket-every", "2"],
