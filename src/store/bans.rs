@@ -2,7 +2,6 @@
 //! key [`BanRecord::key`] (`name:<folded name>` or `ip:<network>`), value a JSON record. Written
 //! durably before the console is told the ban is in place.
 
-use redb::{Durability, ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::schema::BANS;
@@ -43,49 +42,17 @@ impl BanRecord {
 impl Store {
     /// Adds or replaces a ban, durably.
     pub fn put_ban(&self, ban: &BanRecord) -> Result<(), StoreError> {
-        let value = serde_json::to_vec(ban).map_err(StoreError::Encode)?;
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        txn.open_table(BANS)?
-            .insert(ban.key().as_str(), value.as_slice())?;
-        txn.commit()?;
-        Ok(())
+        self.put_json(BANS, &ban.key(), ban)
     }
 
     /// Removes the bans with these keys, durably; returns how many existed.
     pub fn remove_bans(&self, keys: &[String]) -> Result<usize, StoreError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        let mut removed = 0;
-        {
-            let mut table = txn.open_table(BANS)?;
-            for key in keys {
-                if table.remove(key.as_str())?.is_some() {
-                    removed += 1;
-                }
-            }
-        }
-        txn.commit()?;
-        Ok(removed)
+        self.remove_json(BANS, keys)
     }
 
     /// Every ban, in key order.
     pub fn bans(&self) -> Result<Vec<BanRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(BANS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(error.into()),
-        };
-        let mut bans = Vec::new();
-        for entry in table.iter()? {
-            let (key, value) = entry?;
-            let ban: BanRecord = serde_json::from_slice(value.value()).map_err(|error| {
-                StoreError::Corrupt(format!("table \"bans\", key {:?}: {error}", key.value()))
-            })?;
-            bans.push(ban);
-        }
-        Ok(bans)
+        self.all_json(BANS)
     }
 }
 

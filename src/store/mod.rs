@@ -22,6 +22,7 @@ pub mod export;
 mod export_row;
 mod export_sql;
 pub mod import;
+mod json_table;
 pub mod moderation;
 pub mod operators;
 pub mod password;

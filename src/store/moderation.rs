@@ -4,7 +4,7 @@
 //! Slow mode is kept with the channel by the hub's own writes (`chat.rs`).
 
 use classcord_core::hub::{ChatRecord, Destination};
-use redb::{Durability, ReadableDatabase, ReadableTable};
+use redb::Durability;
 use serde::{Deserialize, Serialize};
 
 use super::records;
@@ -38,49 +38,17 @@ pub struct DeletedLine {
 impl Store {
     /// Adds or replaces a mute, durably.
     pub fn put_mute(&self, mute: &MuteRecord) -> Result<(), StoreError> {
-        let value = serde_json::to_vec(mute).map_err(StoreError::Encode)?;
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        txn.open_table(MUTES)?
-            .insert(mute.key().as_str(), value.as_slice())?;
-        txn.commit()?;
-        Ok(())
+        self.put_json(MUTES, &mute.key(), mute)
     }
 
     /// Removes the mutes with these keys, durably; returns how many existed.
     pub fn remove_mutes(&self, keys: &[String]) -> Result<usize, StoreError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        let mut removed = 0;
-        {
-            let mut table = txn.open_table(MUTES)?;
-            for key in keys {
-                if table.remove(key.as_str())?.is_some() {
-                    removed += 1;
-                }
-            }
-        }
-        txn.commit()?;
-        Ok(removed)
+        self.remove_json(MUTES, keys)
     }
 
     /// Every mute, in key order.
     pub fn mutes(&self) -> Result<Vec<MuteRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(MUTES) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(error.into()),
-        };
-        let mut mutes = Vec::new();
-        for entry in table.iter()? {
-            let (key, value) = entry?;
-            let mute: MuteRecord = serde_json::from_slice(value.value()).map_err(|error| {
-                StoreError::Corrupt(format!("table \"mutes\", key {:?}: {error}", key.value()))
-            })?;
-            mutes.push(mute);
-        }
-        Ok(mutes)
+        self.all_json(MUTES)
     }
 
     /// Deletes one kept line (channel or private, delivered or still waiting) and its index
