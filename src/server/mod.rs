@@ -1,5 +1,5 @@
 //! The server assembled: [`serve`] opens the database, binds the sockets, starts each part and
-//! wires them together (the hub task, the store thread, the executor's workers, the control
+//! wires them together (the hub task, the store thread, the network thread's executor, the control
 //! socket and its desk, the signal thread, the metrics writer), serves until stopped, then
 //! closes everything in order. This is the one place that knows every part; the parts only know
 //! what they use (`net` does not know the console, `control` does not know the network).
@@ -9,6 +9,15 @@
 //!
 //! The web port (`crate::web`) is one more accept loop feeding the same hub; the dashboard it
 //! serves over HTTPS (its certificate read or made in phase 2) acts through the same desk.
+//!
+//! **One network thread.** The accept loops, the readers, the hub task and its writes all run on
+//! the thread that calls [`serve`]; the store, the log, the password checks, signals and the
+//! metrics writer keep their own threads. With readers on other threads, every line crossed to
+//! the hub's thread (a futex wake-up and a context switch each time); here that hand-off is a
+//! queue push. The hub was always one task, so a Pi's other cores never limited the chat.
+//! Measured in one run (BENCHMARKS.md, 2026-12-08): with the hub's write pacing
+//! (`net::hub_task::pacing`), 1,000 messages a second to 200 clients cost about half the CPU
+//! they did on two executor threads.
 
 mod signals;
 mod startup;
@@ -64,13 +73,9 @@ pub fn serve(config: Config, source: ConfigSource) -> Result<(), ServeError> {
     // 3. The parts, started and wired.
     let parts = Parts::start(&config, source, opened, &sockets.admin, tls)?;
     signals::spawn(signals, parts.hub_tx.clone(), parts.desk.clone())?;
-    // 4. Serving, until the hub task stops.
-    let workers = parts.spawn_workers()?;
+    // 4. Serving on this thread, until the hub task stops (one network thread: see above).
     let (store_thread, metrics) = parts.serve(&config, sockets);
     // 5. Closing, in order.
-    for worker in workers {
-        let _ = worker.join();
-    }
     store_thread.stop();
     // The last numbers (the writer thread may be asleep); the socket file goes with the server.
     if let Some(path) = &config.metrics.file {
@@ -96,7 +101,7 @@ struct Parts {
     desk: Arc<Desk>,
     /// The dashboard's TLS (HTTPS on the web port); `None` without the web port.
     tls: Option<Arc<rustls::ServerConfig>>,
-    /// Closed (dropped) to stop the accept loops, the control socket and the workers.
+    /// Closed (dropped) to stop the accept loops and the control socket.
     stop_tx: Sender<()>,
     stop_rx: Receiver<()>,
     /// Held by backlog writers; shutdown waits (bounded) until every clone is dropped.
@@ -190,29 +195,9 @@ impl Parts {
         })
     }
 
-    /// One executor thread per core besides this one, each until `stop` closes.
-    fn spawn_workers(&self) -> Result<Vec<std::thread::JoinHandle<()>>, ServeError> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut workers = Vec::new();
-        for index in 1..threads.max(1) {
-            let executor = self.executor.clone();
-            let stop = self.stop_rx.clone();
-            let worker = std::thread::Builder::new()
-                .name(format!("worker-{index}"))
-                .spawn(move || {
-                    smol::block_on(executor.run(async {
-                        let _ = stop.recv().await;
-                    }))
-                })
-                .map_err(ServeError::Thread)?;
-            workers.push(worker);
-        }
-        Ok(workers)
-    }
-
     /// Phase 4: accepts on every socket and runs the hub task until it stops, then stops
     /// accepting and gives connections a moment to flush their last lines. Hands back what is
-    /// closed after the workers.
+    /// closed after serving.
     fn serve(self, config: &Config, sockets: Sockets) -> (StoreThread, Arc<Metrics>) {
         let Parts {
             executor,

@@ -17,6 +17,7 @@ mod deliver;
 mod effects;
 mod events;
 mod floods;
+mod pacing;
 mod trace;
 
 use std::collections::{HashMap, VecDeque};
@@ -26,8 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classcord_core::hub::{AuthOutcome, Hub, Inbound, Output, SessionId, StoreRequest};
+use futures_lite::future;
 use smol::channel::{Receiver, Sender};
-use smol::Executor;
+use smol::{Executor, Timer};
 
 use super::flood::{FloodControl, ReadGate};
 use super::outbox::Outbox;
@@ -158,8 +160,9 @@ impl Peer {
 pub struct HubTask {
     hub: Hub,
     peers: PeerMap,
-    /// Outboxes to flush at the end of the current batch.
+    /// Outboxes to flush at the end of the current batch, or when `pacer` says.
     to_flush: Vec<SessionId>,
+    pacer: pacing::FlushPacer,
     accounts: Accounts,
     store: StoreHandle,
     /// Answers produced while carrying out effects (a load the store queue refused, an attempt
@@ -230,6 +233,7 @@ impl HubTask {
             hub,
             peers: PeerMap::default(),
             to_flush: Vec::new(),
+            pacer: pacing::FlushPacer::new(pacing::FLUSH_LINGER),
             accounts,
             store,
             later: Vec::new(),
@@ -258,7 +262,29 @@ impl HubTask {
 
     /// Runs until a `Shutdown` command (or until every sender is gone).
     pub async fn run(mut self, inbox: Receiver<HubCommand>) {
-        while let Ok(command) = inbox.recv().await {
+        let mut pace_timer = Timer::never();
+        loop {
+            let next = match self.pacer.due() {
+                None => inbox.recv().await.ok(),
+                Some(due) => {
+                    // Lines are waiting (a busy hub, see `pacing`): the next command or their
+                    // due time, whichever comes first.
+                    pace_timer.set_at(due);
+                    let arrived = future::or(async { Some(inbox.recv().await.ok()) }, async {
+                        (&mut pace_timer).await;
+                        None
+                    })
+                    .await;
+                    match arrived {
+                        Some(next) => next,
+                        None => {
+                            self.write_queued();
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(command) = next else { break };
             let mut running = self.apply(command);
             let mut handled = 1;
             while running && handled < MAX_BATCH {
@@ -270,7 +296,7 @@ impl HubTask {
             self.answer_later();
             self.flush_store_batch();
             self.answer_later();
-            self.flush_outboxes();
+            self.paced_flush();
             self.watchdog.ping();
             if !running {
                 break;
@@ -280,6 +306,21 @@ impl HubTask {
         for session in sessions {
             self.close_peer(session);
         }
+    }
+
+    /// Writes the outboxes the batch touched, now or once the pacer's linger is over.
+    fn paced_flush(&mut self) {
+        if self.to_flush.is_empty() {
+            return;
+        }
+        if self.pacer.after_batch(Instant::now()) == pacing::AfterBatch::FlushNow {
+            self.write_queued();
+        }
+    }
+
+    fn write_queued(&mut self) {
+        self.flush_outboxes();
+        self.pacer.flushed(Instant::now());
     }
 
     /// Returns false once the server is shutting down.
