@@ -2,7 +2,8 @@
 """A Raspberry Pi in numbers: how many students and messages per second each model can serve
 (issue 17, item 4). BENCHMARKS.md explains the method; this script measures and prints the table.
 
-Usage: python3 bench/pi_table.py [--runs 3] [--rate 20] [--short 4] [--long 12] [--no-build]
+Usage: python3 bench/pi_table.py [--runs 3] [--rate 50] [--server PATH] [--no-build] [--raw FILE]
+                                 [--reprint RAW]
 
 Measured here (needs valgrind, strace and perf):
 1. user-space instructions of the server per delivery, counted by callgrind (repeatable whatever
@@ -15,10 +16,11 @@ Measured here (needs valgrind, strace and perf):
 3. memory: RSS per idle guest (`idle` mode, 1000 guests) and the kernel's slab per TCP connection
    (/proc/meminfo `Slab`, both ends of each loopback connection are on this machine);
 4. storage: fdatasync calls and bytes written by the server per second at 10, 100 and 1000 msg/s
-   (strace -c on the running server; /proc/PID/io), the store's default group commit.
-Scaled (not measured): each Pi's cores x clock x an instructions-per-cycle estimate (PIS below),
+   (`strace -f -ttt` on the server, the calls between the bench run's start and end;
+   /proc/PID/io `write_bytes`), the store's default group commit (50 ms or 1000 lines).
+Scaled (not measured): each Pi's cores x clock x an instructions-per-cycle range (PIS below),
 argon2id hash times from ../shared/DEPLOY-NOTES.md §8, SD card IOPS classes (A1, A2).
-Loopback only; every run is bounded in time; every server and valgrind is stopped.
+Loopback only; every run is bounded in time; every server, valgrind, strace and perf is stopped.
 """
 
 import argparse
@@ -415,8 +417,8 @@ def print_table(raw, options):
           f"message to all.")
     print("| Pi | cores | instr/us per core | deliveries/s (hub core) | msg/s in a class | "
           f"msg/s school-wide | idle students in RAM | {CLASS} logins at once | "
-          "SD syncs/s (A1 min IOPS) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"{SCHOOL} logins at once | SD syncs/s (A1 min IOPS) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
 
     def span(values, digits=0):
         return "-".join(f"{v:,.{digits}f}" for v in values)
@@ -427,10 +429,13 @@ def print_table(raw, options):
         students = (ram - RESERVE_MIB - base_mib) * 1024 / (kib + slab)
         low, high = HASH_SECONDS[name]
         rounds = CLASS / CONCURRENT_HASHES
+        school_rounds = SCHOOL / CONCURRENT_HASHES
         print(f"| {name} | {cores_text} | {span(rates)} | {span(deliveries)} | "
               f"{span([d / (CLASS - 1) for d in deliveries])} | "
               f"{span([d / (SCHOOL - 1) for d in deliveries])} | {students:,.0f} | "
-              f"{rounds * low:.1f}-{rounds * high:.1f} s | {sync_max:.0f} ({SD_IOPS['A1']}) |")
+              f"{rounds * low:.1f}-{rounds * high:.1f} s | "
+              f"{school_rounds * low:.0f}-{school_rounds * high:.0f} s | "
+              f"{sync_max:.0f} ({SD_IOPS['A1']}) |")
 
 
 def cpu_mhz():

@@ -10,8 +10,9 @@ settings of benchmarks.py: defences on with their limits lifted, history on, log
 - `console`: the server logging to its stderr, a file (what benchmarks.py measures);
 - `syslog`: the server logging to that rsyslogd (`[log] output = "syslog"`, `syslog_socket`).
 Load: `fanout --clients 200 --senders 10 --rate R --duration S` (R x S messages, each delivered to
-199 clients). Reads utime+stime of the server and of rsyslogd from /proc before and after (after:
-once the log file has stopped growing), the lines and bytes the run added to the log files.
+199 clients). Reads the CPU time of the server and of rsyslogd (/proc schedstat of their threads)
+before and after (after: once the log file has stopped growing), and the lines and bytes the run
+added to the log files.
 Prints the medians per relayed message. journald is not measured (no systemd here).
 Loopback only; every run is bounded in time; rsyslogd and every server are stopped.
 """
@@ -28,14 +29,18 @@ import time
 
 import benchmarks
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
 def cpu_seconds(pid):
-    """utime and stime of a process, in seconds (fields 14 and 15 of /proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+    """CPU time of a process's live threads, in seconds, to the nanosecond: the sum of their
+    /proc/PID/task/TID/schedstat run times (utime+stime in /proc/PID/stat counts 10 ms ticks,
+    too coarse for rsyslogd's few tens of milliseconds)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended meanwhile
+    return total / 1e9
 
 
 def rsyslog_config(folder):
@@ -123,14 +128,14 @@ def one_run(mode, socket_path, rsyslogd, folder, load):
                     raise RuntimeError("server did not listen")
                 time.sleep(0.05)
         size0, lines0 = settled_log_size(paths)
-        logger0 = sum(cpu_seconds(rsyslogd.pid))
-        server0 = sum(cpu_seconds(server.pid))
+        logger0 = cpu_seconds(rsyslogd.pid)
+        server0 = cpu_seconds(server.pid)
         out = subprocess.run([benchmarks.BENCH] + load + ["--addr", f"127.0.0.1:{port}",
                                                            "--pid", str(server.pid)],
                              capture_output=True, text=True, timeout=300)
-        server1 = sum(cpu_seconds(server.pid))
+        server1 = cpu_seconds(server.pid)
         size1, lines1 = settled_log_size(paths)
-        logger1 = sum(cpu_seconds(rsyslogd.pid))
+        logger1 = cpu_seconds(rsyslogd.pid)
         text = out.stdout.strip()
         report = benchmarks.json.loads(text[text.index("{"):]) if "{" in text else {}
         sent = report.get("sent") or 0
@@ -185,7 +190,7 @@ def main():
         return "n/a" if value is None else f"{value * 1e6:,.2f}"
 
     print(f"fanout 200 clients / 10 senders at {options.rate} msg/s for {options.seconds} s, "
-          f"medians of {options.runs} (server CPU = utime+stime over the bench run)")
+          f"medians of {options.runs} (CPU = run time of the process's threads over the bench run)")
     print("| mode | server CPU-us per message | rsyslogd CPU-us per message | "
           "rsyslogd CPU-us per log line | log lines per message | log bytes per message |")
     print("|---|---|---|---|---|---|")
