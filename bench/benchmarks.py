@@ -2,6 +2,7 @@
 """The project's benchmark command: every row of BENCHMARKS.md, three runs each, medians.
 
 Usage: python3 bench/benchmarks.py [--runs 3] [--quick] [--raw results.json] [--no-peers]
+                                   [--before PATH]
 
 Builds the release server and classcord-bench, then for every run starts a fresh server on a free
 loopback port with its own data folder, runs classcord-bench against it and stops it. The bench's
@@ -12,6 +13,10 @@ The peers' rows (issue 17): the same chatload workloads (../shared/tools/chatloa
 read-only folder; CHATLOAD_TARGET names that target folder) against ClassCord, chatload's trivial
 relay, and InspIRCd and ngIRCd when installed (`apt-get install inspircd ngircd`), each started
 fresh with its per-address limits lifted. Rows whose tool or daemon is missing are left out.
+
+`--before PATH`: a second ClassCord binary (an older build) measured in the same run: every row
+that runs a ClassCord server gets a twin `ROW@before` against PATH, run right after it, and a
+last table gives each pair's headline figure and the after / before ratio.
 """
 
 import argparse
@@ -32,7 +37,7 @@ SERVER = os.path.join(ROOT, "target", "release", "classcord")
 BENCH = os.path.join(ROOT, "target", "release", "classcord-bench")
 
 
-def start_server(config_text=None):
+def start_server(config_text=None, binary=SERVER):
     data = tempfile.mkdtemp(prefix="classcord-bench-")
     log_path = os.path.join(data, "server.log")
     log = open(log_path, "wb")
@@ -43,7 +48,7 @@ def start_server(config_text=None):
             out.write(config_text)
         extra = ["--config", config]
     proc = subprocess.Popen(
-        [SERVER, "serve", "--log", "console", "--listen", "127.0.0.1:0", "--data",
+        [binary, "serve", "--log", "console", "--listen", "127.0.0.1:0", "--data",
          os.path.join(data, "db")] + extra,
         stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 10
@@ -153,10 +158,10 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_peer(peer):
+def start_peer(peer, binary=SERVER):
     """Starts a peer on a free loopback port: (process, address, chatload's protocol flags)."""
     if peer == "classcord":
-        proc, addr = start_server(PEER_LIMITS)
+        proc, addr = start_server(PEER_LIMITS, binary)
         return proc, addr, ["--login"]
     port = free_port()
     folder = tempfile.mkdtemp(prefix=f"classcord-peer-{peer}-")
@@ -196,9 +201,9 @@ def peer_available(peer):
     return True
 
 
-def peer_bench(peer, work, seconds):
+def peer_bench(peer, work, seconds, binary=SERVER):
     """One chatload run against a fresh `peer`: chatload's report (its `cpu` part per server)."""
-    proc, addr, flags = start_peer(peer)
+    proc, addr, flags = start_peer(peer, binary)
     try:
         argv = [CHATLOAD, "fanout"] + PEER_WORKLOADS[work] + PEER_SETTLE + [
             "--duration", seconds, "--addr", addr, "--pid", str(proc.pid)] + flags
@@ -213,9 +218,10 @@ def peer_bench(peer, work, seconds):
         stop(proc)
 
 
-def bench(target, args):
+def bench(target, args, binary=SERVER):
+    """One run of a row; `binary` is the ClassCord server to start (rows that start one)."""
     if target == "peer":
-        return peer_bench(*args)
+        return peer_bench(*args, binary)
     if target == "store":
         out = subprocess.run([BENCH] + args, capture_output=True, text=True, timeout=300)
         report = json.loads(out.stdout) if out.stdout.strip() else {}
@@ -224,7 +230,7 @@ def bench(target, args):
     if target == "fake":
         proc, addr = start_fake()
     else:
-        proc, addr = start_server(CONFIGS[target])
+        proc, addr = start_server(CONFIGS[target], binary)
     try:
         out = subprocess.run([BENCH] + args + ["--addr", addr, "--pid", str(proc.pid)],
                              capture_output=True, text=True, timeout=300)
@@ -252,6 +258,24 @@ def saturated(seconds):
     return ["fanout", "--clients", "200", "--senders", "10", "--rate", "0", "--duration", seconds]
 
 
+def headline(name):
+    """The figure that sums up a row, for the before/after table: (label, report path, scale)."""
+    if name.startswith("peer_"):
+        return "M deliveries per server CPU-s", ("cpu", "work_per_server_cpu_s"), 1e6
+    if name.startswith("latency"):
+        return "p99 latency, ms", ("latency_us", "p99"), 1e3
+    if name.startswith("idle"):
+        return "KiB per connection", ("kib_per_connection",), 1
+    if name == "logins":
+        return "register + login pairs/s", ("pairs_per_sec",), 1
+    return "M deliveries per server CPU-s", ("deliveries_per_server_cpu_s",), 1e6
+
+
+def runs_classcord(target, args):
+    """Whether a row starts a ClassCord server (and so gets a twin with --before)."""
+    return target in CONFIGS or (target == "peer" and args[0] == "classcord")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -260,7 +284,11 @@ def main():
     parser.add_argument("--only", help="comma-separated row names (default: every row)")
     parser.add_argument("--no-peers", action="store_true",
                         help="leave out the rows measured against InspIRCd, ngIRCd and the relay")
+    parser.add_argument("--before", metavar="PATH",
+                        help="a second ClassCord server binary, measured on the same rows")
     options = parser.parse_args()
+    if options.before and not os.access(options.before, os.X_OK):
+        parser.error(f"--before: {options.before} is not an executable file")
     seconds = "2" if options.quick else "5"
 
     build_release()
@@ -298,12 +326,19 @@ def main():
         if unknown:
             parser.error(f"unknown rows: {unknown}; known: {list(rows)}")
         rows = {name: rows[name] for name in wanted}
-    results = {name: [] for name in rows}
-    # Interleave the rows run by run, so slow drifts of a shared machine hit every row alike.
+    binaries = {}
+    for name, (target, args) in rows.items():
+        binaries[name] = SERVER
+        if options.before and runs_classcord(target, args):
+            binaries[f"{name}@before"] = os.path.abspath(options.before)
+    results = {name: [] for name in binaries}
+    # Interleave the rows run by run, so slow drifts of a shared machine hit every row alike
+    # (a row's `@before` twin runs right after it).
     for run in range(options.runs):
-        for name, (target, args) in rows.items():
+        for name, binary in binaries.items():
+            target, args = rows[name.split("@")[0]]
             print(f"run {run + 1}/{options.runs}: {name}", file=sys.stderr)
-            results[name].append(bench(target, args))
+            results[name].append(bench(target, args, binary))
 
     def med(name, *path):
         values = []
@@ -414,6 +449,19 @@ def main():
                   f"{times('inspircd')} |")
         peers_ok = all(r.get("ok") for name in peer_rows for r in results[name])
         print(f"\nevery peer run clean (chatload ok: no loss, no duplicate): {peers_ok}")
+    twins = [name for name in results if name.endswith("@before")]
+    if twins:
+        print(f"\nBefore ({options.before}) and after (this tree), same run, medians of "
+              f"{options.runs}")
+        print("| row | figure | after | before | after / before |")
+        print("|---|---|---|---|---|")
+        for twin in twins:
+            name = twin.split("@")[0]
+            label, path, scale = headline(name)
+            after, before = med(name, *path), med(twin, *path)
+            times = "n/a" if after is None or not before else f"{after / before:.2f}x"
+            print(f"| {name} | {label} | {fmt(after, scale=scale)} | {fmt(before, scale=scale)} "
+                  f"| {times} |")
     if options.raw:
         with open(options.raw, "w") as raw:
             json.dump(results, raw, indent=1)
