@@ -51,6 +51,7 @@ def start_server(config_text=None, binary=SERVER):
         [binary, "serve", "--log", "console", "--listen", "127.0.0.1:0", "--data",
          os.path.join(data, "db")] + extra,
         stdout=subprocess.DEVNULL, stderr=log)
+    proc.folder = data  # removed by stop()
     deadline = time.time() + 10
     while time.time() < deadline:
         text = open(log_path, encoding="utf-8", errors="replace").read()
@@ -58,8 +59,11 @@ def start_server(config_text=None, binary=SERVER):
         if found:
             return proc, found.group(1)
         time.sleep(0.05)
+    message = "server did not start:\n" + open(log_path).read()
     proc.kill()
-    raise RuntimeError("server did not start:\n" + open(log_path).read())
+    proc.wait()
+    shutil.rmtree(data, ignore_errors=True)
+    raise RuntimeError(message)
 
 
 def start_fake():
@@ -74,12 +78,16 @@ def start_fake():
 
 
 def stop(proc):
+    """Stops a server (SIGTERM, then SIGKILL after 15 s) and removes its temporary folder."""
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    folder = getattr(proc, "folder", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Every defence on (allowlist, per-address caps and rates, line rate, deadlines, attempt limits),
@@ -180,6 +188,7 @@ def start_peer(peer, binary=SERVER):
         flags = ["--proto", "irc"]
     proc = subprocess.Popen(argv, cwd=folder, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    proc.folder = folder  # removed by stop()
     deadline = time.time() + 15
     while time.time() < deadline:
         try:

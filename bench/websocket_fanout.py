@@ -37,6 +37,7 @@ def start_server():
         [benchmarks.SERVER, "serve", "--log", "console", "--listen", "127.0.0.1:0",
          "--web-listen", "127.0.0.1:0", "--data", os.path.join(data, "db"), "--config", config],
         stdout=subprocess.DEVNULL, stderr=log)
+    proc.folder = data  # removed by benchmarks.stop()
     deadline = time.time() + 10
     while time.time() < deadline:
         text = open(log_path, encoding="utf-8", errors="replace").read()
