@@ -376,10 +376,12 @@ def main():
               f"{fmt(all_rate, scale=1e6)} M/s, {ratio(all_rate, sat_rate)} | >= 90 % | |")
     if have("idle_guests"):
         print(f"| idle: KiB per connection, 1000 guests | "
-              f"{fmt(med('idle_guests', 'kib_per_connection'))} KiB | <= 2.5 KiB | |")
+              f"{fmt(med('idle_guests', 'kib_per_connection'))} KiB | <= 2.5 KiB | "
+              f"anonymous RSS only: {fmt(med('idle_guests', 'anon_kib_per_connection'))} KiB |")
     if have("idle_logged_in"):
         print(f"| idle: KiB per connection, 1000 logged-in clients | "
-              f"{fmt(med('idle_logged_in', 'kib_per_connection'))} KiB | <= 2.5 KiB | |")
+              f"{fmt(med('idle_logged_in', 'kib_per_connection'))} KiB | <= 2.5 KiB | "
+              f"anonymous RSS only: {fmt(med('idle_logged_in', 'anon_kib_per_connection'))} KiB |")
     if have("idle_10k"):
         print(f"| idle: 10,000 anonymous connections held, KiB each | "
               f"{fmt(med('idle_10k', 'held'), 0)} held, "

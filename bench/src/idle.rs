@@ -163,6 +163,9 @@ struct IdleReport {
     rss_peak_kib: Option<u64>,
     rss_delta_kib: Option<i64>,
     kib_per_connection: Option<f64>,
+    /// The same from the anonymous part of the RSS only: without the code pages the
+    /// connections' paths touched for the first time (a one-time cost, large for `--login`).
+    anon_kib_per_connection: Option<f64>,
     server_cpu_s_during_hold: Option<f64>,
 }
 
@@ -279,6 +282,10 @@ pub async fn run(ex: Arc<Executor<'static>>, cfg: Config, watch: ProcWatch) -> F
         errors.push(e);
     }
     let delta = end.map(|m| m.rss_kib as i64 - before.rss_kib as i64);
+    let anon_delta = end
+        .and_then(|m| m.anon_kib.zip(before.anon_kib))
+        .map(|(end, start)| end as i64 - start as i64);
+    let per_connection = |kib: i64| (kib as f64 / n as f64 * 100.0).round() / 100.0;
     let ok = failures == 0 && end.is_some();
     let report = IdleReport {
         mode: "idle",
@@ -299,7 +306,8 @@ pub async fn run(ex: Arc<Executor<'static>>, cfg: Config, watch: ProcWatch) -> F
         rss_end_kib: end.map(|m| m.rss_kib),
         rss_peak_kib: end.map(|m| m.peak_kib),
         rss_delta_kib: delta,
-        kib_per_connection: delta.map(|d| (d as f64 / n as f64 * 100.0).round() / 100.0),
+        kib_per_connection: delta.map(per_connection),
+        anon_kib_per_connection: anon_delta.map(per_connection),
         server_cpu_s_during_hold: usage.server_cpu_s,
     };
     Finished::from_report(&report, !ok, false)
