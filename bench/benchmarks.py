@@ -320,6 +320,10 @@ def main():
         "all_senders": ("server", ["fanout", "--clients", "200", "--senders", "200", "--rate", "0",
                                    "--window", "4", "--duration", seconds]),
         "idle_guests": ("server", ["idle", "--clients", "1000", "--hold", "5"]),
+        # 1,000 accounts registered then logged in from one address: the peers' registration
+        # limits.
+        "idle_logged_in": ("server_peers", ["idle", "--clients", "1000", "--hold", "5", "--login",
+                                             "--ready-timeout", "240"]),
         "idle_10k": ("server", ["idle", "--clients", "10000", "--hold", "3", "--anonymous"]),
         "logins": ("server", ["logins", "--count", "100", "--concurrency", "10", "--chat", "50"]),
         "store": ("store", ["store", "--lines", "200000"]),
@@ -416,7 +420,12 @@ def main():
               f"{fmt(all_rate, scale=1e6)} M/s, {ratio(all_rate, sat_rate)} | >= 90 % | |")
     if have("idle_guests"):
         print(f"| idle: KiB per connection, 1000 guests | "
-              f"{fmt(med('idle_guests', 'kib_per_connection'))} KiB | <= 2.5 KiB | |")
+              f"{fmt(med('idle_guests', 'kib_per_connection'))} KiB | <= 2.5 KiB | "
+              f"anonymous RSS only: {fmt(med('idle_guests', 'anon_kib_per_connection'))} KiB |")
+    if have("idle_logged_in"):
+        print(f"| idle: KiB per connection, 1000 logged-in clients | "
+              f"{fmt(med('idle_logged_in', 'kib_per_connection'))} KiB | <= 2.5 KiB | "
+              f"anonymous RSS only: {fmt(med('idle_logged_in', 'anon_kib_per_connection'))} KiB |")
     if have("idle_10k"):
         print(f"| idle: 10,000 anonymous connections held, KiB each | "
               f"{fmt(med('idle_10k', 'held'), 0)} held, "

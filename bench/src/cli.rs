@@ -130,6 +130,9 @@ pub struct IdleArgs {
     /// do not identify (stay anonymous): avoids the O(N^2) presence traffic of N guests
     #[argh(switch)]
     pub anonymous: bool,
+    /// register then log in each connection as account idle<i>_<run> instead of a guest
+    #[argh(switch)]
+    pub login: bool,
     /// seconds for all connections to be ready (default 120)
     #[argh(option, default = "120.0")]
     pub ready_timeout: f64,

@@ -1,6 +1,7 @@
 //! The `idle` mode: the server's memory cost per idle connection. Reads the server's RSS, opens
-//! N connections (each identifies as a guest with an empty hello, unless `--anonymous`, then
-//! confirms with ping/pong), waits for the presence traffic to settle, holds them, reads the
+//! N connections (each identifies as a guest with an empty hello, or as an account registered
+//! then logged in with `--login`, or stays anonymous with `--anonymous`; then confirms with
+//! ping/pong), waits for the presence traffic to settle, holds them, reads the
 //! RSS again, and finally pings every connection to prove it is still open.
 
 use crate::cli::{resolve_loopback, secs, IdleArgs};
@@ -29,6 +30,8 @@ pub struct Config {
     pub clients: usize,
     pub hold: Duration,
     pub anonymous: bool,
+    /// Each connection registers then logs in as `idle<i>_<run>` with this password.
+    pub login_password: Option<String>,
     pub ready_timeout: Duration,
     pub connect_timeout: Duration,
     pub connect_concurrency: usize,
@@ -42,11 +45,15 @@ pub fn config(args: &IdleArgs, run: &str) -> Result<Config, String> {
     if args.connect_concurrency == 0 {
         return Err("--connect-concurrency must be at least 1".into());
     }
+    if args.anonymous && args.login {
+        return Err("--anonymous and --login are exclusive".into());
+    }
     Ok(Config {
         addr: resolve_loopback(&args.addr)?,
         clients: args.clients,
         hold: secs("hold", args.hold)?,
         anonymous: args.anonymous,
+        login_password: args.login.then(|| format!("idle-pw-{run}")),
         ready_timeout: secs("ready-timeout", args.ready_timeout)?,
         connect_timeout: secs("connect-timeout", args.connect_timeout)?,
         connect_concurrency: args.connect_concurrency,
@@ -63,8 +70,12 @@ struct Shared {
 
 async fn setup(i: usize, cfg: &Config) -> Result<Conn, String> {
     let mut conn = Conn::connect(cfg.addr, cfg.connect_timeout, IDLE_BUF).await?;
-    if !cfg.anonymous {
-        conn.guest_hello(&format!("idle{i}_{}", cfg.run)).await?;
+    let name = format!("idle{i}_{}", cfg.run);
+    if let Some(password) = &cfg.login_password {
+        conn.register(&name, password, cfg.ready_timeout).await?;
+        conn.login(&name, password, cfg.ready_timeout).await?;
+    } else if !cfg.anonymous {
+        conn.guest_hello(&name).await?;
     }
     conn.ping(cfg.ready_timeout).await?;
     Ok(conn)
@@ -136,6 +147,7 @@ struct IdleReport {
     run: String,
     clients: usize,
     anonymous: bool,
+    login: bool,
     /// Connections still open at the end (answered the final ping).
     held: usize,
     failed: usize,
@@ -151,6 +163,9 @@ struct IdleReport {
     rss_peak_kib: Option<u64>,
     rss_delta_kib: Option<i64>,
     kib_per_connection: Option<f64>,
+    /// The same from the anonymous part of the RSS only: without the code pages the
+    /// connections' paths touched for the first time (a one-time cost, large for `--login`).
+    anon_kib_per_connection: Option<f64>,
     server_cpu_s_during_hold: Option<f64>,
 }
 
@@ -267,6 +282,10 @@ pub async fn run(ex: Arc<Executor<'static>>, cfg: Config, watch: ProcWatch) -> F
         errors.push(e);
     }
     let delta = end.map(|m| m.rss_kib as i64 - before.rss_kib as i64);
+    let anon_delta = end
+        .and_then(|m| m.anon_kib.zip(before.anon_kib))
+        .map(|(end, start)| end as i64 - start as i64);
+    let per_connection = |kib: i64| (kib as f64 / n as f64 * 100.0).round() / 100.0;
     let ok = failures == 0 && end.is_some();
     let report = IdleReport {
         mode: "idle",
@@ -275,6 +294,7 @@ pub async fn run(ex: Arc<Executor<'static>>, cfg: Config, watch: ProcWatch) -> F
         run: cfg.run.clone(),
         clients: n,
         anonymous: cfg.anonymous,
+        login: cfg.login_password.is_some(),
         held,
         failed: failures,
         setup_s: round3(setup_s),
@@ -286,7 +306,8 @@ pub async fn run(ex: Arc<Executor<'static>>, cfg: Config, watch: ProcWatch) -> F
         rss_end_kib: end.map(|m| m.rss_kib),
         rss_peak_kib: end.map(|m| m.peak_kib),
         rss_delta_kib: delta,
-        kib_per_connection: delta.map(|d| (d as f64 / n as f64 * 100.0).round() / 100.0),
+        kib_per_connection: delta.map(per_connection),
+        anon_kib_per_connection: anon_delta.map(per_connection),
         server_cpu_s_during_hold: usage.server_cpu_s,
     };
     Finished::from_report(&report, !ok, false)

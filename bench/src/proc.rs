@@ -49,6 +49,9 @@ pub struct ProcWatch {
 pub struct Memory {
     pub rss_kib: u64,
     pub peak_kib: u64,
+    /// The anonymous part of the RSS (heap, stacks), without the binary's and libraries' pages
+    /// (`RssAnon`, absent before Linux 4.5).
+    pub anon_kib: Option<u64>,
 }
 
 impl ProcWatch {
@@ -81,6 +84,7 @@ impl ProcWatch {
         Ok(Memory {
             rss_kib: get("VmRSS")?,
             peak_kib: get("VmHWM")?,
+            anon_kib: parse_status_kib(&text, "RssAnon"),
         })
     }
 }

@@ -170,7 +170,7 @@ impl Hub {
             AdminCommand::Who => AdminReply::Sessions(self.session_infos()),
             AdminCommand::Channels => AdminReply::Channels(self.channel_infos()),
             AdminCommand::Kick { name, reason } => {
-                let Some(group) = self.names.get(&fold_name(&name)) else {
+                let Some(group) = self.names.get(fold_name(&name).as_str()) else {
                     return AdminReply::Refused(format!(
                         "Personne n'est connecté sous le nom « {name} »."
                     ));
@@ -195,7 +195,7 @@ impl Hub {
                 affected: self.announce(&text, now, out),
             },
             AdminCommand::Say { name, text } => {
-                let Some(group) = self.names.get(&fold_name(&name)) else {
+                let Some(group) = self.names.get(fold_name(&name).as_str()) else {
                     return AdminReply::Refused(format!(
                         "Personne n'est connecté sous le nom « {name} »."
                     ));
@@ -374,8 +374,12 @@ impl Hub {
             .map(|(&session, state)| {
                 let (name, kind) = match &state.identity {
                     Identity::Anonymous => (None, SessionKind::Anonymous),
-                    Identity::Guest(name) => (Some(name.display.clone()), SessionKind::Guest),
-                    Identity::User(name) => (Some(name.display.clone()), SessionKind::Account),
+                    Identity::Guest(name) => {
+                        (Some(String::from(&*name.display)), SessionKind::Guest)
+                    }
+                    Identity::User(name) => {
+                        (Some(String::from(&*name.display)), SessionKind::Account)
+                    }
                 };
                 SessionInfo {
                     session,

@@ -11,7 +11,7 @@ use super::notices::message_line;
 use super::notices::NoticeTo;
 use super::{
     ChatRecord, Destination, Effect, Event, Frame, Hub, Identity, Name, Now, Output, SenderKind,
-    Session, SessionId, StoreRequest,
+    SessionId, StoreRequest,
 };
 use crate::frame::JsonLine;
 use crate::message::{ChannelName, ChatMessage, ChatTarget, SlashCommand};
@@ -33,7 +33,12 @@ impl Hub {
             // An empty "hello" only names the guest; nothing is relayed.
             return;
         }
-        let Some(sender) = self.sessions.get(&session).and_then(Session::name).cloned() else {
+        let Some(sender) = self
+            .sessions
+            .get(&session)
+            .and_then(|state| state.name())
+            .cloned()
+        else {
             return;
         };
         if !self.muted.is_empty() && self.refused_as_muted(session, &sender, now, out) {
@@ -97,7 +102,7 @@ impl Hub {
         }
         out.log(Event::Message {
             session,
-            from: sender.display,
+            from: String::from(&*sender.display),
             target: display,
             length,
             recipients,
@@ -128,8 +133,8 @@ impl Hub {
             id: line.id,
             unix_micros: line.unix_micros,
             timestamp: line.stamp,
-            from: sender.display.clone(),
-            from_key: sender.key.clone(),
+            from: String::from(&*sender.display),
+            from_key: String::from(&*sender.key),
             kind,
             destination,
             content: line.content,

@@ -3,6 +3,7 @@
 //! channel broadcasts through cached routes (one slice copy per message
 //! instead of a lookup per member).
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -21,7 +22,7 @@ pub(super) struct Routes {
 
 pub(super) fn fresh_routes<'a>(
     channel: &'a mut Channel,
-    sessions: &BTreeMap<SessionId, Session>,
+    sessions: &BTreeMap<SessionId, Box<Session>>,
 ) -> &'a Routes {
     channel.routes.get_or_insert_with(|| {
         let mut routes = Routes::default();

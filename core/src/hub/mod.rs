@@ -55,6 +55,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 pub use auth::{LOGIN_FAILED, USERNAME_TAKEN};
@@ -131,11 +132,26 @@ impl Default for HubConfig {
     }
 }
 
-/// A session's name: as shown, and folded (NFC + lower case) for comparisons.
+/// A session's name: as shown, and folded (NFC + lower case) for comparisons. Each text is
+/// allocated once and shared with the name group (one allocation for both when folding changes
+/// nothing, as for most names): thousands of idle sessions each keep a name.
 #[derive(Debug, Clone)]
 struct Name {
-    display: String,
-    key: String,
+    display: Arc<str>,
+    key: Arc<str>,
+}
+
+impl Name {
+    /// `key` must be `fold_name(display)`.
+    fn new(display: &str, key: String) -> Name {
+        let display: Arc<str> = Arc::from(display);
+        let key = if *key == *display {
+            display.clone()
+        } else {
+            Arc::from(key)
+        };
+        Name { display, key }
+    }
 }
 
 /// Who a session is (docs/PROTOCOL.md §2).
@@ -174,7 +190,7 @@ impl Session {
     /// The folded account name, for a logged-in session.
     fn account_key(&self) -> Option<String> {
         match &self.identity {
-            Identity::User(name) => Some(name.key.clone()),
+            Identity::User(name) => Some(String::from(&*name.key)),
             _ => None,
         }
     }
@@ -190,7 +206,8 @@ impl Session {
 /// The identified sessions sharing one name (an account open twice, or two guests).
 #[derive(Debug)]
 struct NameGroup {
-    display: String,
+    /// Shared with the sessions' [`Name`].
+    display: Arc<str>,
     sessions: Vec<SessionId>,
 }
 
@@ -226,9 +243,11 @@ impl Channel {
 #[derive(Debug)]
 pub struct Hub {
     config: HubConfig,
-    sessions: BTreeMap<SessionId, Session>,
+    /// Boxed: ids only grow, so B-tree leaves stay about half full, and a half-empty slot costs
+    /// a pointer rather than a whole session.
+    sessions: BTreeMap<SessionId, Box<Session>>,
     /// Identified sessions by folded name.
-    names: BTreeMap<String, NameGroup>,
+    names: BTreeMap<Arc<str>, NameGroup>,
     channels: BTreeMap<String, Channel>,
     /// Registered accounts: folded name -> name as registered.
     accounts: BTreeMap<String, String>,
@@ -353,6 +372,19 @@ impl Hub {
         self.sessions.len()
     }
 
+    /// The name `session` goes by (as shown), once it is a guest or logged in: the shell's log
+    /// lines and console read it here rather than keeping a copy per connection.
+    pub fn session_name(&self, session: SessionId) -> Option<&str> {
+        let name = self.sessions.get(&session)?.name()?;
+        Some(&name.display)
+    }
+
+    /// The folded form of [`Hub::session_name`] (`fold_name` of it), for comparisons.
+    pub fn session_key(&self, session: SessionId) -> Option<&str> {
+        let name = self.sessions.get(&session)?.name()?;
+        Some(&name.key)
+    }
+
     /// A new connection: anonymous, member of the default channel.
     pub fn connect(&mut self, session: SessionId, now: &Now) {
         let default = ChannelName::default_channel().key;
@@ -361,7 +393,7 @@ impl Hub {
         }
         self.sessions.insert(
             session,
-            Session {
+            Box::new(Session {
                 identity: Identity::Anonymous,
                 presence: Presence::Online,
                 channels: alloc::vec![default],
@@ -373,7 +405,7 @@ impl Hub {
                 connected_micros: now.unix_micros,
                 closing: false,
                 messages: 0,
-            },
+            }),
         );
     }
 

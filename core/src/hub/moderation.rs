@@ -159,7 +159,7 @@ impl Hub {
         now: &Now,
         out: &mut Output,
     ) -> bool {
-        let Some(mute) = self.muted.get(&sender.key) else {
+        let Some(mute) = self.muted.get(&*sender.key) else {
             return false;
         };
         if mute.until_micros <= now.unix_micros {
@@ -172,7 +172,7 @@ impl Hub {
         self.notice(NoticeTo::Session(session), &text, now, out);
         out.log(Event::Moderated {
             session,
-            name: sender.display.clone(),
+            name: String::from(&*sender.display),
             rule: Moderation::Muted,
         });
         true
@@ -207,7 +207,7 @@ impl Hub {
         self.notice(NoticeTo::Session(session), &text, now, out);
         out.log(Event::Moderated {
             session,
-            name: sender.display.clone(),
+            name: String::from(&*sender.display),
             rule: Moderation::SlowMode { channel: display },
         });
         true

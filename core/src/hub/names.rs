@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use super::notices::{fill, NoticeTo};
 use super::presence::status_frame;
-use super::{CloseReason, Event, Hub, Identity, Name, NameGroup, Now, Output, Session, SessionId};
+use super::{CloseReason, Event, Hub, Identity, Name, NameGroup, Now, Output, SessionId};
 use crate::message::{fold_name, guest_name, Presence, DEFAULT_CHANNEL, REPLACED_CHAR};
 
 impl Hub {
@@ -68,10 +68,7 @@ impl Hub {
             display = format!("{display} (invité)");
             key = fold_name(&display);
         }
-        state.identity = Identity::Guest(Name {
-            display: display.clone(),
-            key,
-        });
+        state.identity = Identity::Guest(Name::new(&display, key));
         self.invalidate_routes(session);
         self.join_name_group(session, out);
         out.log(Event::GuestNamed {
@@ -88,17 +85,14 @@ impl Hub {
         };
         let previous = core::mem::replace(
             &mut state.identity,
-            Identity::User(Name {
-                display: String::from(account),
-                key: key.clone(),
-            }),
+            Identity::User(Name::new(account, key.clone())),
         );
         self.invalidate_routes(session);
         let Some(state) = self.sessions.get_mut(&session) else {
             return;
         };
         match previous {
-            Identity::Guest(old) | Identity::User(old) if old.key == key => {
+            Identity::Guest(old) | Identity::User(old) if *old.key == *key => {
                 // Same name again: membership in the name group is unchanged.
             }
             Identity::Guest(old) | Identity::User(old) => {
@@ -115,7 +109,12 @@ impl Hub {
 
     /// Adds an identified session to its name group; the first session of a name is announced.
     pub(super) fn join_name_group(&mut self, session: SessionId, out: &mut Output) {
-        let Some(name) = self.sessions.get(&session).and_then(Session::name).cloned() else {
+        let Some(name) = self
+            .sessions
+            .get(&session)
+            .and_then(|state| state.name())
+            .cloned()
+        else {
             return;
         };
         let group = self
@@ -123,7 +122,8 @@ impl Hub {
             .entry(name.key.clone())
             .or_insert_with(|| NameGroup {
                 display: name.display.clone(),
-                sessions: Vec::new(),
+                // Most names have one session: room for one, not the default four.
+                sessions: Vec::with_capacity(1),
             });
         group.sessions.push(session);
         if group.sessions.len() == 1 {
@@ -159,8 +159,8 @@ impl Hub {
     pub(super) fn own_key(&self, session: SessionId) -> Option<String> {
         self.sessions
             .get(&session)
-            .and_then(Session::name)
-            .map(|name| name.key.clone())
+            .and_then(|state| state.name())
+            .map(|name| String::from(&*name.key))
     }
 
     pub(super) fn group_visible(&self, group: &NameGroup) -> bool {

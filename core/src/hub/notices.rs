@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{CloseReason, Effect, Frame, Hub, Now, Output, Session, SessionId};
+use super::{CloseReason, Effect, Frame, Hub, Now, Output, SessionId};
 use crate::frame::JsonLine;
 use crate::message::{Feature, DEFAULT_CHANNEL, SERVER_NAME};
 
@@ -92,7 +92,7 @@ impl Hub {
     ) -> usize {
         match to {
             NoticeTo::Session(session) => {
-                let Some(name) = self.sessions.get(&session).and_then(Session::name) else {
+                let Some(name) = self.sessions.get(&session).and_then(|state| state.name()) else {
                     self.send_error(session, text, out);
                     return 1;
                 };

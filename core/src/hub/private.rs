@@ -33,7 +33,7 @@ impl Hub {
         out: &mut Output,
     ) {
         let key = fold_name(to);
-        let Some(group) = self.names.get(&key) else {
+        let Some(group) = self.names.get(key.as_str()) else {
             match self.accounts.get(&key).cloned() {
                 Some(account) => self.defer(session, sender, message, &account, now, out),
                 None => {
@@ -43,7 +43,7 @@ impl Hub {
             }
             return;
         };
-        let recipient = group.display.clone();
+        let recipient = String::from(&*group.display);
         let targets = group.sessions.clone();
         let id = self.take_message_id(out);
         let stamp = now.local.iso();
@@ -70,7 +70,7 @@ impl Hub {
         }
         out.log(Event::Message {
             session,
-            from: sender.display,
+            from: String::from(&*sender.display),
             target: recipient,
             length,
             recipients,
@@ -90,7 +90,7 @@ impl Hub {
     ) {
         let to_key = fold_name(account);
         let waiting_for_them = self.deferred_to.get(&to_key).copied().unwrap_or(0);
-        let sent_by_sender = self.deferred_from.get(&sender.key).copied().unwrap_or(0);
+        let sent_by_sender = self.deferred_from.get(&*sender.key).copied().unwrap_or(0);
         let refusal = if waiting_for_them >= self.config.deferred_per_recipient {
             Some(format!(
                 "{account} a déjà {waiting_for_them} messages en attente : message non remis."
@@ -121,7 +121,10 @@ impl Hub {
         };
         let record = self.private_record(session, &sender, account, line);
         *self.deferred_to.entry(to_key).or_insert(0) += 1;
-        *self.deferred_from.entry(sender.key.clone()).or_insert(0) += 1;
+        *self
+            .deferred_from
+            .entry(String::from(&*sender.key))
+            .or_insert(0) += 1;
         out.effects.push(Effect::Store(StoreRequest::Defer(record)));
         self.count_message(session);
         let text = format!(
@@ -131,7 +134,7 @@ impl Hub {
         self.notice(NoticeTo::Session(session), &text, now, out);
         out.log(Event::Deferred {
             session,
-            from: sender.display,
+            from: String::from(&*sender.display),
             to: String::from(account),
             length,
         });

@@ -17,10 +17,8 @@ impl Hub {
         let names: Vec<&str> = self
             .names
             .iter()
-            .filter(|(key, group)| {
-                Some(key.as_str()) == own.as_deref() || self.group_visible(group)
-            })
-            .map(|(_, group)| group.display.as_str())
+            .filter(|(key, group)| Some(&***key) == own.as_deref() || self.group_visible(group))
+            .map(|(_, group)| &*group.display)
             .collect();
         let mut reply = JsonLine::new(alias.reply_type());
         reply.push_str_array("users", names);
@@ -49,7 +47,8 @@ impl Hub {
                 continue;
             };
             let Some(name) = state.name() else { continue };
-            let visible = state.presence != Presence::Invisible || Some(&name.key) == own.as_ref();
+            let visible =
+                state.presence != Presence::Invisible || Some(&*name.key) == own.as_deref();
             if visible {
                 names.insert(&name.key, &name.display);
             }

@@ -429,9 +429,9 @@ impl HubTask {
             BanKind::Name => {
                 let key = fold_name(&ban.target);
                 self.peers
-                    .iter()
-                    .filter(|(_, peer)| peer.name.as_deref().map(fold_name) == Some(key.clone()))
-                    .map(|(&session, _)| session)
+                    .keys()
+                    .filter(|&&session| self.hub.session_key(session) == Some(key.as_str()))
+                    .copied()
                     .collect()
             }
             BanKind::Address => match Cidr::parse(&ban.target) {

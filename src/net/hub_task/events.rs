@@ -17,13 +17,13 @@ impl HubTask {
             Event::GuestNamed { session, name } => {
                 let ip = self.ip(session);
                 log::info!("[INVITE] {} depuis {ip} (#{})", Shown(&name), session.0);
-                self.set_name(session, name);
+                self.named(session);
             }
             Event::LoggedIn { session, name } => {
                 add(&self.metrics.counters.logins, 1);
                 let ip = self.ip(session);
                 log::info!("[LOGIN] {} depuis {ip} (#{})", Shown(&name), session.0);
-                self.set_name(session, name);
+                self.named(session);
             }
             Event::LoginFailed { session, username } => {
                 add(&self.metrics.counters.auth_failures, 1);
@@ -143,7 +143,7 @@ impl HubTask {
                 if banned {
                     add(&self.metrics.counters.bans_enforced, 1);
                     if let Some(peer) = self.peers.get(&session) {
-                        let name = peer.name.as_deref();
+                        let name = self.hub.session_name(session);
                         crate::control::audit::banned(peer.ip(), session.0, name);
                     }
                 } else {
@@ -202,10 +202,8 @@ impl HubTask {
             .map_or_else(|| "?".to_string(), |peer| peer.ip().to_string())
     }
 
-    pub(super) fn set_name(&mut self, session: SessionId, name: String) {
-        if let Some(peer) = self.peers.get_mut(&session) {
-            peer.name = Some(name);
-        }
+    /// `session` took a name (kept by the hub, read there when needed).
+    pub(super) fn named(&mut self, session: SessionId) {
         if self.traces.is_some() {
             self.trace_named(session);
         }

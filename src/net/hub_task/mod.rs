@@ -146,7 +146,6 @@ impl Transport {
 struct Peer {
     connection: Connection,
     outbox: Outbox,
-    name: Option<String>,
     /// A WebSocket close frame went out (from the reader): nothing may follow it.
     close_frame_sent: bool,
 }
@@ -348,7 +347,6 @@ impl HubTask {
                     Peer {
                         connection,
                         outbox: Outbox::new(),
-                        name: None,
                         close_frame_sent: false,
                     },
                 );
@@ -372,17 +370,18 @@ impl HubTask {
             HubCommand::Disconnect { session } => {
                 self.flood.forget(session);
                 self.parked.remove(&session);
+                // Read before the hub forgets the session: the log line below names it.
+                let name = self
+                    .hub
+                    .session_name(session)
+                    .map(|name| format!(", {}", Shown(name)))
+                    .unwrap_or_default();
                 self.hub.disconnect(session, &mut output);
                 self.close_peer(session);
                 if self.traces.is_some() {
                     self.trace_closed(session);
                 }
                 if let Some(peer) = self.peers.remove(&session) {
-                    let name = peer
-                        .name
-                        .as_deref()
-                        .map(|name| format!(", {}", Shown(name)))
-                        .unwrap_or_default();
                     log::info!(
                         "[DECONNEXION] {} (#{}{name})",
                         peer.connection.peer,

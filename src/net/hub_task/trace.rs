@@ -12,7 +12,6 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use classcord_core::hub::{Effect, Event, Handled, Moderation, Output, SessionId};
-use classcord_core::message::fold_name;
 use serde_json::json;
 
 use super::{HubTask, Peer};
@@ -79,13 +78,12 @@ fn push_to_watchers(list: &mut [Trace], session: SessionId, event: TraceEvent) {
     }
 }
 
-fn matches(target: &TraceTarget, session: SessionId, peer: &Peer) -> bool {
+/// Whether `target` names connection `session` (`name_key`: its folded name, from the hub).
+fn matches(target: &TraceTarget, session: SessionId, peer: &Peer, name_key: Option<&str>) -> bool {
     match target {
         TraceTarget::Conn(number) => session.0 == *number,
         TraceTarget::Address(ip) => peer.ip() == *ip,
-        TraceTarget::Name { key, .. } => {
-            peer.name.as_deref().map(fold_name).as_deref() == Some(key)
-        }
+        TraceTarget::Name { key, .. } => name_key == Some(key.as_str()),
     }
 }
 
@@ -192,7 +190,9 @@ impl HubTask {
         let mut sessions: Vec<SessionId> = self
             .peers
             .iter()
-            .filter(|(&session, peer)| matches(&target, session, peer))
+            .filter(|(&session, peer)| {
+                matches(&target, session, peer, self.hub.session_key(session))
+            })
             .map(|(&session, _)| session)
             .collect();
         sessions.sort();
@@ -261,7 +261,7 @@ impl HubTask {
             what: TraceWhat::Attached {
                 ip: peer.ip().to_string(),
                 transport: peer.connection.transport.name(),
-                name: peer.name.clone(),
+                name: self.hub.session_name(session).map(str::to_owned),
             },
         };
         peer.connection.gate.set_traced(true);
@@ -378,7 +378,10 @@ impl HubTask {
             .list
             .iter()
             .enumerate()
-            .filter(|(_, trace)| of_kind(&trace.target) && matches(&trace.target, session, peer))
+            .filter(|(_, trace)| {
+                of_kind(&trace.target)
+                    && matches(&trace.target, session, peer, self.hub.session_key(session))
+            })
             .map(|(index, _)| index)
             .collect();
         for index in wanted {
