@@ -232,7 +232,7 @@ impl HubTask {
             hub,
             peers: PeerMap::default(),
             to_flush: Vec::new(),
-            pacer: pacing::FlushPacer::new(pacing::FLUSH_LINGER),
+            pacer: pacing::FlushPacer::new(pacing::FLUSH_LINGER, pacing::BUSY_BELOW),
             accounts,
             store,
             later: Vec::new(),
