@@ -15,9 +15,7 @@
 //! metrics writer keep their own threads. With readers on other threads, every line crossed to
 //! the hub's thread (a futex wake-up and a context switch each time); here that hand-off is a
 //! queue push. The hub was always one task, so a Pi's other cores never limited the chat.
-//! Measured in one run (BENCHMARKS.md, 2026-12-08): with the hub's write pacing
-//! (`net::hub_task::pacing`), 1,000 messages a second to 200 clients cost about half the CPU
-//! they did on two executor threads.
+//! Measured with the hub's write pacing (`net::hub_task::pacing`) in BENCHMARKS.md, 2026-12-08.
 
 mod signals;
 mod startup;
