@@ -22,7 +22,7 @@ use crate::logging::{audit, bare_ip, SecurityEvent};
 use crate::security::Admitted;
 use std::sync::Arc;
 
-/// Read size; one buffer per executor thread, so an idle connection holds none.
+/// Read size; one buffer for the network thread, so an idle connection holds none.
 const READ_CHUNK: usize = 64 * 1024;
 /// After an over-long line, how long to keep swallowing input while the error line is written.
 const DRAIN_AFTER_CLOSE: Duration = Duration::from_secs(5);

@@ -215,7 +215,7 @@ pub fn prepare_process() {
 /// storm. A fixed threshold keeps big blocks in mmap, returned to the system when freed.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; it is called before the worker threads start.
+    // SAFETY: mallopt only changes allocator tuning; it is called before any other thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
         // Fixing the mmap threshold also pins the trim threshold at 128 KiB, and then every
