@@ -77,11 +77,13 @@ def start_fake():
     return proc, found.group(1)
 
 
-def stop(proc):
-    """Stops a server (SIGTERM, then SIGKILL after 15 s) and removes its temporary folder."""
-    proc.send_signal(signal.SIGTERM)
+def stop(proc, sig=signal.SIGTERM, timeout=15):
+    """Stops a process the scripts started (`sig`, then SIGKILL after `timeout` s) and removes
+    the temporary folder recorded on it, if any."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

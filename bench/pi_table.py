@@ -120,13 +120,8 @@ def start(prefix, config=benchmarks.DEFENCES_ON, wait=120):
 
 
 def stop(proc, timeout=120):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """A server under valgrind or strace may take long to stop."""
+    benchmarks.stop(proc, timeout=timeout)
 
 
 def server_pid(proc):
@@ -212,12 +207,7 @@ def native(seconds, rate):
         report = run_bench(fanout(rate, seconds), addr, proc.pid)
         user1, sys1 = cpu_ticks(proc.pid)
     finally:
-        perf.send_signal(signal.SIGINT)
-        try:
-            perf.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            perf.kill()
-            perf.wait()
+        benchmarks.stop(perf, signal.SIGINT, timeout=30)
         stop(proc)
     share = kernel_share(perf_data)
     shutil.rmtree(data, ignore_errors=True)

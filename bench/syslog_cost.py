@@ -20,7 +20,6 @@ Loopback only; every run is bounded in time; rsyslogd and every server are stopp
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -174,12 +173,7 @@ def main():
                 print(f"run {run + 1}/{options.runs}: {mode}", file=sys.stderr)
                 results[mode].append(one_run(mode, socket_path, rsyslogd, folder, load))
     finally:
-        rsyslogd.send_signal(signal.SIGTERM)
-        try:
-            rsyslogd.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            rsyslogd.kill()
-            rsyslogd.wait()
+        benchmarks.stop(rsyslogd, timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
 
     def med(mode, per):

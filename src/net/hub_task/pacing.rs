@@ -138,13 +138,17 @@ mod tests {
         assert_eq!(pacer.after_batch(close), AfterBatch::FlushNow);
     }
 
+    /// A pacer after a while at 1,000 batches a second (busy), just after a write; and that time.
+    fn busy_pacer() -> (FlushPacer, Instant) {
+        let mut pacer = FlushPacer::new(LINGER, BUSY);
+        let now = steady(&mut pacer, Instant::now(), ms(1), 80);
+        pacer.flushed(now);
+        (pacer, now)
+    }
+
     #[test]
     fn a_busy_chat_is_written_once_per_linger() {
-        let start = Instant::now();
-        let mut pacer = FlushPacer::new(LINGER, BUSY);
-        // 1,000 messages a second for a while: the hub becomes busy.
-        let now = steady(&mut pacer, start, ms(1), 80);
-        pacer.flushed(now);
+        let (mut pacer, now) = busy_pacer();
         let next = now + ms(1);
         let due = now + LINGER;
         assert_eq!(pacer.after_batch(next), AfterBatch::FlushAt(due));
@@ -157,10 +161,7 @@ mod tests {
 
     #[test]
     fn busy_then_calm_again_writes_at_once() {
-        let start = Instant::now();
-        let mut pacer = FlushPacer::new(LINGER, BUSY);
-        let mut now = steady(&mut pacer, start, ms(1), 80);
-        pacer.flushed(now);
+        let (mut pacer, mut now) = busy_pacer();
         // The class slows down to a message every 50 ms: calm again within a few messages.
         let mut held = 0;
         for _ in 0..10 {
@@ -179,12 +180,9 @@ mod tests {
 
     #[test]
     fn an_overdue_write_happens_with_the_next_batch() {
-        let start = Instant::now();
-        let mut pacer = FlushPacer::new(LINGER, BUSY);
-        let now = steady(&mut pacer, start, Duration::from_micros(500), 80);
-        pacer.flushed(now);
+        let (mut pacer, now) = busy_pacer();
         assert!(matches!(
-            pacer.after_batch(now + Duration::from_micros(500)),
+            pacer.after_batch(now + ms(1)),
             AfterBatch::FlushAt(_)
         ));
         // The timer was late: the next batch writes everything at once.
